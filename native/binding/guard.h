@@ -1,0 +1,77 @@
+// Translation of C++ exceptions into JS exceptions at the N-API boundary.
+//
+// Every function exported to JS is wrapped in Guarded<>, so no C++ exception can escape into
+// Node (which would abort the process). adetr::ArgError keeps its kind (TypeError /
+// RangeError); c10::Error becomes an Error carrying libtorch's message without its C++
+// backtrace; anything else becomes a plain Error.
+#pragma once
+
+#include <napi.h>
+
+#include <c10/util/Exception.h>
+
+#include <string>
+
+#include "common/arg_error.h"
+
+namespace adetr::binding {
+
+enum class ErrorKind { None, Type, Range, Generic };
+
+// Creates the JS error object for a kind and message (call on the JS thread only).
+inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string& message) {
+  switch (kind) {
+    case ErrorKind::Type:
+      return Napi::TypeError::New(env, message);
+    case ErrorKind::Range:
+      return Napi::RangeError::New(env, message);
+    default:
+      return Napi::Error::New(env, message);
+  }
+}
+
+// Runs `fn`, classifying whatever it throws. Usable off the JS thread (it never touches napi).
+template <typename Fn>
+ErrorKind runCatching(Fn&& fn, std::string& message) {
+  try {
+    fn();
+    return ErrorKind::None;
+  } catch (const ArgError& e) {
+    message = e.what();
+    return e.kind() == ArgError::Kind::Type ? ErrorKind::Type : ErrorKind::Range;
+  } catch (const c10::Error& e) {
+    message = e.what_without_backtrace();
+    return ErrorKind::Generic;
+  } catch (const std::exception& e) {
+    message = e.what();
+    return ErrorKind::Generic;
+  } catch (...) {
+    message = "unknown native error";
+    return ErrorKind::Generic;
+  }
+}
+
+// Runs `fn` (returning a Napi::Value) so that every C++ exception reaches JS as a JS exception.
+template <typename Fn>
+Napi::Value callGuarded(Napi::Env env, Fn&& fn) {
+  Napi::Value result;
+  std::string message;
+  ErrorKind kind = ErrorKind::None;
+  try {
+    result = fn();
+  } catch (const Napi::Error&) {
+    throw;  // already a JS exception (node-addon-api C++ exception mode)
+  } catch (...) {
+    kind = runCatching([] { throw; }, message);
+  }
+  if (kind != ErrorKind::None) throw makeJsError(env, kind, message);
+  return result;
+}
+
+// Wraps an exported binding function with callGuarded.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  return callGuarded(info.Env(), [&] { return Fn(info); });
+}
+
+}  // namespace adetr::binding

@@ -1,0 +1,49 @@
+// buildInfo() and setNumThreads(): what libtorch this addon runs on, and its thread pool.
+#include <napi.h>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+
+#include <string>
+
+#include "binding/args.h"
+#include "binding/guard.h"
+#include "binding/registry.h"
+#include "common/torch_version.h"
+
+namespace adetr::binding {
+namespace {
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("libtorchVersion", Napi::String::New(env, adetr::torchVersionString()));
+#ifdef ADETR_WITH_CUDA
+  out.Set("cudaCompiled", Napi::Boolean::New(env, true));
+#else
+  out.Set("cudaCompiled", Napi::Boolean::New(env, false));
+#endif
+  out.Set("cudaAvailable", Napi::Boolean::New(env, at::hasCUDA()));
+  out.Set("numThreads", Napi::Number::New(env, at::get_num_threads()));
+  out.Set("parallelBackend", Napi::String::New(env, at::get_parallel_info()));
+  out.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI != 0));
+  out.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  return out;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  const int64_t n = readInteger(info[0], "n", 1, 1024);
+  at::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+void registerRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("buildInfo", Napi::Function::New<Guarded<&BuildInfo>>(env, "buildInfo"));
+  exports.Set("setNumThreads", Napi::Function::New<Guarded<&SetNumThreads>>(env, "setNumThreads"));
+}
+
+const Registrar kRegistrar(&registerRuntime);
+
+}  // namespace
+}  // namespace adetr::binding
