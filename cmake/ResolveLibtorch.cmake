@@ -63,9 +63,11 @@ endif()
 
 # 3. the system libtorch
 if(_adetr_torch_cmake_dir STREQUAL "")
-  set(_adetr_system_dirs
+  set(ALIGN_DETR_SYSTEM_TORCH_DIRS
     /usr/lib/x86_64-linux-gnu/cmake/Torch /usr/lib/aarch64-linux-gnu/cmake/Torch
-    /usr/lib/cmake/Torch /usr/share/cmake/Torch /usr/local/share/cmake/Torch /usr/local/lib/cmake/Torch)
+    /usr/lib/cmake/Torch /usr/share/cmake/Torch /usr/local/share/cmake/Torch /usr/local/lib/cmake/Torch
+    CACHE STRING "Folders searched for the system libtorch's TorchConfig.cmake")
+  set(_adetr_system_dirs ${ALIGN_DETR_SYSTEM_TORCH_DIRS})
   foreach(_d IN LISTS _adetr_system_dirs)
     if(EXISTS "${_d}/TorchConfig.cmake")
       set(_adetr_torch_cmake_dir "${_d}")

@@ -5,7 +5,9 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 
+#include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "binding/args.h"
 #include "binding/guard.h"
@@ -39,6 +41,12 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
 }
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
+  // Some libtorch builds (Debian's OpenMP one) start with a single intra-op thread even on
+  // multi-core machines; use every core unless the user chose with OMP_NUM_THREADS.
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (std::getenv("OMP_NUM_THREADS") == nullptr && cores > 1 && at::get_num_threads() == 1) {
+    at::set_num_threads(static_cast<int>(cores));
+  }
   exports.Set("buildInfo", Napi::Function::New<Guarded<&BuildInfo>>(env, "buildInfo"));
   exports.Set("setNumThreads", Napi::Function::New<Guarded<&SetNumThreads>>(env, "setNumThreads"));
 }
