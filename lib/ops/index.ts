@@ -1,5 +1,14 @@
 // The `ops` namespace: the native kernels, each in its own module.
 // Each op module adds its entries below.
+import { linearSumAssignment, linearSumAssignmentBatch, linearSumAssignmentBatchAsync } from './lsa';
+import { msDeformAttn, msDeformAttnBackward } from './msda';
+export type { Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions } from './lsa';
+export type { MsDeformAttnGrads } from './msda';
 
 export const ops = {
+  linearSumAssignment,
+  linearSumAssignmentBatch,
+  linearSumAssignmentBatchAsync,
+  msDeformAttn,
+  msDeformAttnBackward,
 };

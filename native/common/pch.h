@@ -2,6 +2,7 @@
 // Files still include what they use; this only makes those includes cheap.
 #pragma once
 
+#include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>

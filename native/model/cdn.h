@@ -1,0 +1,50 @@
+// Contrastive denoising queries (spec §a.12): noised copies of the ground truth fed to the
+// decoder in training, with the self-attention mask that keeps them from leaking answers.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <torch/nn/modules/embedding.h>
+
+#include <c10/util/Optional.h>
+#include <c10/util/Optional.h>
+
+#include <optional>
+#include <vector>
+
+namespace adetr::model {
+
+// One image's ground truth: labels int64 [G] (0..C-1) and boxes float [G, 4] (cx, cy, w, h),
+// normalised by the unpadded image size.
+struct Target {
+  at::Tensor labels;
+  at::Tensor boxes;
+};
+
+struct DenoisingQueries {
+  at::Tensor content;    // [B, padSize, d]: label embeddings of the noised labels (0 in empty slots)
+  at::Tensor reference;  // [B, padSize, 4]: inverse-sigmoid of the noised boxes (0 in empty slots)
+  at::Tensor attnMask;   // [padSize + Q, padSize + Q] bool, true = may not attend
+  int64_t maxGt = 0;     // G_max: slots per copy
+  int64_t numGroups = 0; // ng: each group has a positive and a negative copy
+  int64_t padSize() const { return 2 * maxGt * numGroups; }
+};
+
+struct DenoisingOptions {
+  int64_t dnNumber = 100;
+  double labelNoiseRatio = 0.5;
+  double boxNoiseScale = 1.0;
+  int64_t numClasses = 80;
+  int64_t numQueries = 900;
+};
+
+// Builds the denoising queries; nullopt when there is no GT in the batch (or dnNumber is 0).
+std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& targets, const DenoisingOptions& options,
+                                                     torch::nn::Embedding& labelEmbedding,
+                                                     c10::optional<at::Generator> generator = c10::nullopt);
+
+// The mask alone, for a given layout (exposed for tests).
+at::Tensor denoisingAttnMask(int64_t maxGt, int64_t numGroups, int64_t numQueries);
+
+}  // namespace adetr::model
