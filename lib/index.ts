@@ -4,3 +4,28 @@ export type { DType, DataTypeMap, TensorData } from './tensor';
 export { buildInfo, setNumThreads } from './runtime';
 export type { BuildInfo } from './runtime';
 export { ops } from './ops/index';
+export type {
+  Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions, MsDeformAttnGrads,
+} from './ops/index';
+export { AlignDetr } from './model';
+export type {
+  CreateOptions, Detection, ForwardOutput, ImageInput, ModelConfig, PredictOptions, Preset, StateDictReport,
+} from './model';
+export {
+  datasets, DataLoader, collate, PIXEL_MEAN, PIXEL_STD, decodeImage, ImageDecodeError, CocoAnnotationError,
+  VocAnnotationError, compose, randomHorizontalFlip, resizeShortestEdge, randomCrop, detrTrainAugmentation,
+  detrTestAugmentation, flipBoxes, scaleBoxes, cropBoxes, shortestEdgeSize, flipImage, cropImage, resizeImage,
+} from './data/index';
+export type {
+  Dataset, DetectionSample, LoadedSample, RgbImage, Category, DatasetWarnings, DetectionBatch, BatchTarget,
+  DataLoaderOptions, Augmentation, AugSample, CocoOptions, CocoJson, VocOptions, SyntheticOptions,
+} from './data/index';
+export {
+  evaluateCoco, CocoEvaluator, bestRegressedRecall, matchingInstability, IOU_THRESHOLDS, RECALL_THRESHOLDS,
+  AREA_RANGES, MAX_DETS,
+} from './evaluator/index';
+export type {
+  CocoEvalResult, CocoDataset, CocoAnnotation, CocoImage, CocoCategory, CocoDetection, CocoDetectionColumns,
+  CocoDetections, AlignmentSample, BestRegressedRecallResult, BoxFormat, ImageMatchings, LayerMatching,
+  MatchingInstabilityResult,
+} from './evaluator/index';

@@ -6,8 +6,8 @@
 
 namespace adetr::binding {
 
-std::vector<RegisterFn>& registeredModules() {
-  static std::vector<RegisterFn> modules;  // function pointers only: no JS state
+std::vector<RegisteredModule>& registeredModules() {
+  static std::vector<RegisteredModule> modules;  // function pointers only: no JS state
   return modules;
 }
 
@@ -15,7 +15,10 @@ AlignDetrAddon::AlignDetrAddon(Napi::Env env, Napi::Object exports) {
   Napi::Function tensorClass = TensorWrap::DefineClass(env);
   tensorConstructor = Napi::Persistent(tensorClass);
   exports.Set("TensorHandle", tensorClass);
-  for (RegisterFn fn : registeredModules()) fn(env, exports);
+  for (const RegisteredModule& m : registeredModules()) {
+    if (m.plain) m.plain(env, exports);
+    else m.withAddon(env, exports, *this);
+  }
 }
 
 }  // namespace adetr::binding

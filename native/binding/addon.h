@@ -12,6 +12,8 @@ class AlignDetrAddon : public Napi::Addon<AlignDetrAddon> {
 
   // Constructor of the native tensor handle class in this environment.
   Napi::FunctionReference tensorConstructor;
+  // Constructor of the native model handle class in this environment.
+  Napi::FunctionReference modelConstructor;
 };
 
 // The addon state of the environment `env`.

@@ -30,6 +30,12 @@ inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string&
   }
 }
 
+// The message of an exception; for libtorch's errors without the C++ backtrace.
+inline std::string errorMessage(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
+}
+
 // Runs `fn`, classifying whatever it throws. Usable off the JS thread (it never touches napi).
 template <typename Fn>
 ErrorKind runCatching(Fn&& fn, std::string& message) {
@@ -43,7 +49,7 @@ ErrorKind runCatching(Fn&& fn, std::string& message) {
     message = e.what_without_backtrace();
     return ErrorKind::Generic;
   } catch (const std::exception& e) {
-    message = e.what();
+    message = errorMessage(e);
     return ErrorKind::Generic;
   } catch (...) {
     message = "unknown native error";

@@ -13,12 +13,23 @@
 
 namespace adetr::binding {
 
-using RegisterFn = void (*)(Napi::Env env, Napi::Object exports);
+class AlignDetrAddon;
 
-std::vector<RegisterFn>& registeredModules();
+using RegisterFn = void (*)(Napi::Env env, Napi::Object exports);
+// For modules that keep per-environment state (class constructors) in the addon. The addon's
+// instance data is not set yet while registration runs, hence the explicit reference.
+using RegisterWithAddonFn = void (*)(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon);
+
+struct RegisteredModule {
+  RegisterFn plain = nullptr;
+  RegisterWithAddonFn withAddon = nullptr;
+};
+
+std::vector<RegisteredModule>& registeredModules();
 
 struct Registrar {
-  explicit Registrar(RegisterFn fn) { registeredModules().push_back(fn); }
+  explicit Registrar(RegisterFn fn) { registeredModules().push_back({fn, nullptr}); }
+  explicit Registrar(RegisterWithAddonFn fn) { registeredModules().push_back({nullptr, fn}); }
 };
 
 }  // namespace adetr::binding

@@ -6,6 +6,12 @@
 // its loop order and tie rules kept, so equal-cost optima resolve to the very indices scipy
 // returns (see lsa_solver.h for how the vectorized scan keeps them).
 //
+// Speed: the row scan is vectorized (AVX-512 / AVX2, picked at run time; a portable loop
+// otherwise) with the same float64 operations as scipy's. Square problems of at least
+// detail::kWarmStartMinSize (1500) also try a Jonker–Volgenant warm start (lsa_warm_start.cpp),
+// whose answer is kept only when the optimum is certified unique, i.e. when it must equal
+// scipy's; tied or infinite-entry matrices fall back to scipy's algorithm from scratch.
+//
 // Semantics (scipy's):
 //   - rows > cols is solved on the transpose; the result is always listed by ascending row.
 //   - maximize negates the matrix first.

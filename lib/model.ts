@@ -1,0 +1,285 @@
+// AlignDetr: the DINO-4scale detector trained with the Align-DETR recipe.
+//
+// The network lives in native memory (libtorch); this class is a handle with async methods
+// that run off the JS thread. Create one with `await AlignDetr.create(...)` or
+// `await AlignDetr.load(path)`, and free it with `dispose()`.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decodeImage } from './data/decode';
+import type { Category, RgbImage } from './data/types';
+import { loadAddon } from './native';
+import { Tensor, handleOf } from './tensor';
+
+/** Built-in model sizes. */
+export type Preset = 'dino-r50-4scale' | 'tiny';
+
+/** Every configurable field of the model (spec §a); presets fill all of them. */
+export interface ModelConfig {
+  numClasses: number;
+  backboneDepth: number;
+  backboneWidth: number;
+  freezeAt: number;
+  hiddenDim: number;
+  numHeads: number;
+  numLevels: number;
+  numPoints: number;
+  encoderLayers: number;
+  decoderLayers: number;
+  ffnDim: number;
+  numQueries: number;
+  neckGroups: number;
+  dnNumber: number;
+  labelNoiseRatio: number;
+  boxNoiseScale: number;
+  testShortEdge: number;
+  testMaxSize: number;
+  selectTopK: number;
+  /** Padded images give the same detections as the images alone (default true); false reproduces detrex exactly. */
+  padInvariant: boolean;
+}
+
+export interface CreateOptions extends Partial<ModelConfig> {
+  /** Which preset to start from (default 'dino-r50-4scale'). */
+  preset?: Preset;
+  /** Number of object classes (required unless `categories` is given). */
+  numClasses?: number;
+  /** Category ids and names, in class-index order; defaults to ids 1..numClasses. */
+  categories?: readonly Category[];
+}
+
+/** An image to detect in: decoded RGB pixels, or a file path (decoded with sharp). */
+export type ImageInput = RgbImage | string;
+
+export interface PredictOptions {
+  /** Drop detections scoring below this (default 0: keep the top `maxDetections`). */
+  scoreThreshold?: number;
+  /** At most this many detections per image (default: the config's selectTopK, 300 for the R50 preset). */
+  maxDetections?: number;
+}
+
+/** One detection, in the COCO result convention. */
+export interface Detection {
+  /** [x, y, width, height] in pixels of the original image. */
+  bbox: [number, number, number, number];
+  score: number;
+  categoryId: number;
+}
+
+/** What loadCheckpoint found in a PyTorch state dict. */
+export interface StateDictReport {
+  format: 'detrex' | 'torchvision-resnet';
+  loadedKeys: string[];
+  missingKeys: string[];
+  unexpectedKeys: string[];
+  mismatchedKeys: string[];
+}
+
+/** Raw predictions of a forward pass (normalised cxcywh boxes). */
+export interface ForwardOutput {
+  layers: { logits: Tensor; boxes: Tensor }[];
+  encoder: { logits: Tensor; boxes: Tensor };
+  levelFeatures: Tensor[];
+  memory: Tensor;
+}
+
+interface ModelHandle {
+  numParameters(trainableOnly?: boolean): number;
+  config(): ModelConfig;
+  parameterNames(): string[];
+  parameter(name: string): unknown;
+  predict(images: RgbImage[], options: PredictOptions): Promise<{ boxes: Float32Array; scores: Float32Array; labels: Int32Array }[]>;
+  forward(images: unknown, validSizes: unknown): Promise<{
+    layers: { logits: unknown; boxes: unknown }[];
+    encoder: { logits: unknown; boxes: unknown };
+    levelFeatures: unknown[];
+    memory: unknown;
+  }>;
+  save(path: string, metadata: string): Promise<void>;
+  loadPytorch(path: string): Promise<StateDictReport>;
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+interface ModelBinding {
+  createModel(preset: string, overrides: Record<string, number | boolean>): Promise<ModelHandle>;
+  loadModel(path: string): Promise<{ model: ModelHandle; metadata: string }>;
+}
+
+const binding = (): ModelBinding => loadAddon() as unknown as ModelBinding;
+
+interface Metadata {
+  categories: Category[];
+}
+
+function defaultCategories(n: number): Category[] {
+  return Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `class${i + 1}` }));
+}
+
+function checkCategories(categories: readonly Category[]): Category[] {
+  if (!Array.isArray(categories) || categories.length === 0) {
+    throw new TypeError('categories: expected a non-empty array of { id, name }');
+  }
+  const seen = new Set<number>();
+  return categories.map((c, i) => {
+    if (typeof c !== 'object' || c === null || !Number.isInteger(c.id) || typeof c.name !== 'string') {
+      throw new TypeError(`categories[${i}]: expected { id: integer, name: string }`);
+    }
+    if (seen.has(c.id)) throw new RangeError(`categories[${i}]: duplicate id ${c.id}`);
+    seen.add(c.id);
+    return { id: c.id, name: c.name };
+  });
+}
+
+export class AlignDetr {
+  #handle: ModelHandle;
+  #categories: Category[];
+
+  private constructor(handle: ModelHandle, categories: Category[]) {
+    this.#handle = handle;
+    this.#categories = categories;
+  }
+
+  /**
+   * Builds a freshly initialised model (spec initialisation) off the JS thread.
+   * @throws TypeError / RangeError naming the option for bad options.
+   */
+  static async create(options: CreateOptions): Promise<AlignDetr> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
+    const { preset = 'dino-r50-4scale', categories, ...overrides } = options;
+    if (typeof preset !== 'string') throw new TypeError("preset: expected 'dino-r50-4scale' or 'tiny'");
+    let cats: Category[] | undefined;
+    if (categories !== undefined) {
+      cats = checkCategories(categories);
+      if (overrides.numClasses !== undefined && overrides.numClasses !== cats.length) {
+        throw new RangeError(`numClasses: ${overrides.numClasses} differs from categories.length (${cats.length})`);
+      }
+      overrides.numClasses = cats.length;
+    }
+    if (overrides.numClasses === undefined) throw new TypeError('numClasses: required (or give categories)');
+    const handle = await binding().createModel(preset, overrides as Record<string, number | boolean>);
+    return new AlignDetr(handle, cats ?? defaultCategories(handle.config().numClasses));
+  }
+
+  /** Loads a checkpoint written by `save()`; a truncated or foreign file is a TypeError naming the path. */
+  static async load(file: string): Promise<AlignDetr> {
+    if (typeof file !== 'string') throw new TypeError('path: expected a file path string');
+    const { model, metadata } = await binding().loadModel(path.resolve(file));
+    let meta: Partial<Metadata> = {};
+    try {
+      meta = metadata ? (JSON.parse(metadata) as Metadata) : {};
+    } catch {
+      meta = {};
+    }
+    const n = model.config().numClasses;
+    const cats = meta.categories && meta.categories.length === n ? meta.categories : defaultCategories(n);
+    return new AlignDetr(model, cats);
+  }
+
+  /** The full configuration. */
+  get config(): ModelConfig {
+    return this.handle('config').config();
+  }
+
+  /** Categories in class-index order (their ids are what detections carry). */
+  get categories(): readonly Category[] {
+    return this.#categories;
+  }
+
+  /** Parameter count (all, or only those that train). */
+  numParameters(options: { trainableOnly?: boolean } = {}): number {
+    return this.handle('numParameters').numParameters(options.trainableOnly ?? false);
+  }
+
+  /** Parameter names, in detrex's state-dict naming. */
+  parameterNames(): string[] {
+    return this.handle('parameterNames').parameterNames();
+  }
+
+  /** A copy of one parameter or buffer (state-dict name); RangeError for an unknown name. */
+  parameter(name: string): Tensor {
+    return Tensor._wrap(this.handle('parameter').parameter(name));
+  }
+
+  /**
+   * Detects objects. Images are resized as the recipe's test transform does (short side to
+   * `config.testShortEdge`, long side at most `config.testMaxSize`), batched, and run off the JS
+   * thread. Returns, per image, detections sorted by score with boxes in original pixels.
+   */
+  async predict(images: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Detection[][]> {
+    const handle = this.handle('predict');
+    const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
+    if (list.length === 0) throw new RangeError('images: expected at least one image');
+    const decoded = await Promise.all(
+      list.map((im, i) => (typeof im === 'string' ? decodeImage(im, `images[${i}]`) : Promise.resolve(im))),
+    );
+    const raw = await handle.predict(decoded, options);
+    return raw.map(({ boxes, scores, labels }) => {
+      const out: Detection[] = [];
+      for (let k = 0; k < scores.length; k++) {
+        out.push({
+          bbox: [boxes[4 * k], boxes[4 * k + 1], boxes[4 * k + 2], boxes[4 * k + 3]],
+          score: scores[k],
+          categoryId: this.#categories[labels[k]].id,
+        });
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Runs the network on a prepared batch: `images` float32 [B, 3, H, W] normalised and zero-
+   * padded, `validSizes` int64 [B, 2] with each image's unpadded (h, w). Inference mode.
+   */
+  async forward(images: Tensor, validSizes: Tensor): Promise<ForwardOutput> {
+    const out = await this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'));
+    const pair = (p: { logits: unknown; boxes: unknown }) => ({ logits: Tensor._wrap(p.logits), boxes: Tensor._wrap(p.boxes) });
+    return {
+      layers: out.layers.map(pair),
+      encoder: pair(out.encoder),
+      levelFeatures: out.levelFeatures.map((t) => Tensor._wrap(t)),
+      memory: Tensor._wrap(out.memory),
+    };
+  }
+
+  /** Writes config, weights and categories to `file` atomically (never a truncated file under that name). */
+  async save(file: string): Promise<void> {
+    if (typeof file !== 'string' || file.length === 0) throw new TypeError('path: expected a file path string');
+    const target = path.resolve(file);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    const metadata: Metadata = { categories: this.#categories };
+    await this.handle('save').save(target, JSON.stringify(metadata));
+  }
+
+  /**
+   * Loads weights from a PyTorch `.pth` state dict with detrex DINO / AlignDETR keys, or a
+   * torchvision ResNet state dict (backbone only). Returns the keys loaded, missing, unexpected
+   * and of mismatched shape.
+   */
+  async loadCheckpoint(file: string): Promise<StateDictReport> {
+    if (typeof file !== 'string') throw new TypeError('path: expected a file path string');
+    return this.handle('loadCheckpoint').loadPytorch(path.resolve(file));
+  }
+
+  /** Frees the native model. Further use throws a TypeError. */
+  dispose(): void {
+    this.#handle.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.#handle.disposed;
+  }
+
+  /** @internal */
+  get _handle(): unknown {
+    return this.handle('_handle');
+  }
+
+  private handle(what: string): ModelHandle {
+    if (this.#handle.disposed) throw new TypeError(`model.${what}: model has been disposed`);
+    return this.#handle;
+  }
+}

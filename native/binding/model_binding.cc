@@ -1,0 +1,421 @@
+// N-API surface of the detector: a model handle plus async create / load / predict / forward /
+// save / loadPytorch. Only argument conversion lives here; the work is in native/model.
+#include <napi.h>
+
+#include <ATen/ops/empty.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include "binding/addon.h"
+#include "binding/args.h"
+#include "binding/guard.h"
+#include "binding/promise_worker.h"
+#include "binding/registry.h"
+#include "binding/tensor_wrap.h"
+#include "common/arg_error.h"
+#include "model/checkpoint.h"
+#include "model/inference.h"
+
+namespace adetr::binding {
+namespace {
+
+using model::Dino;
+
+// A model shared by its JS handle and any work in flight; `mutex` serialises native work on it.
+struct ModelState {
+  Dino model{nullptr};
+  std::mutex mutex;
+};
+
+// Converts the config text ("key=value" lines) to a JS object of numbers and booleans.
+Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
+  Napi::Object out = Napi::Object::New(env);
+  std::istringstream is(model::configToText(config));
+  std::string line;
+  while (std::getline(is, line)) {
+    const auto eq = line.find('=');
+    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (value == "true" || value == "false") out.Set(key, Napi::Boolean::New(env, value == "true"));
+    else out.Set(key, Napi::Number::New(env, std::stod(value)));
+  }
+  return out;
+}
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ModelHandle",
+                       {
+                           InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
+                           InstanceMethod<&ModelWrap::Config>("config"),
+                           InstanceMethod<&ModelWrap::Predict>("predict"),
+                           InstanceMethod<&ModelWrap::Forward>("forward"),
+                           InstanceMethod<&ModelWrap::Save>("save"),
+                           InstanceMethod<&ModelWrap::LoadPytorch>("loadPytorch"),
+                           InstanceMethod<&ModelWrap::ParameterNames>("parameterNames"),
+                           InstanceMethod<&ModelWrap::Parameter>("parameter"),
+                           InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                           InstanceAccessor<&ModelWrap::Disposed>("disposed"),
+                       });
+  }
+
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw Napi::TypeError::New(info.Env(), "ModelHandle cannot be constructed directly; use AlignDetr.create()");
+    }
+    state_ = *info[0].As<Napi::External<std::shared_ptr<ModelState>>>().Data();
+  }
+
+  static Napi::Object New(Napi::Env env, std::shared_ptr<ModelState> state) {
+    auto& ctor = env.GetInstanceData<AlignDetrAddon>()->modelConstructor;
+    return ctor.New({Napi::External<std::shared_ptr<ModelState>>::New(env, &state)});
+  }
+
+  std::shared_ptr<ModelState> checked(const char* what) const {
+    checkType(state_ != nullptr, "model.", what, ": model has been disposed");
+    return state_;
+  }
+
+ private:
+  Napi::Value NumParameters(const Napi::CallbackInfo& info) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value {
+      auto s = checked("numParameters");
+      const bool trainable = info.Length() > 0 && info[0].ToBoolean().Value();
+      return Napi::Number::New(info.Env(), static_cast<double>(s->model->numParameters(trainable)));
+    });
+  }
+
+  Napi::Value Config(const Napi::CallbackInfo& info) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value { return configObject(info.Env(), checked("config")->model->config()); });
+  }
+
+  Napi::Value ParameterNames(const Napi::CallbackInfo& info) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value {
+      auto s = checked("parameterNames");
+      auto params = s->model->named_parameters();
+      Napi::Array out = Napi::Array::New(info.Env(), params.size());
+      uint32_t i = 0;
+      for (const auto& p : params) out.Set(i++, Napi::String::New(info.Env(), p.key()));
+      return out;
+    });
+  }
+
+  // A copy of one parameter or buffer, by state-dict name.
+  Napi::Value Parameter(const Napi::CallbackInfo& info) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value {
+      auto s = checked("parameter");
+      checkType(info[0].IsString(), "name: expected a parameter name");
+      const std::string name = info[0].As<Napi::String>().Utf8Value();
+      std::lock_guard<std::mutex> lock(s->mutex);
+      if (auto* p = s->model->named_parameters().find(name)) return TensorWrap::NewInstance(info.Env(), p->detach().clone());
+      if (auto* b = s->model->named_buffers().find(name)) return TensorWrap::NewInstance(info.Env(), b->detach().clone());
+      checkRange(false, "name: no parameter or buffer named '", name, "'");
+      return info.Env().Undefined();
+    });
+  }
+
+  // predict(images: {data, width, height}[], scoreThreshold, maxDetections)
+  Napi::Value Predict(const Napi::CallbackInfo& info);
+  // forward(images: Tensor [B,3,H,W] float32, validSizes: Tensor [B,2] int64)
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Save(const Napi::CallbackInfo& info);
+  Napi::Value LoadPytorch(const Napi::CallbackInfo& info);
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    state_.reset();  // work in flight keeps its own reference
+    return info.Env().Undefined();
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), state_ == nullptr); }
+
+  std::shared_ptr<ModelState> state_;
+};
+
+// ---- workers ------------------------------------------------------------------------------
+
+class CreateWorker : public PromiseWorker {
+ public:
+  CreateWorker(Napi::Env env, model::DinoConfig config) : PromiseWorker(env), config_(std::move(config)) {}
+  void Run() override {
+    state_ = std::make_shared<ModelState>();
+    state_->model = Dino(config_);
+  }
+  Napi::Value Result(Napi::Env env) override { return ModelWrap::New(env, state_); }
+
+ private:
+  model::DinoConfig config_;
+  std::shared_ptr<ModelState> state_;
+};
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
+  void Run() override {
+    auto loaded = model::loadCheckpoint(path_);
+    state_ = std::make_shared<ModelState>();
+    state_->model = loaded.model;
+    metadata_ = loaded.metadata;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("model", ModelWrap::New(env, state_));
+    out.Set("metadata", Napi::String::New(env, metadata_));
+    return out;
+  }
+
+ private:
+  std::string path_, metadata_;
+  std::shared_ptr<ModelState> state_;
+};
+
+class PredictWorker : public PromiseWorker {
+ public:
+  PredictWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<at::Tensor> images, double threshold,
+                int64_t maxDetections)
+      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), threshold_(threshold), max_(maxDetections) {}
+  void Run() override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    results_ = model::predict(state_->model, images_, threshold_, max_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); ++i) {
+      const auto& d = results_[i];
+      const size_t k = static_cast<size_t>(d.scores.size(0));
+      auto boxes = Napi::Float32Array::New(env, k * 4);
+      auto scores = Napi::Float32Array::New(env, k);
+      auto labels = Napi::Int32Array::New(env, k);
+      auto b = d.boxes.to(at::kFloat).contiguous();
+      auto s = d.scores.to(at::kFloat).contiguous();
+      auto l = d.labels.to(at::kInt).contiguous();
+      if (k > 0) {
+        std::memcpy(boxes.Data(), b.data_ptr<float>(), k * 4 * sizeof(float));
+        std::memcpy(scores.Data(), s.data_ptr<float>(), k * sizeof(float));
+        std::memcpy(labels.Data(), l.data_ptr<int32_t>(), k * sizeof(int32_t));
+      }
+      Napi::Object item = Napi::Object::New(env);
+      item.Set("boxes", boxes);
+      item.Set("scores", scores);
+      item.Set("labels", labels);
+      out.Set(static_cast<uint32_t>(i), item);
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<ModelState> state_;
+  std::vector<at::Tensor> images_;
+  double threshold_;
+  int64_t max_;
+  std::vector<model::Detections> results_;
+};
+
+class ForwardWorker : public PromiseWorker {
+ public:
+  ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, at::Tensor images, at::Tensor sizes)
+      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), sizes_(std::move(sizes)) {}
+  void Run() override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    c10::InferenceMode inference;
+    const bool wasTraining = state_->model->is_training();
+    state_->model->eval();
+    out_ = state_->model->forward({images_, sizes_});
+    if (wasTraining) state_->model->train();
+  }
+  Napi::Value Result(Napi::Env env) override {
+    auto pair = [&](const model::LayerPrediction& p) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("logits", TensorWrap::NewInstance(env, p.logits));
+      o.Set("boxes", TensorWrap::NewInstance(env, p.boxes));
+      return o;
+    };
+    Napi::Object result = Napi::Object::New(env);
+    Napi::Array layers = Napi::Array::New(env, out_.layers.size());
+    for (size_t i = 0; i < out_.layers.size(); ++i) layers.Set(static_cast<uint32_t>(i), pair(out_.layers[i]));
+    result.Set("layers", layers);
+    result.Set("encoder", pair(out_.encoder));
+    Napi::Array levels = Napi::Array::New(env, out_.levelFeatures.size());
+    for (size_t i = 0; i < out_.levelFeatures.size(); ++i)
+      levels.Set(static_cast<uint32_t>(i), TensorWrap::NewInstance(env, out_.levelFeatures[i]));
+    result.Set("levelFeatures", levels);
+    result.Set("memory", TensorWrap::NewInstance(env, out_.memory));
+    return result;
+  }
+
+ private:
+  std::shared_ptr<ModelState> state_;
+  at::Tensor images_, sizes_;
+  model::DinoOutput out_;
+};
+
+class SaveWorker : public PromiseWorker {
+ public:
+  SaveWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::string path, std::string metadata)
+      : PromiseWorker(env), state_(std::move(state)), path_(std::move(path)), metadata_(std::move(metadata)) {}
+  void Run() override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    model::saveCheckpoint(state_->model, path_, metadata_);
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::shared_ptr<ModelState> state_;
+  std::string path_, metadata_;
+};
+
+class LoadPytorchWorker : public PromiseWorker {
+ public:
+  LoadPytorchWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::string path)
+      : PromiseWorker(env), state_(std::move(state)), path_(std::move(path)) {}
+  void Run() override {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    report_ = model::loadPytorchStateDict(state_->model, path_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    auto list = [&](const std::vector<std::string>& v) {
+      Napi::Array a = Napi::Array::New(env, v.size());
+      for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::String::New(env, v[i]));
+      return a;
+    };
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("format", Napi::String::New(env, report_.format));
+    o.Set("loadedKeys", list(report_.loaded));
+    o.Set("missingKeys", list(report_.missing));
+    o.Set("unexpectedKeys", list(report_.unexpected));
+    o.Set("mismatchedKeys", list(report_.mismatched));
+    return o;
+  }
+
+ private:
+  std::shared_ptr<ModelState> state_;
+  std::string path_;
+  model::StateDictReport report_;
+};
+
+// ---- method bodies ------------------------------------------------------------------------
+
+std::string readPath(const Napi::Value& v, const char* name) {
+  checkType(v.IsString(), name, ": expected a file path string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  checkType(!s.empty(), name, ": empty path");
+  return s;
+}
+
+Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
+  return callGuarded(info.Env(), [&]() -> Napi::Value {
+    auto s = checked("predict");
+    checkType(info[0].IsArray(), "images: expected an array of images");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    checkRange(arr.Length() > 0, "images: expected at least one image");
+    std::vector<at::Tensor> images;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      std::string name = "images[" + std::to_string(i) + "]";
+      Napi::Value v = arr.Get(i);
+      checkType(v.IsObject(), name, ": expected { data: Uint8Array, width, height, channels: 3 }");
+      Napi::Object o = v.As<Napi::Object>();
+      const int64_t w = readInteger(o.Get("width"), (name + ".width").c_str(), 1, 1 << 16);
+      const int64_t h = readInteger(o.Get("height"), (name + ".height").c_str(), 1, 1 << 16);
+      Napi::Value ch = o.Get("channels");
+      if (!ch.IsUndefined()) readInteger(ch, (name + ".channels").c_str(), 3, 3);
+      Napi::Value data = o.Get("data");
+      checkType(data.IsTypedArray() && data.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array, name,
+                ".data: expected a Uint8Array of RGB pixels (HWC)");
+      Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
+      checkRange(static_cast<int64_t>(bytes.ElementLength()) == w * h * 3, name, ".data: length ", bytes.ElementLength(),
+                 " does not match width*height*3 = ", w * h * 3);
+      at::Tensor t = at::empty({h, w, 3}, at::TensorOptions().dtype(at::kByte));
+      std::memcpy(t.data_ptr(), bytes.Data(), bytes.ByteLength());
+      images.push_back(t);
+    }
+    Napi::Object opts = readOptions(info[1], "options");
+    double threshold = 0;
+    Napi::Value th = opts.Get("scoreThreshold");
+    if (!th.IsUndefined()) {
+      checkType(th.IsNumber(), "options.scoreThreshold: expected a number");
+      threshold = th.As<Napi::Number>().DoubleValue();
+      checkRange(threshold >= 0 && threshold <= 1, "options.scoreThreshold: expected a number in [0, 1], got ", threshold);
+    }
+    int64_t maxDet = s->model->config().selectTopK;
+    Napi::Value md = opts.Get("maxDetections");
+    if (!md.IsUndefined()) maxDet = readInteger(md, "options.maxDetections", 1, 1 << 20);
+    return (new PredictWorker(info.Env(), s, std::move(images), threshold, maxDet))->Start();
+  });
+}
+
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  return callGuarded(info.Env(), [&]() -> Napi::Value {
+    auto s = checked("forward");
+    at::Tensor images = TensorWrap::TensorArg(info[0], "images");
+    at::Tensor sizes = TensorWrap::TensorArg(info[1], "validSizes");
+    checkType(images.dim() == 4 && images.size(1) == 3 && images.scalar_type() == at::kFloat, "images: expected a float32 [B, 3, H, W] tensor");
+    checkType(sizes.dim() == 2 && sizes.size(1) == 2 && sizes.size(0) == images.size(0), "validSizes: expected [B, 2] (h, w)");
+    auto v = sizes.to(at::kLong);
+    checkRange((v.select(1, 0) <= images.size(2)).all().item<bool>() && (v.select(1, 1) <= images.size(3)).all().item<bool>() &&
+                   (v >= 1).all().item<bool>(),
+               "validSizes: each (h, w) must lie in [1, H] × [1, W]");
+    return (new ForwardWorker(info.Env(), s, images, v))->Start();
+  });
+}
+
+Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
+  return callGuarded(info.Env(), [&]() -> Napi::Value {
+    auto s = checked("save");
+    std::string path = readPath(info[0], "path");
+    std::string metadata = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    return (new SaveWorker(info.Env(), s, path, metadata))->Start();
+  });
+}
+
+Napi::Value ModelWrap::LoadPytorch(const Napi::CallbackInfo& info) {
+  return callGuarded(info.Env(), [&]() -> Napi::Value {
+    auto s = checked("loadCheckpoint");
+    return (new LoadPytorchWorker(info.Env(), s, readPath(info[0], "path")))->Start();
+  });
+}
+
+// ---- module functions ---------------------------------------------------------------------
+
+// createModel(preset: string, overrides: Record<string, number | boolean>)
+Napi::Value CreateModel(const Napi::CallbackInfo& info) {
+  checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale' or 'tiny')");
+  model::DinoConfig base = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
+  Napi::Object overrides = readOptions(info[1], "options");
+  std::string text;
+  Napi::Array keys = overrides.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value v = overrides.Get(key);
+    if (v.IsUndefined()) continue;
+    if (v.IsBoolean()) {
+      text += key + "=" + (v.As<Napi::Boolean>().Value() ? "true" : "false") + "\n";
+    } else {
+      checkType(v.IsNumber(), key, ": expected a number");
+      std::ostringstream os;
+      os.precision(17);
+      os << v.As<Napi::Number>().DoubleValue();
+      text += key + "=" + os.str() + "\n";
+    }
+  }
+  model::DinoConfig config = model::configFromText(text, base);
+  return (new CreateWorker(info.Env(), config))->Start();
+}
+
+Napi::Value LoadModel(const Napi::CallbackInfo& info) {
+  return (new LoadWorker(info.Env(), readPath(info[0], "path")))->Start();
+}
+
+void registerModel(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
+  Napi::Function cls = ModelWrap::Define(env);
+  addon.modelConstructor = Napi::Persistent(cls);
+  exports.Set("ModelHandle", cls);
+  exports.Set("createModel", Napi::Function::New<Guarded<&CreateModel>>(env, "createModel"));
+  exports.Set("loadModel", Napi::Function::New<Guarded<&LoadModel>>(env, "loadModel"));
+}
+
+const Registrar kRegistrar(&registerModel);
+
+}  // namespace
+}  // namespace adetr::binding

@@ -1,0 +1,241 @@
+#include "model/checkpoint.h"
+
+#include <ATen/core/grad_mode.h>
+#include <c10/util/Exception.h>
+#include <ATen/core/ivalue.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/arg_error.h"
+#include "model/pth_reader.h"
+
+namespace adetr::model {
+
+namespace {
+
+constexpr const char* kFormatKey = "align_detr_format";
+constexpr int64_t kFormatVersion = 1;
+
+// Every config field, by name, for the text form.
+struct Field {
+  const char* name;
+  std::function<std::string(const DinoConfig&)> get;
+  std::function<void(DinoConfig&, const std::string&)> set;
+};
+
+template <typename T>
+Field field(const char* name, T DinoConfig::*member) {
+  return {name,
+          [member](const DinoConfig& c) {
+            std::ostringstream os;
+            os.precision(17);
+            os << std::boolalpha << c.*member;
+            return os.str();
+          },
+          [member, name](DinoConfig& c, const std::string& v) {
+            std::istringstream is(v);
+            T value{};
+            is >> std::boolalpha >> value;
+            if (!is.fail() && !is.eof()) is >> std::ws;
+            checkType(!is.fail() && is.eof(), "config.", name, ": bad value '", v, "'");
+            c.*member = value;
+          }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> all = {
+      field("numClasses", &DinoConfig::numClasses),       field("backboneDepth", &DinoConfig::backboneDepth),
+      field("backboneWidth", &DinoConfig::backboneWidth), field("freezeAt", &DinoConfig::freezeAt),
+      field("hiddenDim", &DinoConfig::hiddenDim),         field("numHeads", &DinoConfig::numHeads),
+      field("numLevels", &DinoConfig::numLevels),         field("numPoints", &DinoConfig::numPoints),
+      field("encoderLayers", &DinoConfig::encoderLayers), field("decoderLayers", &DinoConfig::decoderLayers),
+      field("ffnDim", &DinoConfig::ffnDim),               field("numQueries", &DinoConfig::numQueries),
+      field("neckGroups", &DinoConfig::neckGroups),       field("dnNumber", &DinoConfig::dnNumber),
+      field("labelNoiseRatio", &DinoConfig::labelNoiseRatio), field("boxNoiseScale", &DinoConfig::boxNoiseScale),
+      field("testShortEdge", &DinoConfig::testShortEdge), field("testMaxSize", &DinoConfig::testMaxSize),
+      field("selectTopK", &DinoConfig::selectTopK),       field("padInvariant", &DinoConfig::padInvariant),
+  };
+  return all;
+}
+
+// Named parameters and buffers of the model (the state dict).
+std::map<std::string, at::Tensor> stateOf(torch::nn::Module& m) {
+  std::map<std::string, at::Tensor> state;
+  for (const auto& p : m.named_parameters()) state[p.key()] = p.value();
+  for (const auto& b : m.named_buffers()) state[b.key()] = b.value();
+  return state;
+}
+
+void fsyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string dirOf(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+}  // namespace
+
+std::string configToText(const DinoConfig& config) {
+  std::string out;
+  for (const auto& f : fields()) out += std::string(f.name) + "=" + f.get(config) + "\n";
+  return out;
+}
+
+DinoConfig configFromText(const std::string& text, const DinoConfig& base) {
+  DinoConfig c = base;
+  std::istringstream is(text);
+  std::string line;
+  while (std::getline(is, line)) {
+    if (line.empty()) continue;
+    const auto eq = line.find('=');
+    checkType(eq != std::string::npos, "checkpoint: malformed config line '", line, "'");
+    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    bool known = false;
+    for (const auto& f : fields()) {
+      if (key == f.name) {
+        f.set(c, value);
+        known = true;
+      }
+    }
+    checkType(known, "config: unknown field '", key, "'");
+  }
+  c.validate();
+  return c;
+}
+
+void saveCheckpoint(Dino& model, const std::string& path, const std::string& metadata) {
+  torch::serialize::OutputArchive archive;
+  archive.write(kFormatKey, c10::IValue(kFormatVersion));
+  archive.write("config", c10::IValue(configToText(model->config())));
+  archive.write("metadata", c10::IValue(metadata));
+  for (const auto& [name, tensor] : stateOf(*model)) archive.write("state/" + name, tensor.detach(), /*is_buffer=*/true);
+  // Atomic replace: a crash mid-save leaves the old file (or none), never a truncated one.
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    archive.save_to(tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    checkType(false, "path: cannot write ", path, ": ", e.what());
+  }
+  fsyncPath(tmp, O_RDONLY);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    checkType(false, "path: cannot move the checkpoint into place at ", path);
+  }
+  fsyncPath(dirOf(path), O_RDONLY | O_DIRECTORY);
+}
+
+LoadedCheckpoint loadCheckpoint(const std::string& path) {
+  {
+    std::ifstream probe(path, std::ios::binary);
+    checkType(probe.good(), "path: cannot open ", path);
+  }
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception&) {
+    checkType(false, "path: ", path, " is not an align-detr checkpoint (truncated or foreign file)");
+  }
+  c10::IValue version, config, metadata;
+  checkType(archive.try_read(kFormatKey, version) && version.isInt(), "path: ", path,
+            " is not an align-detr checkpoint (no format marker)");
+  checkType(version.toInt() <= kFormatVersion, "path: ", path, " was written by a newer align-detr (format ",
+            version.toInt(), ")");
+  checkType(archive.try_read("config", config) && config.isString(), "path: ", path, " has no model config");
+  LoadedCheckpoint out;
+  out.model = Dino(configFromText(config.toStringRef()));
+  if (archive.try_read("metadata", metadata) && metadata.isString()) out.metadata = metadata.toStringRef();
+  at::NoGradGuard noGrad;
+  for (auto& [name, tensor] : stateOf(*out.model)) {
+    at::Tensor stored;
+    checkType(archive.try_read("state/" + name, stored, /*is_buffer=*/true), "path: ", path, " lacks weight ", name);
+    checkType(stored.sizes() == tensor.sizes(), "path: ", path, ": weight ", name, " has shape ", stored.sizes(),
+              ", expected ", tensor.sizes());
+    tensor.copy_(stored);
+  }
+  return out;
+}
+
+std::string torchvisionToDetrexKey(const std::string& key) {
+  static const std::regex stem(R"(^(conv1)\.weight$)");
+  static const std::regex stemBn(R"(^bn1\.(weight|bias|running_mean|running_var)$)");
+  static const std::regex blockConv(R"(^layer([1-4])\.(\d+)\.conv([1-3])\.weight$)");
+  static const std::regex blockBn(R"(^layer([1-4])\.(\d+)\.bn([1-3])\.(weight|bias|running_mean|running_var)$)");
+  static const std::regex downConv(R"(^layer([1-4])\.(\d+)\.downsample\.0\.weight$)");
+  static const std::regex downBn(R"(^layer([1-4])\.(\d+)\.downsample\.1\.(weight|bias|running_mean|running_var)$)");
+  std::smatch m;
+  auto stage = [](const std::string& s) { return "res" + std::to_string(std::stoi(s) + 1); };
+  if (std::regex_match(key, m, stem)) return "backbone.stem.conv1.weight";
+  if (std::regex_match(key, m, stemBn)) return "backbone.stem.conv1.norm." + m[1].str();
+  if (std::regex_match(key, m, blockConv)) return "backbone." + stage(m[1]) + "." + m[2].str() + ".conv" + m[3].str() + ".weight";
+  if (std::regex_match(key, m, blockBn))
+    return "backbone." + stage(m[1]) + "." + m[2].str() + ".conv" + m[3].str() + ".norm." + m[4].str();
+  if (std::regex_match(key, m, downConv)) return "backbone." + stage(m[1]) + "." + m[2].str() + ".shortcut.weight";
+  if (std::regex_match(key, m, downBn)) return "backbone." + stage(m[1]) + "." + m[2].str() + ".shortcut.norm." + m[3].str();
+  return "";
+}
+
+StateDictReport loadPytorchStateDict(Dino& model, const std::string& path) {
+  std::map<std::string, at::Tensor> file;
+  bool torchvision = false;
+  for (auto& [key, tensor] : readPthStateDict(path)) {
+    if (key.rfind("layer1.", 0) == 0 || key == "conv1.weight") torchvision = true;
+    file[key] = tensor;
+  }
+  StateDictReport report;
+  report.format = torchvision ? "torchvision-resnet" : "detrex";
+  auto state = stateOf(*model);
+  std::map<std::string, at::Tensor> mapped;
+  for (const auto& [key, tensor] : file) {
+    std::string target = key;
+    if (torchvision) {
+      target = torchvisionToDetrexKey(key);
+      if (target.empty()) {
+        if (key.find("num_batches_tracked") == std::string::npos) report.unexpected.push_back(key);
+        continue;
+      }
+    } else if (key.rfind("transformer.decoder.class_embed.", 0) == 0 || key.rfind("transformer.decoder.bbox_embed.", 0) == 0) {
+      continue;  // detrex aliases of the top-level heads: the same tensors under a second name
+    } else if (key.find("num_batches_tracked") != std::string::npos) {
+      continue;
+    }
+    if (state.count(target) == 0) {
+      report.unexpected.push_back(key);
+      continue;
+    }
+    mapped[target] = tensor;
+  }
+  at::NoGradGuard noGrad;
+  for (auto& [name, tensor] : state) {
+    auto it = mapped.find(name);
+    if (it == mapped.end()) {
+      // A backbone-only file leaves everything else at its initialisation: not "missing".
+      if (!torchvision || name.rfind("backbone.", 0) == 0) report.missing.push_back(name);
+      continue;
+    }
+    if (it->second.sizes() != tensor.sizes()) {
+      report.mismatched.push_back(name);
+      continue;
+    }
+    tensor.copy_(it->second.to(tensor.scalar_type()));
+    report.loaded.push_back(name);
+  }
+  return report;
+}
+
+}  // namespace adetr::model
