@@ -175,6 +175,18 @@ export class AlignDetr {
     return new AlignDetr(model, cats);
   }
 
+  /** @internal Wraps a native model handle (used by Trainer.resume). */
+  static _fromHandle(handle: unknown, categories: readonly Category[]): AlignDetr {
+    return new AlignDetr(handle as ModelHandle, [...categories]);
+  }
+
+  /** @internal The metadata string stored in a checkpoint. */
+  static async _readMetadata(file: string): Promise<string> {
+    const { model, metadata } = await binding().loadModel(file);
+    model.dispose();
+    return metadata;
+  }
+
   /** The full configuration. */
   get config(): ModelConfig {
     return this.handle('config').config();

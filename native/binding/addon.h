@@ -14,6 +14,8 @@ class AlignDetrAddon : public Napi::Addon<AlignDetrAddon> {
   Napi::FunctionReference tensorConstructor;
   // Constructor of the native model handle class in this environment.
   Napi::FunctionReference modelConstructor;
+  // Constructor of the native trainer handle class in this environment.
+  Napi::FunctionReference trainerConstructor;
 };
 
 // The addon state of the environment `env`.

@@ -13,6 +13,7 @@
 #include "binding/addon.h"
 #include "binding/args.h"
 #include "binding/guard.h"
+#include "binding/model_state.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "binding/tensor_wrap.h"
@@ -24,12 +25,6 @@ namespace adetr::binding {
 namespace {
 
 using model::Dino;
-
-// A model shared by its JS handle and any work in flight; `mutex` serialises native work on it.
-struct ModelState {
-  Dino model{nullptr};
-  std::mutex mutex;
-};
 
 // Converts the config text ("key=value" lines) to a JS object of numbers and booleans.
 Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
@@ -418,4 +413,12 @@ void registerModel(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
 const Registrar kRegistrar(&registerModel);
 
 }  // namespace
+
+std::shared_ptr<ModelState> modelStateArg(const Napi::Value& value, const char* argName) {
+  auto& ctor = value.Env().GetInstanceData<AlignDetrAddon>()->modelConstructor;
+  checkType(value.IsObject() && value.As<Napi::Object>().InstanceOf(ctor.Value()), argName, ": expected a model");
+  return Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>())->checked("train");
+}
+
+Napi::Object newModelHandle(Napi::Env env, std::shared_ptr<ModelState> state) { return ModelWrap::New(env, std::move(state)); }
 }  // namespace adetr::binding

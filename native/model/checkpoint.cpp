@@ -118,12 +118,14 @@ DinoConfig configFromText(const std::string& text, const DinoConfig& base) {
   return c;
 }
 
-void saveCheckpoint(Dino& model, const std::string& path, const std::string& metadata) {
-  torch::serialize::OutputArchive archive;
+void writeModelToArchive(torch::serialize::OutputArchive& archive, Dino& model, const std::string& metadata) {
   archive.write(kFormatKey, c10::IValue(kFormatVersion));
   archive.write("config", c10::IValue(configToText(model->config())));
   archive.write("metadata", c10::IValue(metadata));
   for (const auto& [name, tensor] : stateOf(*model)) archive.write("state/" + name, tensor.detach(), /*is_buffer=*/true);
+}
+
+void saveArchiveAtomically(torch::serialize::OutputArchive& archive, const std::string& path) {
   // Atomic replace: a crash mid-save leaves the old file (or none), never a truncated one.
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {
@@ -140,17 +142,25 @@ void saveCheckpoint(Dino& model, const std::string& path, const std::string& met
   fsyncPath(dirOf(path), O_RDONLY | O_DIRECTORY);
 }
 
-LoadedCheckpoint loadCheckpoint(const std::string& path) {
+void saveCheckpoint(Dino& model, const std::string& path, const std::string& metadata) {
+  torch::serialize::OutputArchive archive;
+  writeModelToArchive(archive, model, metadata);
+  saveArchiveAtomically(archive, path);
+}
+
+void openArchive(torch::serialize::InputArchive& archive, const std::string& path) {
   {
     std::ifstream probe(path, std::ios::binary);
     checkType(probe.good(), "path: cannot open ", path);
   }
-  torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
   } catch (const std::exception&) {
     checkType(false, "path: ", path, " is not an align-detr checkpoint (truncated or foreign file)");
   }
+}
+
+LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, const std::string& path) {
   c10::IValue version, config, metadata;
   checkType(archive.try_read(kFormatKey, version) && version.isInt(), "path: ", path,
             " is not an align-detr checkpoint (no format marker)");
@@ -169,6 +179,12 @@ LoadedCheckpoint loadCheckpoint(const std::string& path) {
     tensor.copy_(stored);
   }
   return out;
+}
+
+LoadedCheckpoint loadCheckpoint(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  openArchive(archive, path);
+  return readModelFromArchive(archive, path);
 }
 
 std::string torchvisionToDetrexKey(const std::string& key) {

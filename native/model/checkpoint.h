@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
 #include "model/config.h"
 #include "model/dino.h"
 
@@ -36,6 +39,12 @@ struct StateDictReport {
   std::vector<std::string> mismatched;  // keys present in both with different shapes (not loaded)
   std::string format;                   // "detrex" or "torchvision-resnet"
 };
+
+// The pieces of the above, for files that hold more (training checkpoints add optimizer state).
+void writeModelToArchive(torch::serialize::OutputArchive& archive, Dino& model, const std::string& metadata);
+void saveArchiveAtomically(torch::serialize::OutputArchive& archive, const std::string& path);
+void openArchive(torch::serialize::InputArchive& archive, const std::string& path);
+LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, const std::string& path);
 
 // Loads a PyTorch state dict written by torch.save (a dict of tensors, optionally under a
 // "model" or "state_dict" key): detrex DINO / AlignDETR keys, or a torchvision ResNet state

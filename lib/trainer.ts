@@ -1,0 +1,345 @@
+// Trainer: the Align-DETR recipe around an AlignDetr model.
+//
+// Each step runs off the JS thread (forward with denoising queries, matching, losses,
+// backward, clipping, AdamW). fit() loops over epochs with a prefetching loader, reports
+// progress, evaluates with COCO metrics, stops cleanly on an AbortSignal and writes resumable
+// checkpoints atomically.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DetectionBatch } from './data/batch';
+import { DataLoader } from './data/loader';
+import { detrTrainAugmentation } from './data/transforms';
+import type { Augmentation } from './data/transforms';
+import type { Category, Dataset } from './data/types';
+import { CocoEvaluator } from './evaluator/index';
+import type { CocoDataset, CocoEvalResult } from './evaluator/index';
+import { AlignDetr } from './model';
+import { loadAddon } from './native';
+
+/** Classification losses (spec d.1–d.2c, d.7). */
+export type LossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino';
+
+export interface TrainerOptions {
+  /** Learning rate of everything but the backbone (default 1e-4). */
+  lr?: number;
+  /** Backbone learning rate (default lr × 0.1). */
+  backboneLr?: number;
+  /** AdamW weight decay (default 1e-4; none on norms and embeddings). */
+  weightDecay?: number;
+  /** Global L2 gradient clipping (default 0.1; 0 disables). */
+  clipMaxNorm?: number;
+  /** Steps at which the learning rate is multiplied by `gamma` (default none). */
+  milestones?: number[];
+  gamma?: number;
+  /** Linear warmup steps (default 0, as the recipe). */
+  warmupSteps?: number;
+  warmupFactor?: number;
+  /** Classification loss (default 'align'). */
+  loss?: LossKind;
+  /** 'mixed' (k GT copies on all but the last layer; default for align/ia-bce) or 'one-to-one'. */
+  matching?: 'mixed' | 'one-to-one';
+  /** GT copies of mixed matching (default 2). */
+  k?: number;
+  /** Prime-sample temperature τ (default 1.5). */
+  tau?: number;
+  /** Seed of the denoising noise and of data order/augmentation in fit() (default 42). */
+  seed?: number;
+  /** Use the fused native classification-loss kernel (default true). */
+  fusedLoss?: boolean;
+}
+
+/** Loss terms of one step (unweighted, detrex names) and their weighted total. */
+export interface StepReport {
+  loss: number;
+  losses: Record<string, number>;
+  gradNorm: number;
+  lr: number;
+  /** Optimisation steps done so far. */
+  step: number;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  valSet?: Dataset;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Folder for `last.adetr` (written after every epoch and when stopped). */
+  checkpointDir?: string;
+  /** 'recipe' (flip + multi-scale resize + random crop, scaled to the model's test size; default), 'none', or a function. */
+  augment?: 'recipe' | 'none' | Augmentation;
+  /** Stop (with a checkpoint) once this much time has passed. */
+  maxMinutes?: number;
+  /** Batches loading ahead of training (default 2). */
+  prefetch?: number;
+  /** Images per predict call during evaluation (default 2). */
+  evalBatchSize?: number;
+}
+
+export type ProgressEvent =
+  | { type: 'step'; epoch: number; stepInEpoch: number; stepsPerEpoch: number; step: number; totalSteps: number; loss: number; losses: Record<string, number>; lr: number; elapsedMs: number }
+  | { type: 'epoch'; epoch: number; loss: number; eval?: CocoEvalResult; elapsedMs: number }
+  | { type: 'checkpoint'; path: string };
+
+export interface EpochRecord {
+  epoch: number;
+  /** Mean total loss over the epoch's steps. */
+  loss: number;
+  eval?: { stats: number[]; AP: number; AP50: number; AP75: number };
+}
+
+export interface History {
+  epochs: EpochRecord[];
+  steps: number;
+  stopped: 'completed' | 'aborted' | 'time-limit';
+  checkpoint?: string;
+}
+
+interface TrainerHandle {
+  step(batch: unknown): Promise<StepReport>;
+  evaluateLoss(batch: unknown): Promise<StepReport>;
+  save(path: string, metadata: string): Promise<void>;
+  readonly stepCount: number;
+  dispose(): void;
+}
+
+interface TrainerBinding {
+  createTrainer(model: unknown, options: TrainerOptions): TrainerHandle;
+  loadTrainer(path: string, options: TrainerOptions): Promise<{ model: unknown; trainer: TrainerHandle; metadata: string }>;
+}
+
+/** What a training checkpoint remembers besides the weights and optimizer. */
+interface TrainingMetadata {
+  categories: Category[];
+  /** Next epoch to run and how many of its batches are done. */
+  epoch: number;
+  stepInEpoch: number;
+  history: EpochRecord[];
+  options: TrainerOptions;
+}
+
+const binding = (): TrainerBinding => loadAddon() as unknown as TrainerBinding;
+
+function toNativeBatch(batch: DetectionBatch): unknown {
+  return {
+    images: batch.images,
+    shape: batch.shape,
+    targets: batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels, size: t.size })),
+  };
+}
+
+/** COCO ground truth of a dataset (boxes as annotated, before any augmentation). */
+export function cocoGroundTruth(dataset: Dataset): CocoDataset {
+  const images = [];
+  const annotations = [];
+  let annId = 1;
+  for (let i = 0; i < dataset.length; i++) {
+    const a = dataset.annotation(i);
+    images.push({ id: a.id, width: a.width, height: a.height, file_name: a.file ?? a.name });
+    for (let k = 0; k < a.labels.length; k++) {
+      const [x1, y1, x2, y2] = a.boxes.subarray(4 * k, 4 * k + 4);
+      annotations.push({
+        id: annId++,
+        image_id: a.id,
+        category_id: a.labels[k],
+        bbox: [x1, y1, x2 - x1, y2 - y1],
+        area: a.area ? a.area[k] : (x2 - x1) * (y2 - y1),
+        iscrowd: a.iscrowd ? a.iscrowd[k] : 0,
+      });
+    }
+  }
+  return { images, annotations, categories: dataset.categories.map((c) => ({ id: c.id, name: c.name })) };
+}
+
+/**
+ * The recipe's training augmentation (spec §e) scaled to a model whose test size is
+ * `shortEdge`/`maxSize` instead of 800/1333: every size of the recipe is multiplied by shortEdge/800.
+ */
+export function recipeAugmentation(shortEdge: number, maxSize: number): Augmentation {
+  const s = shortEdge / 800;
+  const r = (v: number): number => Math.max(1, Math.round(v * s));
+  const shortEdges: number[] = [];
+  for (let v = 480; v <= 800; v += 32) shortEdges.push(r(v));
+  return detrTrainAugmentation({
+    shortEdges: [...new Set(shortEdges)],
+    maxSize,
+    cropShortEdges: [400, 500, 600].map(r),
+    cropRange: [r(384), r(600)],
+  });
+}
+
+export class Trainer {
+  readonly model: AlignDetr;
+  readonly options: TrainerOptions;
+  #handle: TrainerHandle;
+  #resume?: TrainingMetadata;
+
+  /**
+   * Binds a trainer to `model` (its weights are trained in place).
+   * @throws TypeError / RangeError naming the option for bad options.
+   */
+  constructor(model: AlignDetr, options: TrainerOptions = {}, restored?: { handle: TrainerHandle; progress: TrainingMetadata }) {
+    if (!(model instanceof AlignDetr)) throw new TypeError('model: expected an AlignDetr');
+    if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
+    this.model = model;
+    this.options = { ...options };
+    this.#handle = restored ? restored.handle : binding().createTrainer(model._handle, this.options);
+    this.#resume = restored?.progress;
+  }
+
+  /** Restores model, optimizer, schedule, random state and progress from a checkpoint written by fit(). */
+  static async resume(file: string, options?: TrainerOptions): Promise<Trainer> {
+    if (typeof file !== 'string') throw new TypeError('path: expected a file path string');
+    // The trainer options saved with the progress rebuild the same optimizer and criterion.
+    const probe = await AlignDetr._readMetadata(path.resolve(file));
+    let saved: TrainingMetadata;
+    try {
+      saved = JSON.parse(probe) as TrainingMetadata;
+      if (typeof saved.epoch !== 'number') throw new Error('no epoch');
+    } catch {
+      throw new TypeError(`path: ${file} has no training progress (not written by Trainer.fit)`);
+    }
+    const merged = { ...saved.options, ...(options ?? {}) };
+    const { model, trainer, metadata } = await binding().loadTrainer(path.resolve(file), merged);
+    const meta = JSON.parse(metadata) as TrainingMetadata;
+    const detector = AlignDetr._fromHandle(model, meta.categories);
+    return new Trainer(detector, merged, { handle: trainer, progress: meta });
+  }
+
+  /** Optimisation steps done so far. */
+  get stepCount(): number {
+    return this.#handle.stepCount;
+  }
+
+  /** One optimisation step on a collated batch (from DataLoader / collate). */
+  async step(batch: DetectionBatch): Promise<StepReport> {
+    return this.#handle.step(toNativeBatch(batch));
+  }
+
+  /** The losses of a batch without updating (eval mode, no denoising queries). */
+  async evaluateLoss(batch: DetectionBatch): Promise<StepReport> {
+    return this.#handle.evaluateLoss(toNativeBatch(batch));
+  }
+
+  /** COCO bbox metrics of the model on `dataset` (images at the model's test size). */
+  async evaluate(dataset: Dataset, options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<CocoEvalResult> {
+    const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
+    const batchSize = options.batchSize ?? 2;
+    for (let i = 0; i < dataset.length; i += batchSize) {
+      options.signal?.throwIfAborted();
+      const idx = [...Array(Math.min(batchSize, dataset.length - i)).keys()].map((k) => i + k);
+      const samples = await Promise.all(idx.map((k) => dataset.get(k)));
+      const results = await this.model.predict(samples.map((s) => s.image), { maxDetections: 100 });
+      evaluator.add(
+        results.flatMap((dets, j) =>
+          dets.map((d) => ({ image_id: samples[j].id, category_id: d.categoryId, bbox: d.bbox, score: d.score })),
+        ),
+      );
+    }
+    return evaluator.evaluate();
+  }
+
+  /** Writes a resumable checkpoint (weights, optimizer, schedule, random state, progress) atomically. */
+  async saveCheckpoint(file: string, progress: { epoch: number; stepInEpoch: number; history: EpochRecord[] }): Promise<void> {
+    const meta: TrainingMetadata = { categories: [...this.model.categories], ...progress, options: this.options };
+    await fs.promises.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    await this.#handle.save(path.resolve(file), JSON.stringify(meta));
+  }
+
+  /**
+   * Trains for `epochs` epochs (counting those a resumed checkpoint already did). Returns the
+   * per-epoch history; `stopped` says whether it completed, was aborted, or hit maxMinutes.
+   * A NaN or infinite loss rejects with an Error naming the step and the loss term; the last
+   * checkpoint written stays as it was.
+   */
+  async fit(trainSet: Dataset, options: FitOptions): Promise<History> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { epochs, batchSize, ... }');
+    const { epochs, batchSize } = options;
+    if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`epochs: expected a positive integer, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize: expected a positive integer, got ${batchSize}`);
+    if (options.maxMinutes !== undefined && !(options.maxMinutes > 0)) throw new RangeError('maxMinutes: expected a positive number');
+    const cfg = this.model.config;
+    const augment: Augmentation | undefined =
+      options.augment === 'none'
+        ? undefined
+        : typeof options.augment === 'function'
+          ? options.augment
+          : recipeAugmentation(cfg.testShortEdge, cfg.testMaxSize);
+    const loader = new DataLoader(trainSet, {
+      batchSize,
+      shuffle: true,
+      seed: this.options.seed ?? 42,
+      augment,
+      prefetch: options.prefetch ?? 2,
+    });
+    const stepsPerEpoch = loader.length;
+    const start = Date.now();
+    const deadline = options.maxMinutes ? start + options.maxMinutes * 60_000 : Infinity;
+    const history: EpochRecord[] = this.#resume ? [...this.#resume.history] : [];
+    let epoch = this.#resume?.epoch ?? 0;
+    let skip = this.#resume?.stepInEpoch ?? 0;
+    this.#resume = undefined;
+    const checkpoint = options.checkpointDir ? path.join(options.checkpointDir, 'last.adetr') : undefined;
+    const save = async (e: number, s: number): Promise<void> => {
+      if (!checkpoint) return;
+      await this.saveCheckpoint(checkpoint, { epoch: e, stepInEpoch: s, history });
+      options.onProgress?.({ type: 'checkpoint', path: checkpoint });
+    };
+    const stopReason = (): History['stopped'] | undefined =>
+      options.signal?.aborted ? 'aborted' : Date.now() >= deadline ? 'time-limit' : undefined;
+
+    for (; epoch < epochs; epoch++) {
+      const order = loader.indices(epoch);
+      const batches: number[][] = [];
+      for (let b = 0; b < stepsPerEpoch; b++) batches.push(order.slice(b * batchSize, (b + 1) * batchSize));
+      // Prefetch: keep the next batches loading while a step runs.
+      const pending = new Map<number, Promise<DetectionBatch>>();
+      const want = (b: number): void => {
+        if (b < batches.length && !pending.has(b)) {
+          const p = loader.loadBatch(batches[b], epoch);
+          p.catch(() => {});
+          pending.set(b, p);
+        }
+      };
+      let lossSum = 0;
+      let lossCount = 0;
+      for (let b = skip; b < batches.length; b++) {
+        for (let a = 0; a <= (options.prefetch ?? 2); a++) want(b + a);
+        const stop = stopReason();
+        if (stop) {
+          await save(epoch, b);
+          return { epochs: history, steps: this.stepCount, stopped: stop, checkpoint };
+        }
+        const batch = await pending.get(b)!;
+        pending.delete(b);
+        const report = await this.step(batch);
+        lossSum += report.loss;
+        lossCount++;
+        options.onProgress?.({
+          type: 'step', epoch, stepInEpoch: b + 1, stepsPerEpoch, step: report.step,
+          totalSteps: epochs * stepsPerEpoch, loss: report.loss, losses: report.losses, lr: report.lr,
+          elapsedMs: Date.now() - start,
+        });
+      }
+      skip = 0;
+      const record: EpochRecord = { epoch, loss: lossCount ? lossSum / lossCount : NaN };
+      let evalResult: CocoEvalResult | undefined;
+      if (options.valSet) {
+        evalResult = await this.evaluate(options.valSet, { batchSize: options.evalBatchSize, signal: options.signal }).catch((e) => {
+          if (options.signal?.aborted) return undefined;
+          throw e;
+        });
+        if (evalResult) record.eval = { stats: evalResult.stats, AP: evalResult.AP, AP50: evalResult.AP50, AP75: evalResult.AP75 };
+      }
+      history.push(record);
+      options.onProgress?.({ type: 'epoch', epoch, loss: record.loss, eval: evalResult, elapsedMs: Date.now() - start });
+      await save(epoch + 1, 0);
+    }
+    return { epochs: history, steps: this.stepCount, stopped: 'completed', checkpoint };
+  }
+
+  /** Frees the optimizer state (the model stays usable). */
+  dispose(): void {
+    this.#handle.dispose();
+  }
+}

@@ -1,0 +1,276 @@
+// N-API surface of training: a trainer handle bound to a model, with async step / save, and
+// loading a training checkpoint. Conversion only; the work is in native/train.
+#include <napi.h>
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/from_blob.h>
+
+#include <cstring>
+#include <memory>
+
+#include "binding/addon.h"
+#include "binding/args.h"
+#include "binding/guard.h"
+#include "binding/model_state.h"
+#include "binding/promise_worker.h"
+#include "binding/registry.h"
+#include "common/arg_error.h"
+#include "train/trainer.h"
+
+namespace adetr::binding {
+namespace {
+
+struct TrainerState {
+  std::shared_ptr<ModelState> model;
+  std::unique_ptr<train::Trainer> trainer;
+};
+
+double readNumber(const Napi::Object& o, const char* key, double fallback, double lo, double hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  checkType(v.IsNumber(), "options.", key, ": expected a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  checkRange(std::isfinite(d) && d >= lo && d <= hi, "options.", key, ": expected a number in [", lo, ", ", hi, "], got ", d);
+  return d;
+}
+
+train::TrainerOptions readTrainerOptions(const Napi::Value& value) {
+  Napi::Object o = readOptions(value, "options");
+  std::string lossName = "align";
+  if (!o.Get("loss").IsUndefined()) {
+    checkType(o.Get("loss").IsString(), "options.loss: expected a string");
+    lossName = o.Get("loss").As<Napi::String>().Utf8Value();
+  }
+  train::TrainerOptions t;
+  t.criterion = train::criterionDefaults(train::parseClassLossKind(lossName));
+  if (!o.Get("matching").IsUndefined()) {
+    checkType(o.Get("matching").IsString(), "options.matching: expected 'mixed' or 'one-to-one'");
+    const std::string m = o.Get("matching").As<Napi::String>().Utf8Value();
+    checkRange(m == "mixed" || m == "one-to-one", "options.matching: expected 'mixed' or 'one-to-one', got '", m, "'");
+    t.criterion.mixedMatching = m == "mixed";
+  }
+  t.criterion.k = static_cast<int64_t>(readNumber(o, "k", 2, 1, 16));
+  t.criterion.tau = readNumber(o, "tau", 1.5, 1e-6, 1e6);
+  t.criterion.fusedClassLoss = readBoolOption(o, "options", "fusedLoss", true);
+  t.optimizer.lr = readNumber(o, "lr", 1e-4, 0, 1e6);
+  t.optimizer.backboneLr = readNumber(o, "backboneLr", t.optimizer.lr * 0.1, 0, 1e6);
+  t.optimizer.weightDecay = readNumber(o, "weightDecay", 1e-4, 0, 10);
+  t.optimizer.clipMaxNorm = readNumber(o, "clipMaxNorm", 0.1, 0, 1e9);
+  t.schedule.gamma = readNumber(o, "gamma", 0.1, 0, 1);
+  t.schedule.warmupSteps = static_cast<int64_t>(readNumber(o, "warmupSteps", 0, 0, 1e12));
+  t.schedule.warmupFactor = readNumber(o, "warmupFactor", 1e-3, 0, 1);
+  t.seed = static_cast<uint64_t>(readNumber(o, "seed", 42, 0, 9007199254740991.0));
+  Napi::Value ms = o.Get("milestones");
+  if (!ms.IsUndefined()) {
+    checkType(ms.IsArray(), "options.milestones: expected an array of step numbers");
+    Napi::Array a = ms.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) t.schedule.milestones.push_back(readInteger(a.Get(i), "options.milestones[]", 0, int64_t{1} << 50));
+  }
+  return t;
+}
+
+// A training batch from JS: images float32 [B,3,H,W], sizes [B][2] (h, w), per-image cxcywh
+// boxes and class indices.
+struct HostBatch {
+  model::ImageBatch batch;
+  std::vector<model::Target> targets;
+};
+
+HostBatch readBatch(const Napi::Value& value, int64_t numClasses) {
+  checkType(value.IsObject(), "batch: expected { images, shape, targets }");
+  Napi::Object o = value.As<Napi::Object>();
+  Napi::Value shapeV = o.Get("shape");
+  std::vector<int64_t> shape = readShape(shapeV, "batch.shape");
+  checkRange(shape.size() == 4 && shape[1] == 3, "batch.shape: expected [B, 3, H, W]");
+  Napi::Value imagesV = o.Get("images");
+  checkType(imagesV.IsTypedArray() && imagesV.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
+            "batch.images: expected a Float32Array");
+  Napi::Float32Array images = imagesV.As<Napi::Float32Array>();
+  checkRange(static_cast<int64_t>(images.ElementLength()) == shape[0] * shape[1] * shape[2] * shape[3],
+             "batch.images: length does not match batch.shape");
+  HostBatch hb;
+  hb.batch.images = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+  std::memcpy(hb.batch.images.data_ptr(), images.Data(), images.ByteLength());
+  Napi::Value targetsV = o.Get("targets");
+  checkType(targetsV.IsArray() && targetsV.As<Napi::Array>().Length() == static_cast<uint32_t>(shape[0]),
+            "batch.targets: expected one target per image");
+  Napi::Array targets = targetsV.As<Napi::Array>();
+  hb.batch.validSizes = at::empty({shape[0], 2}, at::TensorOptions().dtype(at::kLong));
+  for (uint32_t b = 0; b < targets.Length(); ++b) {
+    const std::string name = "batch.targets[" + std::to_string(b) + "]";
+    checkType(targets.Get(b).IsObject(), name, ": expected { boxes, labels, size }");
+    Napi::Object t = targets.Get(b).As<Napi::Object>();
+    Napi::Value size = t.Get("size");
+    checkType(size.IsArray() && size.As<Napi::Array>().Length() == 2, name, ".size: expected [height, width]");
+    const int64_t h = readInteger(size.As<Napi::Array>().Get(0u), (name + ".size[0]").c_str(), 1, shape[2]);
+    const int64_t w = readInteger(size.As<Napi::Array>().Get(1u), (name + ".size[1]").c_str(), 1, shape[3]);
+    hb.batch.validSizes[b][0] = h;
+    hb.batch.validSizes[b][1] = w;
+    Napi::Value boxesV = t.Get("boxes"), labelsV = t.Get("labels");
+    checkType(boxesV.IsTypedArray() && boxesV.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, name,
+              ".boxes: expected a Float32Array (N×4 cxcywh, normalised)");
+    checkType(labelsV.IsTypedArray() && labelsV.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, name,
+              ".labels: expected an Int32Array");
+    Napi::Float32Array boxes = boxesV.As<Napi::Float32Array>();
+    Napi::Int32Array labels = labelsV.As<Napi::Int32Array>();
+    const int64_t n = static_cast<int64_t>(labels.ElementLength());
+    checkRange(static_cast<int64_t>(boxes.ElementLength()) == 4 * n, name, ".boxes: expected ", 4 * n, " numbers");
+    model::Target target;
+    target.boxes = at::empty({n, 4}, at::TensorOptions().dtype(at::kFloat));
+    target.labels = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+    for (int64_t i = 0; i < n; ++i) {
+      checkRange(labels[i] >= 0 && labels[i] < numClasses, name, ".labels[", i, "]: class index ", labels[i],
+                 " outside [0, ", numClasses, ")");
+      target.labels[i] = static_cast<int64_t>(labels[i]);
+    }
+    if (n > 0) std::memcpy(target.boxes.data_ptr(), boxes.Data(), boxes.ByteLength());
+    auto finite = target.boxes.isfinite().all().item<bool>();
+    checkRange(finite, name, ".boxes: contains NaN or infinite values");
+    hb.targets.push_back(target);
+  }
+  return hb;
+}
+
+Napi::Object stepResultObject(Napi::Env env, const train::StepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Object losses = Napi::Object::New(env);
+  for (const auto& [name, value] : r.losses) losses.Set(name, Napi::Number::New(env, value));
+  o.Set("losses", losses);
+  o.Set("loss", Napi::Number::New(env, r.total));
+  o.Set("gradNorm", Napi::Number::New(env, r.gradNorm));
+  o.Set("lr", Napi::Number::New(env, r.lr));
+  o.Set("step", Napi::Number::New(env, static_cast<double>(r.step)));
+  return o;
+}
+
+class StepWorker : public PromiseWorker {
+ public:
+  StepWorker(Napi::Env env, std::shared_ptr<TrainerState> state, HostBatch batch, bool update)
+      : PromiseWorker(env), state_(std::move(state)), batch_(std::move(batch)), update_(update) {}
+  void Run() override {
+    std::lock_guard<std::mutex> lock(state_->model->mutex);
+    result_ = update_ ? state_->trainer->step(batch_.batch, batch_.targets)
+                      : state_->trainer->evaluateLoss(batch_.batch, batch_.targets);
+  }
+  Napi::Value Result(Napi::Env env) override { return stepResultObject(env, result_); }
+
+ private:
+  std::shared_ptr<TrainerState> state_;
+  HostBatch batch_;
+  bool update_;
+  train::StepResult result_;
+};
+
+class TrainerSaveWorker : public PromiseWorker {
+ public:
+  TrainerSaveWorker(Napi::Env env, std::shared_ptr<TrainerState> state, std::string path, std::string metadata)
+      : PromiseWorker(env), state_(std::move(state)), path_(std::move(path)), metadata_(std::move(metadata)) {}
+  void Run() override {
+    std::lock_guard<std::mutex> lock(state_->model->mutex);
+    state_->trainer->save(path_, metadata_);
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::shared_ptr<TrainerState> state_;
+  std::string path_, metadata_;
+};
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "TrainerHandle",
+                       {InstanceMethod<&TrainerWrap::Step>("step"), InstanceMethod<&TrainerWrap::EvaluateLoss>("evaluateLoss"),
+                        InstanceMethod<&TrainerWrap::Save>("save"), InstanceAccessor<&TrainerWrap::StepCount>("stepCount"),
+                        InstanceMethod<&TrainerWrap::Dispose>("dispose")});
+  }
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use new Trainer(model, options)");
+    state_ = *info[0].As<Napi::External<std::shared_ptr<TrainerState>>>().Data();
+  }
+  static Napi::Object New(Napi::Env env, std::shared_ptr<TrainerState> state, AlignDetrAddon& addon) {
+    return addon.trainerConstructor.New({Napi::External<std::shared_ptr<TrainerState>>::New(env, &state)});
+  }
+
+ private:
+  std::shared_ptr<TrainerState> checked(const char* what) {
+    checkType(state_ != nullptr, "trainer.", what, ": trainer has been disposed");
+    return state_;
+  }
+  Napi::Value Step(const Napi::CallbackInfo& info) { return run(info, true); }
+  Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) { return run(info, false); }
+  Napi::Value run(const Napi::CallbackInfo& info, bool update) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value {
+      auto s = checked(update ? "step" : "evaluateLoss");
+      HostBatch batch = readBatch(info[0], s->trainer->model()->config().numClasses);
+      return (new StepWorker(info.Env(), s, std::move(batch), update))->Start();
+    });
+  }
+  Napi::Value Save(const Napi::CallbackInfo& info) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value {
+      auto s = checked("save");
+      checkType(info[0].IsString(), "path: expected a file path string");
+      std::string metadata = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+      return (new TrainerSaveWorker(info.Env(), s, info[0].As<Napi::String>().Utf8Value(), metadata))->Start();
+    });
+  }
+  Napi::Value StepCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), state_ ? static_cast<double>(state_->trainer->stepCount()) : 0);
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    state_.reset();
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<TrainerState> state_;
+};
+
+// createTrainer(model, options) — synchronous: building the optimizer is cheap.
+Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
+  auto model = modelStateArg(info[0], "model");
+  auto state = std::make_shared<TrainerState>();
+  state->model = model;
+  state->trainer = std::make_unique<train::Trainer>(model->model, readTrainerOptions(info[1]));
+  return TrainerWrap::New(info.Env(), state, *info.Env().GetInstanceData<AlignDetrAddon>());
+}
+
+class LoadTrainerWorker : public PromiseWorker {
+ public:
+  LoadTrainerWorker(Napi::Env env, std::string path, train::TrainerOptions options)
+      : PromiseWorker(env), path_(std::move(path)), options_(std::move(options)) {}
+  void Run() override {
+    state_ = std::make_shared<TrainerState>();
+    state_->trainer = train::Trainer::load(path_, options_, &metadata_);
+    state_->model = std::make_shared<ModelState>();
+    state_->model->model = state_->trainer->model();
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("model", newModelHandle(env, state_->model));
+    o.Set("trainer", TrainerWrap::New(env, state_, *env.GetInstanceData<AlignDetrAddon>()));
+    o.Set("metadata", Napi::String::New(env, metadata_));
+    return o;
+  }
+
+ private:
+  std::string path_, metadata_;
+  train::TrainerOptions options_;
+  std::shared_ptr<TrainerState> state_;
+};
+
+Napi::Value LoadTrainer(const Napi::CallbackInfo& info) {
+  checkType(info[0].IsString(), "path: expected a file path string");
+  return (new LoadTrainerWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), readTrainerOptions(info[1])))->Start();
+}
+
+void registerTrainer(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
+  Napi::Function cls = TrainerWrap::Define(env);
+  addon.trainerConstructor = Napi::Persistent(cls);
+  exports.Set("TrainerHandle", cls);
+  exports.Set("createTrainer", Napi::Function::New<Guarded<&CreateTrainer>>(env, "createTrainer"));
+  exports.Set("loadTrainer", Napi::Function::New<Guarded<&LoadTrainer>>(env, "loadTrainer"));
+}
+
+const Registrar kRegistrar(&registerTrainer);
+
+}  // namespace
+}  // namespace adetr::binding

@@ -1,0 +1,240 @@
+#include "train/criterion.h"
+
+#include <ATen/TensorIndexing.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/arange.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/exp.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/max.h>
+#include <ATen/ops/min.h>
+#include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/arg_error.h"
+#if __has_include("ops/align_loss/align_loss.h")
+#include "ops/align_loss/align_loss.h"
+#define ADETR_HAVE_FUSED_LOSS 1
+#endif
+#include "ops/box/box_ops.h"
+
+namespace adetr::train {
+
+namespace {
+
+// IoU and GIoU of aligned xyxy box pairs [K, 4] (detrex's eps 1e-6 on the denominators).
+std::pair<at::Tensor, at::Tensor> alignedIouGiou(const at::Tensor& a, const at::Tensor& b) {
+  auto areaA = (a.select(1, 2) - a.select(1, 0)) * (a.select(1, 3) - a.select(1, 1));
+  auto areaB = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
+  auto lt = at::max(a.narrow(1, 0, 2), b.narrow(1, 0, 2));
+  auto rb = at::min(a.narrow(1, 2, 2), b.narrow(1, 2, 2));
+  auto wh = (rb - lt).clamp_min(0);
+  auto inter = wh.select(1, 0) * wh.select(1, 1);
+  auto uni = areaA + areaB - inter;
+  auto iou = inter / (uni + 1e-6);
+  auto encLt = at::min(a.narrow(1, 0, 2), b.narrow(1, 0, 2));
+  auto encRb = at::max(a.narrow(1, 2, 2), b.narrow(1, 2, 2));
+  auto encWh = (encRb - encLt).clamp_min(0);
+  auto area = encWh.select(1, 0) * encWh.select(1, 1);
+  return {iou, iou - (area - uni) / (area + 1e-6)};
+}
+
+// Rank of each positive among the positives matched to the same GT of the same image, by
+// quality descending (rank 0 = best). Ties keep the earlier entry first.
+at::Tensor primeRanks(const at::Tensor& batchIdx, const at::Tensor& gtIdx, const at::Tensor& quality) {
+  const int64_t n = quality.size(0);
+  auto b = batchIdx.contiguous();
+  auto g = gtIdx.contiguous();
+  auto q = quality.to(at::kDouble).contiguous();
+  const int64_t* bp = b.data_ptr<int64_t>();
+  const int64_t* gp = g.data_ptr<int64_t>();
+  const double* qp = q.data_ptr<double>();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+    if (bp[x] != bp[y]) return bp[x] < bp[y];
+    if (gp[x] != gp[y]) return gp[x] < gp[y];
+    return qp[x] > qp[y];
+  });
+  auto ranks = at::zeros({n}, at::TensorOptions().dtype(at::kLong));
+  int64_t* rp = ranks.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t cur = order[i];
+    const bool sameGroup = i > 0 && bp[order[i - 1]] == bp[cur] && gp[order[i - 1]] == gp[cur];
+    rp[cur] = sameGroup ? rp[order[i - 1]] + 1 : 0;
+  }
+  return ranks;
+}
+
+struct OutputLoss {
+  at::Tensor cls, bbox, giou;
+};
+
+// Losses of one output (a decoder layer, the encoder proposals, or a layer's DN queries).
+OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<model::Target>& targets,
+                      const std::vector<ImageMatch>& matches, const CriterionOptions& o, double normaliser,
+                      bool primeWeights) {
+  const int64_t numClasses = pred.logits.size(2);
+  std::vector<at::Tensor> bList, qList, gList, labelList, boxList;
+  for (size_t b = 0; b < matches.size(); ++b) {
+    const auto& m = matches[b];
+    if (m.queries.numel() == 0) continue;
+    bList.push_back(at::full({m.queries.numel()}, static_cast<int64_t>(b), at::TensorOptions().dtype(at::kLong)));
+    qList.push_back(m.queries);
+    gList.push_back(m.gts);
+    labelList.push_back(targets[b].labels.to(at::kLong).index_select(0, m.gts));
+    boxList.push_back(targets[b].boxes.to(pred.boxes.scalar_type()).index_select(0, m.gts));
+  }
+  auto opts = pred.logits.options();
+  auto positive = at::zeros(pred.logits.sizes(), opts.dtype(at::kBool));
+  auto target = at::zeros(pred.logits.sizes(), opts.requires_grad(false));
+  OutputLoss out;
+  if (bList.empty()) {
+    out.bbox = pred.boxes.sum() * 0.0;
+    out.giou = pred.boxes.sum() * 0.0;
+  } else {
+    auto bIdx = at::cat(bList), qIdx = at::cat(qList), gIdx = at::cat(gList), labels = at::cat(labelList);
+    auto gtBoxes = at::cat(boxList);
+    using at::indexing::TensorIndex;
+    auto predBoxes = pred.boxes.index({TensorIndex(bIdx), TensorIndex(qIdx)});
+    auto [iou, giou] = alignedIouGiou(ops::boxCxcywhToXyxy(predBoxes), ops::boxCxcywhToXyxy(gtBoxes));
+    at::Tensor weight, t;
+    {
+      at::NoGradGuard noGrad;
+      auto p = pred.logits.index({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}).sigmoid();
+      auto u = iou.detach().clamp_min(0);
+      auto quality = p.pow(o.qualityAlpha) * u.pow(1.0 - o.qualityAlpha);
+      weight = at::ones_like(quality);
+      if (primeWeights) {
+        auto ranks = primeRanks(bIdx, gIdx, quality);
+        weight = at::exp(-ranks.to(quality.scalar_type()) / o.tau);
+      }
+      switch (o.loss) {
+        case ClassLossKind::Align: t = weight * quality; break;
+        case ClassLossKind::IaBce: t = weight * quality.clamp_min(0.01); break;
+        case ClassLossKind::Focal: t = at::ones_like(quality); break;
+        case ClassLossKind::Qfl:
+        case ClassLossKind::Vfl: t = u; break;
+        case ClassLossKind::StableDino: {
+          // T = IoU², rescaled per image so its largest value is 1 (spec d.7).
+          t = u.pow(2);
+          for (int64_t b = 0; b < static_cast<int64_t>(matches.size()); ++b) {
+            auto sel = bIdx.eq(b);
+            if (!sel.any().item<bool>()) continue;
+            auto mx = t.masked_select(sel).max().item<double>();
+            const double scale = std::max(1.0 / (mx + 1e-8), 1.0);
+            t = at::where(sel, t * scale, t);
+          }
+          break;
+        }
+      }
+      positive.index_put_({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}, true);
+      target.index_put_({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}, t.to(target.scalar_type()));
+    }
+    out.bbox = ((predBoxes - gtBoxes).abs().sum(1) * weight).sum() / normaliser;
+    out.giou = ((1 - giou) * weight).sum() / normaliser;
+  }
+  auto logits2d = pred.logits.reshape({-1, numClasses});
+  auto target2d = target.reshape({-1, numClasses});
+  auto positive2d = positive.reshape({-1, numClasses});
+#ifdef ADETR_HAVE_FUSED_LOSS
+  at::Tensor clsSum = o.fusedClassLoss
+                          ? ops::alignClassificationLoss(logits2d, target2d, positive2d, o.loss, o.classParams)
+                          : classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
+#else
+  at::Tensor clsSum = classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
+#endif
+  out.cls = clsSum / normaliser;
+  return out;
+}
+
+}  // namespace
+
+CriterionOptions criterionDefaults(ClassLossKind loss) {
+  CriterionOptions o;
+  o.loss = loss;
+  const bool align = loss == ClassLossKind::Align || loss == ClassLossKind::IaBce;
+  o.mixedMatching = align;  // the other losses of the comparison table train DINO's one-to-one matching
+  if (loss == ClassLossKind::StableDino) {
+    o.positionModulatedCost = true;
+    o.weightClass = 6.0;
+  }
+  return o;
+}
+
+LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
+                        const CriterionOptions& o) {
+  checkType(static_cast<int64_t>(targets.size()) == out.layers.back().logits.size(0), "targets: expected one per image");
+  int64_t totalGt = 0;
+  for (const auto& t : targets) totalGt += t.labels.size(0);
+  const double numBoxes = std::max<double>(static_cast<double>(totalGt), 1.0);
+  const bool primeWeights = o.loss == ClassLossKind::Align || o.loss == ClassLossKind::IaBce;
+
+  // Outputs: encoder proposals, then decoder layers 0..L-1; k copies except on the last layer.
+  std::vector<model::LayerPrediction> outputs;
+  std::vector<std::string> suffixes;
+  std::vector<int64_t> ks;
+  const int64_t numLayers = static_cast<int64_t>(out.layers.size());
+  outputs.push_back(out.encoder);
+  suffixes.push_back("_enc");
+  ks.push_back(o.mixedMatching ? o.k : 1);
+  for (int64_t i = 0; i < numLayers; ++i) {
+    outputs.push_back(out.layers[i]);
+    suffixes.push_back(i + 1 == numLayers ? "" : "_" + std::to_string(i));
+    ks.push_back(o.mixedMatching && i + 1 < numLayers ? o.k : 1);
+  }
+  auto matches = matchOutputs(outputs, targets, ks, o);
+
+  LossTerms result;
+  auto add = [&](const std::string& suffix, const OutputLoss& l, double wCls) {
+    result.terms.emplace_back("loss_class" + suffix, l.cls);
+    result.weights.push_back(wCls);
+    result.terms.emplace_back("loss_bbox" + suffix, l.bbox);
+    result.weights.push_back(o.weightBbox);
+    result.terms.emplace_back("loss_giou" + suffix, l.giou);
+    result.weights.push_back(o.weightGiou);
+  };
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    add(suffixes[i], outputLoss(outputs[i], targets, matches[i], o, numBoxes, primeWeights && ks[i] > 1), o.weightClass);
+  }
+
+  // Denoising: fixed assignment of each positive DN slot to its GT (spec d.4), normaliser
+  // num_boxes · groups, no prime weights.
+  if (out.dn && !out.denoising.empty()) {
+    const auto& dn = *out.dn;
+    std::vector<ImageMatch> dnMatches;
+    for (const auto& t : targets) {
+      const int64_t g = t.labels.size(0);
+      ImageMatch m;
+      if (g == 0) {
+        m.queries = at::zeros({0}, at::TensorOptions().dtype(at::kLong));
+        m.gts = m.queries;
+      } else {
+        auto gt = at::arange(g, at::TensorOptions().dtype(at::kLong));
+        auto groups = at::arange(dn.numGroups, at::TensorOptions().dtype(at::kLong)) * (2 * dn.maxGt);
+        m.queries = (groups.unsqueeze(1) + gt.unsqueeze(0)).reshape({-1});
+        m.gts = gt.repeat({dn.numGroups});
+      }
+      dnMatches.push_back(m);
+    }
+    const double dnNorm = numBoxes * static_cast<double>(dn.numGroups);
+    for (int64_t i = 0; i < static_cast<int64_t>(out.denoising.size()); ++i) {
+      const std::string suffix = i + 1 == static_cast<int64_t>(out.denoising.size()) ? "_dn" : "_dn_" + std::to_string(i);
+      add(suffix, outputLoss(out.denoising[i], targets, dnMatches, o, dnNorm, false), o.weightClassDn);
+    }
+  }
+
+  at::Tensor total;
+  for (size_t i = 0; i < result.terms.size(); ++i) {
+    auto w = result.terms[i].second * result.weights[i];
+    total = total.defined() ? total + w : w;
+  }
+  result.total = total;
+  return result;
+}
+
+}  // namespace adetr::train

@@ -1,0 +1,60 @@
+// The Align-DETR criterion (spec §c, §d): matching per output, then classification, L1 and
+// GIoU losses for the encoder proposals, every decoder layer and the denoising queries.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "model/cdn.h"
+#include "model/dino.h"
+#include "train/losses.h"
+
+namespace adetr::train {
+
+struct CriterionOptions {
+  ClassLossKind loss = ClassLossKind::Align;
+  // Mixed matching: k copies of each GT for the encoder and the intermediate decoder layers,
+  // one-to-one on the last (spec d.3). One-to-one everywhere when false.
+  bool mixedMatching = true;
+  int64_t k = 2;
+  double tau = 1.5;            // prime-sample temperature: weight e^(−rank/τ)
+  double qualityAlpha = 0.25;  // q = p^α · IoU^(1−α)
+  ClassLossParams classParams;
+  // Matching cost weights (spec c.1) and the Stable-DINO position-modulated cost (c.3).
+  double costClass = 2.0, costBbox = 5.0, costGiou = 2.0;
+  bool positionModulatedCost = false;
+  // Loss weights (spec d.1; Stable-DINO uses 6 for the matching outputs' class loss).
+  double weightClass = 1.0, weightBbox = 5.0, weightGiou = 2.0;
+  double weightClassDn = 1.0;
+  // Use the fused native classification kernel (false: the composed autograd formula).
+  bool fusedClassLoss = true;
+};
+
+// The options a loss kind implies (matching, prime weights, weights), as the spec's configs set them.
+CriterionOptions criterionDefaults(ClassLossKind loss);
+
+struct LossTerms {
+  std::vector<std::pair<std::string, at::Tensor>> terms;  // unweighted, detrex names (loss_class_enc, ...)
+  std::vector<double> weights;                            // the weight of each term in `total`
+  at::Tensor total;                                       // Σ weight · term
+};
+
+// One output's assignment: per image, matched (query, GT) index pairs.
+struct ImageMatch {
+  at::Tensor queries;  // int64 [K]
+  at::Tensor gts;      // int64 [K]
+};
+
+LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
+                        const CriterionOptions& options);
+
+// Matches every output of a step in one batched solve; ks[i] copies of each GT for output i.
+// (Defined in criterion_matching.cpp over the matcher of native/train/matcher.h.)
+std::vector<std::vector<ImageMatch>> matchOutputs(const std::vector<model::LayerPrediction>& outputs,
+                                                  const std::vector<model::Target>& targets,
+                                                  const std::vector<int64_t>& ks, const CriterionOptions& options);
+
+}  // namespace adetr::train

@@ -1,0 +1,72 @@
+#include "train/losses.h"
+
+#include <ATen/ops/log_sigmoid.h>
+#include <ATen/ops/where.h>
+
+#include "common/arg_error.h"
+
+namespace adetr::train {
+
+ClassLossKind parseClassLossKind(const std::string& name) {
+  if (name == "align") return ClassLossKind::Align;
+  if (name == "ia-bce") return ClassLossKind::IaBce;
+  if (name == "focal") return ClassLossKind::Focal;
+  if (name == "qfl") return ClassLossKind::Qfl;
+  if (name == "vfl") return ClassLossKind::Vfl;
+  if (name == "stable-dino") return ClassLossKind::StableDino;
+  checkRange(false, "loss: unknown loss '", name, "'; expected 'align', 'ia-bce', 'focal', 'qfl', 'vfl' or 'stable-dino'");
+  return ClassLossKind::Align;
+}
+
+std::string classLossKindName(ClassLossKind kind) {
+  switch (kind) {
+    case ClassLossKind::Align: return "align";
+    case ClassLossKind::IaBce: return "ia-bce";
+    case ClassLossKind::Focal: return "focal";
+    case ClassLossKind::Qfl: return "qfl";
+    case ClassLossKind::Vfl: return "vfl";
+    case ClassLossKind::StableDino: return "stable-dino";
+  }
+  return "align";
+}
+
+at::Tensor classificationLossComposed(ClassLossKind kind, const at::Tensor& logits, const at::Tensor& target,
+                                      const at::Tensor& positive, const ClassLossParams& params) {
+  const double g = params.gamma;
+  auto logP = at::log_sigmoid(logits);      // log p
+  auto log1mP = at::log_sigmoid(-logits);   // log(1 − p)
+  auto p = logits.sigmoid();
+  auto t = target.detach();
+  auto bce = -(t * logP + (1 - t) * log1mP);  // BCE(p, t)
+  auto negative = -p.pow(g) * log1mP;          // p^γ BCE(p, 0)
+  at::Tensor pos;
+  switch (kind) {
+    case ClassLossKind::Align:
+      pos = -t * (1 - p).pow(g) * logP - (1 - t) * p.pow(g) * log1mP;
+      break;
+    case ClassLossKind::IaBce:
+      pos = bce;
+      break;
+    case ClassLossKind::Focal: {
+      // One-hot targets: positives α(1−p)^γ(−log p); negatives (1−α)p^γ(−log(1−p)).
+      pos = -params.focalAlpha * (1 - p).pow(g) * logP;
+      negative = negative * (1 - params.focalAlpha);
+      break;
+    }
+    case ClassLossKind::Qfl:
+      pos = bce * (t - p).abs().pow(params.qflBeta);
+      negative = -log1mP * p.pow(params.qflBeta);  // t = 0: BCE(p, 0)·|0 − p|^β
+      break;
+    case ClassLossKind::Vfl:
+      pos = bce * t;
+      negative = negative * params.vflAlpha;
+      break;
+    case ClassLossKind::StableDino:
+      pos = params.focalAlpha * (t - p).pow(g) * bce;
+      negative = negative * (1 - params.focalAlpha);
+      break;
+  }
+  return at::where(positive, pos, negative).sum();
+}
+
+}  // namespace adetr::train

@@ -1,0 +1,126 @@
+#include "train/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "common/arg_error.h"
+#include "model/checkpoint.h"
+
+namespace adetr::train {
+
+namespace {
+std::string nonFiniteMessage(int64_t step, const std::string& term, double value) {
+  std::ostringstream os;
+  os << "step " << step << ": loss term '" << term << "' is " << (std::isnan(value) ? "NaN" : "infinite")
+     << "; training stopped before updating the weights";
+  return os.str();
+}
+// Non-finite predictions would otherwise surface as an invalid cost matrix in the matcher:
+// report them as the loss terms of the output they belong to.
+void checkFinitePredictions(const model::DinoOutput& out, int64_t step) {
+  auto check = [&](const model::LayerPrediction& p, const std::string& suffix) {
+    if (!p.logits.isfinite().all().item<bool>()) throw NonFiniteLossError(step, "loss_class" + suffix, NAN);
+    if (!p.boxes.isfinite().all().item<bool>()) throw NonFiniteLossError(step, "loss_bbox" + suffix, NAN);
+  };
+  check(out.encoder, "_enc");
+  for (size_t i = 0; i < out.layers.size(); ++i) check(out.layers[i], i + 1 == out.layers.size() ? "" : "_" + std::to_string(i));
+  for (size_t i = 0; i < out.denoising.size(); ++i)
+    check(out.denoising[i], i + 1 == out.denoising.size() ? "_dn" : "_dn_" + std::to_string(i));
+}
+
+}  // namespace
+
+NonFiniteLossError::NonFiniteLossError(int64_t s, const std::string& t, double value)
+    : std::runtime_error(nonFiniteMessage(s, t, value)), step(s), term(t) {}
+
+Trainer::Trainer(model::Dino model, TrainerOptions options)
+    : model_(std::move(model)), options_(std::move(options)),
+      generator_(at::make_generator<at::CPUGeneratorImpl>(options_.seed)) {
+  optimizer_ = makeOptimizer(model_, options_.optimizer);
+}
+
+StepResult Trainer::step(const model::ImageBatch& batch, const std::vector<model::Target>& targets) {
+  at::AutoGradMode grad(true);
+  model_->train();
+  const double factor = learningRateFactor(options_.schedule, step_);
+  applyLearningRate(*optimizer_, options_.optimizer, factor);
+  optimizer_->zero_grad();
+
+  model::DinoOutput out = model_->forward(batch, &targets, generator_);
+  checkFinitePredictions(out, step_);
+  LossTerms losses = computeLosses(out, targets, options_.criterion);
+
+  StepResult result;
+  for (const auto& [name, value] : losses.terms) {
+    const double v = value.item<double>();
+    if (!std::isfinite(v)) {
+      optimizer_->zero_grad();
+      throw NonFiniteLossError(step_, name, v);
+    }
+    result.losses.emplace_back(name, v);
+  }
+  result.total = losses.total.item<double>();
+  losses.total.backward();
+  result.gradNorm = clipGradients(model_, options_.optimizer.clipMaxNorm);
+  if (!std::isfinite(result.gradNorm)) {
+    optimizer_->zero_grad();
+    throw NonFiniteLossError(step_, "gradient norm", result.gradNorm);
+  }
+  optimizer_->step();
+  optimizer_->zero_grad();
+  result.lr = options_.optimizer.lr * factor;
+  result.step = ++step_;
+  return result;
+}
+
+StepResult Trainer::evaluateLoss(const model::ImageBatch& batch, const std::vector<model::Target>& targets) {
+  at::NoGradGuard noGrad;
+  const bool wasTraining = model_->is_training();
+  model_->eval();
+  model::DinoOutput out = model_->forward(batch);
+  LossTerms losses = computeLosses(out, targets, options_.criterion);
+  if (wasTraining) model_->train();
+  StepResult result;
+  for (const auto& [name, value] : losses.terms) result.losses.emplace_back(name, value.item<double>());
+  result.total = losses.total.item<double>();
+  result.step = step_;
+  return result;
+}
+
+void Trainer::save(const std::string& path, const std::string& metadata) {
+  torch::serialize::OutputArchive archive;
+  model::writeModelToArchive(archive, model_, metadata);
+  torch::serialize::OutputArchive optimizerArchive;
+  optimizer_->save(optimizerArchive);
+  archive.write("optimizer", optimizerArchive);
+  archive.write("trainer/step", c10::IValue(step_));
+  archive.write("trainer/generator", generator_.get_state(), /*is_buffer=*/true);
+  model::saveArchiveAtomically(archive, path);
+}
+
+std::unique_ptr<Trainer> Trainer::load(const std::string& path, TrainerOptions options, std::string* metadata) {
+  torch::serialize::InputArchive archive;
+  model::openArchive(archive, path);
+  model::LoadedCheckpoint loaded = model::readModelFromArchive(archive, path);
+  auto trainer = std::make_unique<Trainer>(loaded.model, std::move(options));
+  if (metadata) *metadata = loaded.metadata;
+  c10::IValue step;
+  checkType(archive.try_read("trainer/step", step) && step.isInt(), "path: ", path,
+            " is a model checkpoint without training state (use it as initial weights instead of resuming)");
+  trainer->step_ = step.toInt();
+  torch::serialize::InputArchive optimizerArchive;
+  checkType(archive.try_read("optimizer", optimizerArchive), "path: ", path, " lacks the optimizer state");
+  trainer->optimizer_->load(optimizerArchive);
+  at::Tensor generatorState;
+  checkType(archive.try_read("trainer/generator", generatorState, /*is_buffer=*/true), "path: ", path,
+            " lacks the random generator state");
+  trainer->generator_.set_state(generatorState);
+  return trainer;
+}
+
+}  // namespace adetr::train

@@ -1,0 +1,72 @@
+// One training step at a time (forward with denoising queries, criterion, backward, clipping,
+// schedule, AdamW), and training checkpoints that resume bit for bit. No N-API: the binding
+// and the TypeScript Trainer drive this.
+#pragma once
+
+#include <ATen/core/Generator.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/dino.h"
+#include "train/criterion.h"
+#include "train/optimizer.h"
+
+namespace adetr::train {
+
+struct TrainerOptions {
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  CriterionOptions criterion;
+  uint64_t seed = 42;  // seeds the denoising-noise generator
+};
+
+struct StepResult {
+  std::vector<std::pair<std::string, double>> losses;  // every weighted term, by name
+  double total = 0;
+  double gradNorm = 0;  // before clipping
+  double lr = 0;        // of the non-backbone groups, as applied to this step
+  int64_t step = 0;     // steps done after this one
+};
+
+// Thrown when a loss term is NaN or infinite: the step is abandoned before any update.
+class NonFiniteLossError : public std::runtime_error {
+ public:
+  NonFiniteLossError(int64_t step, const std::string& term, double value);
+  int64_t step;
+  std::string term;
+};
+
+class Trainer {
+ public:
+  Trainer(model::Dino model, TrainerOptions options);
+
+  // One optimisation step on a prepared batch.
+  StepResult step(const model::ImageBatch& batch, const std::vector<model::Target>& targets);
+
+  // Losses of a batch without an update (eval mode, no denoising queries, no autograd).
+  StepResult evaluateLoss(const model::ImageBatch& batch, const std::vector<model::Target>& targets);
+
+  // Model, optimizer state, generator state, step count and `metadata` in one file, atomically.
+  void save(const std::string& path, const std::string& metadata);
+
+  // Restores a file written by save(); the model must have the checkpoint's config. Returns
+  // the metadata.
+  static std::unique_ptr<Trainer> load(const std::string& path, TrainerOptions options, std::string* metadata);
+
+  model::Dino& model() { return model_; }
+  int64_t stepCount() const { return step_; }
+  const TrainerOptions& options() const { return options_; }
+
+ private:
+  model::Dino model_;
+  TrainerOptions options_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  at::Generator generator_;
+  int64_t step_ = 0;
+};
+
+}  // namespace adetr::train
