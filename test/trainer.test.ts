@@ -101,3 +101,35 @@ test('bad trainer and fit options are errors naming the option', async (t) => {
   await t.throwsAsync(trainer.fit(data, { epochs: 1, batchSize: 1.5 }), { instanceOf: RangeError, message: /^batchSize: / });
   await t.throwsAsync(Trainer.resume(path.join(tmp, 'missing.adetr')), { instanceOf: TypeError, message: /cannot open/ });
 });
+
+/** IoU of xyxy box `g` with xywh box `d`. */
+function iou(g: ArrayLike<number>, d: readonly number[]): number {
+  const [x1, y1, x2, y2] = [g[0], g[1], g[2], g[3]];
+  const [x, y, w, h] = d;
+  const ix = Math.max(0, Math.min(x2, x + w) - Math.max(x1, x));
+  const iy = Math.max(0, Math.min(y2, y + h) - Math.max(y1, y));
+  const inter = ix * iy;
+  return inter / ((x2 - x1) * (y2 - y1) + w * h - inter);
+}
+
+test.serial('overfits a handful of images: every box found at IoU > 0.7 with its class', async (t) => {
+  const data = await datasets.synthetic({ numImages: 2, seed: 3, numClasses: 3, minObjects: 1, maxObjects: 3, width: 192, height: 160 });
+  const model = await AlignDetr.create({ preset: 'tiny', categories: data.categories, testShortEdge: 160, testMaxSize: 192 });
+  const trainer = new Trainer(model, { lr: 5e-4, seed: 1 });
+  const history = await trainer.fit(data, { epochs: 150, batchSize: 2, augment: 'none' });
+  t.is(history.steps, 150);
+  t.true(history.epochs[149].loss < history.epochs[0].loss / 1.5, 'the loss fell');
+  let found = 0;
+  let total = 0;
+  for (let i = 0; i < data.length; i++) {
+    const s = await data.get(i);
+    const [dets] = await model.predict(s.image, { maxDetections: 10 });
+    for (let k = 0; k < s.labels.length; k++) {
+      const best = Math.max(0, ...dets.filter((d) => d.categoryId === s.labels[k]).map((d) => iou(s.boxes.subarray(4 * k, 4 * k + 4), d.bbox)));
+      t.log(`image ${i} box ${k}: best IoU ${best.toFixed(3)}`);
+      total++;
+      if (best > 0.7) found++;
+    }
+  }
+  t.is(found, total);
+});

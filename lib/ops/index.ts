@@ -2,8 +2,12 @@
 // Each op module adds its entries below.
 import { linearSumAssignment, linearSumAssignmentBatch, linearSumAssignmentBatchAsync } from './lsa';
 import { msDeformAttn, msDeformAttnBackward } from './msda';
+import { alignLoss, alignTargets } from './align-loss';
 export type { Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions } from './lsa';
 export type { MsDeformAttnGrads } from './msda';
+export type {
+  AlignLossKind, AlignLossOptions, AlignLossResult, AlignTargetOptions, AlignTargets,
+} from './align-loss';
 
 export const ops = {
   linearSumAssignment,
@@ -11,4 +15,6 @@ export const ops = {
   linearSumAssignmentBatchAsync,
   msDeformAttn,
   msDeformAttnBackward,
+  alignLoss,
+  alignTargets,
 };

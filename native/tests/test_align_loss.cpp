@@ -1,0 +1,354 @@
+// Fused classification-loss kernels (native/ops/align_loss) against a naive long-double
+// transcription of the spec's formulas written here (align-detr-algorithm.md §d.1, d.2, d.2b,
+// d.2c, d.7), central finite differences of that transcription, the criterion's composed ATen
+// version (train/losses.h) under autograd, the autograd Function, reduced precisions, saturated
+// logits, determinism, argument errors, the Align / IA-BCE targets helper, and CUDA vs CPU when
+// built with CUDA.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/arg_error.h"
+#include "ops/align_loss/align_loss.h"
+#include "ops/align_loss/align_targets.h"
+#include "train/losses.h"
+#ifdef ADETR_WITH_CUDA
+#include <torch/cuda.h>
+#endif
+
+namespace {
+
+using adetr::ops::AlignLossKind;
+using adetr::ops::AlignLossParams;
+
+int failures = 0;
+#define EXPECT(cond, ...)                                        \
+  do {                                                           \
+    if (!(cond)) {                                               \
+      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
+      std::fprintf(stderr, __VA_ARGS__);                         \
+      std::fprintf(stderr, "\n");                                \
+      ++failures;                                                \
+    }                                                            \
+  } while (0)
+
+const AlignLossKind kKinds[] = {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal,
+                                AlignLossKind::Qfl,   AlignLossKind::Vfl,   AlignLossKind::StableDino};
+
+// ---- naive transcription (long double, plain log of the probabilities) -----------------------
+
+long double naiveEntry(AlignLossKind kind, long double x, long double t, bool pos, const AlignLossParams& prm) {
+  const long double p = 1.0L / (1.0L + std::exp(-x));
+  const long double logp = std::log(p), log1mp = std::log(1.0L - p);
+  const long double g = prm.gamma, a = prm.focalAlpha;
+  const long double bce = -(t * logp + (1 - t) * log1mp);
+  const long double neg = -std::pow(p, g) * log1mp;
+  switch (kind) {
+    case AlignLossKind::Align:
+      return pos ? -t * std::pow(1 - p, g) * logp - (1 - t) * std::pow(p, g) * log1mp : neg;
+    case AlignLossKind::IaBce:
+      return pos ? bce : neg;
+    case AlignLossKind::Focal:
+      return pos ? -a * std::pow(1 - p, g) * logp : (1 - a) * neg;
+    case AlignLossKind::Qfl: {
+      const long double y = pos ? t : 0.0L;
+      return -(y * logp + (1 - y) * log1mp) * std::pow(std::fabs(y - p), (long double)prm.qflBeta);
+    }
+    case AlignLossKind::Vfl:
+      return pos ? t * bce : prm.vflAlpha * neg;
+    case AlignLossKind::StableDino:
+      return pos ? a * std::pow(std::fabs(t - p), g) * bce : (1 - a) * neg;
+  }
+  return 0;
+}
+
+struct Problem {
+  at::Tensor logits, target, positive, weights;  // float64 (weights may be undefined)
+};
+
+Problem makeProblem(int64_t rows, int64_t classes, double scale, bool weighted, uint64_t seed) {
+  at::manual_seed(seed);
+  const auto opt = at::TensorOptions().dtype(at::kDouble);
+  Problem p;
+  p.logits = at::randn({rows, classes}, opt) * scale;
+  p.positive = at::zeros({rows, classes}, opt.dtype(at::kBool));
+  p.target = at::zeros({rows, classes}, opt);
+  auto cls = at::randint(classes, {rows}, opt.dtype(at::kLong));
+  auto tv = at::rand({rows}, opt) * 0.96 + 0.02;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r % 3 == 2) continue;  // unmatched rows
+    const int64_t c = cls[r].item<int64_t>();
+    p.positive[r][c] = true;
+    p.target[r][c] = tv[r].item<double>();
+  }
+  if (weighted) p.weights = at::rand({rows, classes}, opt) * 2.0;
+  return p;
+}
+
+long double naiveSum(AlignLossKind kind, const Problem& pr, const AlignLossParams& prm, int64_t bump = -1,
+                     long double h = 0) {
+  const auto x = pr.logits.contiguous(), t = pr.target.contiguous(), pos = pr.positive.contiguous();
+  const double* xp = x.data_ptr<double>();
+  const double* tp = t.data_ptr<double>();
+  const bool* pp = pos.data_ptr<bool>();
+  at::Tensor w = pr.weights.defined() ? pr.weights.contiguous() : at::Tensor();
+  long double sum = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const long double xi = xp[i] + (i == bump ? h : 0.0L);
+    long double v = naiveEntry(kind, xi, tp[i], pp[i], prm);
+    if (w.defined()) v *= w.data_ptr<double>()[i];
+    sum += v;
+  }
+  return sum;
+}
+
+bool close(double a, double b, double rel, double abs) { return std::fabs(a - b) <= abs + rel * std::fabs(b); }
+
+double maxRelDiff(const at::Tensor& a, const at::Tensor& b, double floor) {
+  auto d = (a.to(at::kDouble) - b.to(at::kDouble)).abs() / (b.to(at::kDouble).abs() + floor);
+  return d.max().item<double>();
+}
+
+AlignLossParams otherParams() {
+  AlignLossParams p;
+  p.gamma = 1.5;
+  p.focalAlpha = 0.3;
+  p.vflAlpha = 0.5;
+  p.qflBeta = 1.5;
+  return p;
+}
+
+// ---- tests --------------------------------------------------------------------------------------
+
+void testAgainstNaive() {
+  for (int variant = 0; variant < 2; ++variant) {
+    const AlignLossParams prm = variant == 0 ? AlignLossParams{} : otherParams();
+    for (AlignLossKind kind : kKinds) {
+      const Problem pr = makeProblem(23, 7, 2.5, variant == 1, 100 + static_cast<int>(kind) + 10 * variant);
+      auto r = adetr::ops::alignLossForwardBackward(pr.logits, pr.target, pr.positive, pr.weights, kind, prm);
+      const double want = static_cast<double>(naiveSum(kind, pr, prm));
+      const double got = r.loss.item<double>();
+      EXPECT(close(got, want, 1e-12, 1e-12), "%s v%d: loss %.17g vs naive %.17g", adetr::ops::alignLossKindName(kind),
+             variant, got, want);
+      // Central differences of the naive sum, entry by entry.
+      const long double h = 1e-6L;
+      const double* g = r.gradLogits.data_ptr<double>();
+      double worst = 0;
+      for (int64_t i = 0; i < pr.logits.numel(); ++i) {
+        const long double fd = (naiveSum(kind, pr, prm, i, h) - naiveSum(kind, pr, prm, i, -h)) / (2 * h);
+        worst = std::max(worst, std::fabs(g[i] - static_cast<double>(fd)) / (std::fabs(static_cast<double>(fd)) + 1e-3));
+      }
+      EXPECT(worst < 1e-6, "%s v%d: gradient vs finite differences, worst rel diff %.3g",
+             adetr::ops::alignLossKindName(kind), variant, worst);
+    }
+  }
+}
+
+void testAgainstComposedAutograd() {
+  for (AlignLossKind kind : kKinds) {
+    const Problem pr = makeProblem(31, 9, 4.0, false, 300 + static_cast<int>(kind));
+    const std::string name = adetr::ops::alignLossKindName(kind);
+    const auto trainKind = adetr::train::parseClassLossKind(name);
+    adetr::train::ClassLossParams tp;
+    auto x1 = pr.logits.clone().requires_grad_(true);
+    auto ref = adetr::train::classificationLossComposed(trainKind, x1, pr.target, pr.positive, tp);
+    ref.backward();
+    auto x2 = pr.logits.clone().requires_grad_(true);
+    auto fused = adetr::ops::alignClassificationLoss(x2, pr.target, pr.positive, trainKind, tp);
+    (fused * 3.0).backward();  // the Function must scale by the incoming gradient
+    EXPECT(close(fused.item<double>(), ref.item<double>(), 1e-12, 1e-12), "%s: fused %.17g vs composed %.17g",
+           name.c_str(), fused.item<double>(), ref.item<double>());
+    const double d = maxRelDiff(x2.grad(), x1.grad() * 3.0, 1e-6);
+    EXPECT(d < 1e-10, "%s: autograd gradient vs composed autograd, max rel diff %.3g", name.c_str(), d);
+  }
+  // No gradient requested: the Function returns the loss without a graph.
+  const Problem pr = makeProblem(5, 3, 1.0, false, 1);
+  auto loss = adetr::ops::alignClassificationLoss(pr.logits, pr.target, pr.positive, at::Tensor(),
+                                                  AlignLossKind::Align, AlignLossParams{});
+  EXPECT(!loss.requires_grad(), "loss of a constant input must not require grad");
+}
+
+void testSaturatedAndPrecisions() {
+  const std::vector<double> extremes = {-1000, -100, -30, -17, 0, 17, 30, 100, 1000};
+  for (AlignLossKind kind : kKinds) {
+    for (auto dtype : {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16}) {
+      const int64_t n = static_cast<int64_t>(extremes.size());
+      auto x = at::tensor(extremes, at::TensorOptions().dtype(at::kDouble)).view({n, 1}).repeat({1, 2});
+      auto pos = at::zeros({n, 2}, at::TensorOptions().dtype(at::kBool));
+      pos.select(1, 0).fill_(true);
+      auto t = at::full({n, 2}, 0.4, at::TensorOptions().dtype(at::kDouble));
+      if (dtype == at::kHalf) x = x.clamp(-60000, 60000);
+      auto r = adetr::ops::alignLossForwardBackward(x.to(dtype), t, pos, at::Tensor(), kind, AlignLossParams{});
+      EXPECT(std::isfinite(r.loss.item<double>()), "%s %s: loss not finite at saturated logits",
+             adetr::ops::alignLossKindName(kind), c10::toString(dtype));
+      EXPECT(at::isfinite(r.gradLogits.to(at::kDouble)).all().item<bool>(), "%s %s: gradient not finite",
+             adetr::ops::alignLossKindName(kind), c10::toString(dtype));
+    }
+    // Reduced precisions against float64 on moderate logits.
+    const Problem pr = makeProblem(64, 10, 3.0, true, 500 + static_cast<int>(kind));
+    auto ref = adetr::ops::alignLossForwardBackward(pr.logits, pr.target, pr.positive, pr.weights, kind, {});
+    struct Tol {
+      at::ScalarType t;
+      double rel;
+    };
+    for (Tol tol : {Tol{at::kFloat, 1e-5}, Tol{at::kHalf, 2e-2}, Tol{at::kBFloat16, 1e-1}}) {
+      // Round the logits to the low precision first, so only the arithmetic differs.
+      auto xl = pr.logits.to(tol.t);
+      Problem rounded = pr;
+      rounded.logits = xl.to(at::kDouble);
+      auto exact = adetr::ops::alignLossForwardBackward(rounded.logits, pr.target, pr.positive, pr.weights, kind, {});
+      auto low = adetr::ops::alignLossForwardBackward(xl, pr.target, pr.positive, pr.weights, kind, {});
+      EXPECT(low.loss.scalar_type() == at::kFloat, "low-precision loss must be float32");
+      EXPECT(low.gradLogits.scalar_type() == tol.t, "gradient must keep logits' dtype");
+      EXPECT(close(low.loss.item<double>(), exact.loss.item<double>(), tol.rel * 0.1, 0),
+             "%s %s: loss %.9g vs %.9g", adetr::ops::alignLossKindName(kind), c10::toString(tol.t),
+             low.loss.item<double>(), exact.loss.item<double>());
+      const double d = maxRelDiff(low.gradLogits, exact.gradLogits, 1e-2);
+      EXPECT(d < tol.rel, "%s %s: gradient max rel diff %.3g", adetr::ops::alignLossKindName(kind),
+             c10::toString(tol.t), d);
+    }
+    (void)ref;
+  }
+}
+
+void testDeterminismAndWeights() {
+  const Problem pr = makeProblem(2 * 900, 80, 3.0, false, 7);
+  auto x = pr.logits.to(at::kFloat);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  auto a = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, {}, AlignLossKind::Align, {});
+  at::set_num_threads(std::max(2, threads));
+  auto b = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, {}, AlignLossKind::Align, {});
+  at::set_num_threads(threads);
+  EXPECT(a.loss.item<float>() == b.loss.item<float>(), "loss differs between 1 and %d threads", std::max(2, threads));
+  EXPECT(at::equal(a.gradLogits, b.gradLogits), "gradient differs between thread counts");
+  // Weights: all-ones equals none; zero masks an entry out.
+  auto ones = at::ones_like(pr.target);
+  auto c = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, ones, AlignLossKind::Align, {});
+  EXPECT(c.loss.item<float>() == a.loss.item<float>(), "weights of one must change nothing");
+  auto half = at::full_like(pr.target, 0.5);
+  auto d = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, half, AlignLossKind::Align, {});
+  EXPECT(close(d.loss.item<double>(), 0.5 * a.loss.item<double>(), 1e-6, 0), "weights of 0.5 must halve the loss");
+  // grad=false computes the same loss without a gradient.
+  auto e = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, {}, AlignLossKind::Align, {}, false);
+  EXPECT(!e.gradLogits.defined() && e.loss.item<float>() == a.loss.item<float>(), "withGrad=false");
+  // uint8 positive mask == bool mask; non-contiguous logits are accepted.
+  auto f = adetr::ops::alignLossForwardBackward(x.t().contiguous().t(), pr.target, pr.positive.to(at::kByte), {},
+                                                AlignLossKind::Align, {});
+  EXPECT(f.loss.item<float>() == a.loss.item<float>(), "uint8 mask / strided logits");
+}
+
+template <typename Fn>
+void expectArgError(Fn fn, adetr::ArgError::Kind kind, const char* prefix) {
+  try {
+    fn();
+    EXPECT(false, "expected an ArgError starting with '%s'", prefix);
+  } catch (const adetr::ArgError& e) {
+    EXPECT(e.kind() == kind, "wrong error kind for '%s'", e.what());
+    EXPECT(std::string(e.what()).rfind(prefix, 0) == 0, "message '%s' should start with '%s'", e.what(), prefix);
+  }
+}
+
+void testErrors() {
+  const Problem pr = makeProblem(4, 3, 1.0, false, 3);
+  using K = adetr::ArgError::Kind;
+  auto run = [&](const at::Tensor& x, const at::Tensor& t, const at::Tensor& p, const at::Tensor& w,
+                 AlignLossParams prm = {}) {
+    adetr::ops::alignLossForwardBackward(x, t, p, w, AlignLossKind::Align, prm);
+  };
+  expectArgError([&] { run(at::Tensor(), pr.target, pr.positive, {}); }, K::Type, "logits:");
+  expectArgError([&] { run(pr.logits.to(at::kLong), pr.target, pr.positive, {}); }, K::Type, "logits:");
+  expectArgError([&] { run(pr.logits, pr.target.to(at::kInt), pr.positive, {}); }, K::Type, "target:");
+  expectArgError([&] { run(pr.logits, pr.target.narrow(0, 0, 2), pr.positive, {}); }, K::Range, "target:");
+  expectArgError([&] { run(pr.logits, pr.target, pr.positive.to(at::kFloat), {}); }, K::Type, "positive:");
+  expectArgError([&] { run(pr.logits, pr.target, pr.positive.view({3, 4}), {}); }, K::Range, "positive:");
+  expectArgError([&] { run(pr.logits, pr.target, pr.positive, pr.target.view({12})); }, K::Range, "weights:");
+  AlignLossParams bad;
+  bad.gamma = -1;
+  expectArgError([&] { run(pr.logits, pr.target, pr.positive, {}, bad); }, K::Range, "options.gamma:");
+  bad = {};
+  bad.focalAlpha = 1.5;
+  expectArgError([&] { run(pr.logits, pr.target, pr.positive, {}, bad); }, K::Range, "options.focalAlpha:");
+  expectArgError([] { adetr::ops::parseAlignLossKind("bce"); }, K::Range, "kind:");
+}
+
+void testTargets() {
+  // The paper figure's example A (spec §d.2): s = 0.2, IoU = 0.9 → q = 0.618; the group ranks by q.
+  const auto opt = at::TensorOptions().dtype(at::kDouble);
+  auto prob = at::tensor({0.2, 0.05, 0.6, 0.5, 1e-6}, opt);
+  auto iou = at::tensor({0.9, 0.7, 0.8, 0.5, 1e-4}, opt);
+  auto groups = at::tensor({4, 4, 4, 9, 9}, opt.dtype(at::kLong));
+  auto r = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::Align, {});
+  const double qa = std::pow(0.2, 0.25) * std::pow(0.9, 0.75);
+  EXPECT(std::fabs(qa - 0.618) < 5e-4, "figure example A is %.4f", qa);
+  EXPECT(close(r.quality[0].item<double>(), qa, 1e-14, 0), "quality A %.17g", r.quality[0].item<double>());
+  const std::vector<int64_t> wantRank = {1, 2, 0, 0, 1};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT(r.rank[i].item<int64_t>() == wantRank[i], "rank %d: %lld", i, (long long)r.rank[i].item<int64_t>());
+    const double w = std::exp(-static_cast<double>(wantRank[i]) / 1.5);
+    EXPECT(close(r.weight[i].item<double>(), w, 1e-14, 0), "weight %d", i);
+    EXPECT(close(r.target[i].item<double>(), w * r.quality[i].item<double>(), 1e-14, 0), "target %d", i);
+  }
+  EXPECT(r.quality[4].item<double>() < 0.01, "Align does not clamp q");
+  auto b = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::IaBce, {});
+  EXPECT(b.quality[4].item<double>() == 0.01, "IA-BCE clamps q at 0.01");
+  EXPECT(close(b.target[4].item<double>(), 0.01 * std::exp(-1 / 1.5), 1e-14, 0), "clamp happens before weighting");
+  adetr::ops::AlignTargetParams noPrime;
+  noPrime.primeWeights = false;
+  auto c = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::IaBce, noPrime);
+  EXPECT(at::equal(c.target, c.quality), "no prime weights: t = q");
+  expectArgError([&] { adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::Focal, {}); },
+                 adetr::ArgError::Kind::Range, "kind:");
+}
+
+void testCudaVsCpu() {
+#ifdef ADETR_WITH_CUDA
+  if (!torch::cuda::is_available()) {
+    std::printf("CUDA vs CPU: skipped (no CUDA device)\n");
+    return;
+  }
+  for (AlignLossKind kind : kKinds) {
+    const Problem pr = makeProblem(2 * 900, 80, 3.0, true, 900 + static_cast<int>(kind));
+    for (auto dtype : {at::kDouble, at::kFloat, at::kHalf, at::kBFloat16}) {
+      auto x = pr.logits.to(dtype);
+      auto cpu = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, pr.weights, kind, {});
+      auto gpu = adetr::ops::alignLossForwardBackward(x.cuda(), pr.target.cuda(), pr.positive.cuda(),
+                                                      pr.weights.cuda(), kind, {});
+      const double rel = dtype == at::kDouble ? 1e-12 : 1e-5;
+      EXPECT(close(gpu.loss.item<double>(), cpu.loss.item<double>(), rel, 0), "%s %s: CUDA loss %.12g vs CPU %.12g",
+             adetr::ops::alignLossKindName(kind), c10::toString(dtype), gpu.loss.item<double>(),
+             cpu.loss.item<double>());
+      const double d = maxRelDiff(gpu.gradLogits.cpu(), cpu.gradLogits, 1e-3);
+      const double gradTol = dtype == at::kDouble ? 1e-12 : (dtype == at::kFloat ? 1e-5 : 1e-2);
+      EXPECT(d < gradTol, "%s %s: CUDA gradient max rel diff %.3g", adetr::ops::alignLossKindName(kind),
+             c10::toString(dtype), d);
+    }
+  }
+  std::printf("CUDA vs CPU: checked\n");
+#else
+  std::printf("CUDA vs CPU: skipped (built without CUDA)\n");
+#endif
+}
+
+}  // namespace
+
+int main() {
+  testAgainstNaive();
+  testAgainstComposedAutograd();
+  testSaturatedAndPrecisions();
+  testDeterminismAndWeights();
+  testErrors();
+  testTargets();
+  testCudaVsCpu();
+  if (failures != 0) {
+    std::fprintf(stderr, "test_align_loss: %d failure(s)\n", failures);
+    return 1;
+  }
+  std::printf("test_align_loss: all checks passed\n");
+  return 0;
+}
