@@ -47,7 +47,9 @@ const fixtures = JSON.parse(
 type Float = 'float32' | 'float64';
 
 function floats(data: ArrayLike<number>, shape: number[], dtype: Float): Tensor {
-  return dtype === 'float64' ? Tensor.from(Float64Array.from(data), shape) : Tensor.from(Float32Array.from(data), shape);
+  return dtype === 'float64'
+    ? Tensor.from(Float64Array.from(data), shape)
+    : Tensor.from(Float32Array.from(data), shape);
 }
 
 function mask(data: ArrayLike<number>, shape: number[]): Tensor {
@@ -106,7 +108,8 @@ test('every kind matches the float64 reference loss and autograd gradient to ~1e
   t.true(fixtures.cases.length >= 18);
   for (const c of fixtures.cases) {
     const r = runCase(c, 'float64');
-    t.true(Math.abs(r.loss - c.loss) <= 1e-10 * Math.max(1, Math.abs(c.loss)), `${c.name}: loss ${r.loss} vs ${c.loss}`);
+    const tol = 1e-10 * Math.max(1, Math.abs(c.loss));
+    t.true(Math.abs(r.loss - c.loss) <= tol, `${c.name}: loss ${r.loss} vs ${c.loss}`);
     const d = maxRel(r.grad!, c.grad, 1e-6);
     t.true(d < 1e-10, `${c.name}: gradient max rel diff ${d}`);
   }

@@ -2,7 +2,7 @@
 // category's colour and labelled "name 0.87", plus the detections as COCO result objects.
 import { decodeImage } from '../data/decode';
 import type { Category, RgbImage } from '../data/types';
-import { Canvas, textHeight, textWidth, type Rgb } from './raster';
+import { Canvas, lineHeight, textWidth, type Rgb } from './raster';
 
 export interface DrawnDetection {
   /** [x, y, width, height] in pixels of the image. */
@@ -80,7 +80,7 @@ export function drawDetections(
 
     const label = `${names.get(d.categoryId) ?? String(d.categoryId)} ${d.score.toFixed(2)}`;
     const pad = scale;
-    const lw = textWidth(label, scale) + 2 * pad, lh = textHeight(scale) + 2 * pad;
+    const lw = textWidth(label, scale) + 2 * pad, lh = lineHeight(scale) + 2 * pad;
     // Above the box when there is room, else just inside its top edge; shifted left to stay in the image.
     const ly = y0 - lh >= 0 ? y0 - lh : y0;
     const lx = Math.max(0, Math.min(x0, image.width - lw));

@@ -1,10 +1,12 @@
 // A tiny 5×7 bitmap font for the PNGs the CLI writes (plots, detection labels), so that drawing
 // text needs no font files or native text rendering. Each glyph is 7 rows of 5 columns; '#' is ink.
-// Lowercase letters with descenders sit on the baseline's upper rows (as on HD44780-style displays)
-// because the cell has no room below the baseline.
+// The letters with descenders (g p q y) are drawn FONT_DESCENT rows lower than the others, so a
+// line of text is FONT_HEIGHT + FONT_DESCENT pixels tall.
 
 export const FONT_WIDTH = 5;
 export const FONT_HEIGHT = 7;
+/** Rows below the baseline that descenders reach. */
+export const FONT_DESCENT = 2;
 /** Blank columns between two characters, in font pixels. */
 export const FONT_SPACING = 1;
 
@@ -55,7 +57,7 @@ const ROWS: Record<string, string> = {
   d: '....# ....# .##.# #..## #...# #...# .####',
   e: '..... ..... .###. #...# ##### #.... .###.',
   f: '..##. .#..# .#... ###.. .#... .#... .#...',
-  g: '..... .#### #...# #...# .#### ....# .###.',
+  g: '.#### #...# #...# #...# .#### ....# .###.',
   h: '#.... #.... #.##. ##..# #...# #...# #...#',
   i: '..#.. ..... .##.. ..#.. ..#.. ..#.. .###.',
   j: '...#. ..... ..##. ...#. ...#. #..#. .##..',
@@ -64,8 +66,8 @@ const ROWS: Record<string, string> = {
   m: '..... ..... ##.#. #.#.# #.#.# #...# #...#',
   n: '..... ..... #.##. ##..# #...# #...# #...#',
   o: '..... ..... .###. #...# #...# #...# .###.',
-  p: '..... ..... ####. #...# ####. #.... #....',
-  q: '..... ..... .##.# #..## .#### ....# ....#',
+  p: '####. #...# #...# #...# ####. #.... #....',
+  q: '.#### #...# #...# #...# .#### ....# ....#',
   r: '..... ..... #.##. ##..# #.... #.... #....',
   s: '..... ..... .###. #.... .###. ....# ####.',
   t: '.#... .#... ###.. .#... .#... .#..# ..##.',
@@ -73,7 +75,7 @@ const ROWS: Record<string, string> = {
   v: '..... ..... #...# #...# #...# .#.#. ..#..',
   w: '..... ..... #...# #...# #.#.# #.#.# .#.#.',
   x: '..... ..... #...# .#.#. ..#.. .#.#. #...#',
-  y: '..... ..... #...# #...# .#### ....# .###.',
+  y: '#...# #...# #...# #...# .#### ....# .###.',
   z: '..... ..... ##### ...#. ..#.. .#... #####',
   '.': '..... ..... ..... ..... ..... .##.. .##..',
   ',': '..... ..... ..... ..... .##.. ..#.. .#...',
@@ -98,6 +100,14 @@ export const GLYPHS: ReadonlyMap<string, readonly number[]> = new Map(
 /** The glyph to draw for `ch`: its own, or the fallback's when the table lacks it. */
 export function glyphOf(ch: string): readonly number[] {
   return GLYPHS.get(ch) ?? (GLYPHS.get(FALLBACK_CHAR) as readonly number[]);
+}
+
+/** Characters drawn FONT_DESCENT rows lower: their last two rows hang below the baseline. */
+const DESCENDERS = new Set(['g', 'p', 'q', 'y']);
+
+/** How many rows lower than the others `ch` is drawn. */
+export function glyphOffset(ch: string): number {
+  return DESCENDERS.has(ch) ? FONT_DESCENT : 0;
 }
 
 /** Whether glyph row `row` has ink in column `col` (0 = leftmost). */

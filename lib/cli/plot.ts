@@ -1,6 +1,6 @@
 // The training plot `align-detr train` writes beside its checkpoints: two panels, the mean training
 // loss per epoch and the evaluation AP / AP50 per epoch, rasterised here and encoded to PNG by sharp.
-import { Canvas, textHeight, textWidth, type Rgb } from './raster';
+import { Canvas, lineHeight, textWidth, type Rgb } from './raster';
 
 export interface TrainingPoint {
   epoch: number;
@@ -73,9 +73,12 @@ function niceYDomain(values: number[], includeZero: boolean, tickCount = 5): { d
   if (includeZero) lo = Math.min(0, lo);
   if (!(hi - lo > 1e-12 * Math.max(1, Math.abs(hi)))) {
     // A constant series: centre it in a band around its value (or [0, 1] around zero).
-    const pad = hi !== 0 ? Math.abs(hi) * 0.1 : 0.5;
-    hi += pad;
-    lo = includeZero && lo >= 0 ? 0 : lo - pad;
+    if (includeZero && hi === 0) hi = 1;
+    else {
+      const pad = hi !== 0 ? Math.abs(hi) * 0.1 : 0.5;
+      hi += pad;
+      lo = includeZero && lo >= 0 ? 0 : lo - pad;
+    }
   }
   const step = niceStep((hi - lo) / tickCount);
   const k0 = Math.floor(lo / step + 1e-9), k1 = Math.ceil(hi / step - 1e-9);
@@ -151,22 +154,17 @@ function drawAxes(c: Canvas, p: PanelLayout, title: string): void {
 }
 
 function drawSeries(c: Canvas, p: PanelLayout, s: Series): void {
-  // A missing value breaks the line; each run of values is one polyline.
-  let run: [number, number][] = [];
-  const runs: [number, number][][] = [run];
-  for (const pt of s.points) {
-    if (isValue(pt.y)) run.push([p.xToPixel(pt.x), p.yToPixel(pt.y)]);
-    else if (run.length) runs.push((run = []));
-  }
-  for (const r of runs) if (r.length > 1) c.strokePolyline(r, LINE_WIDTH, s.color);
-  for (const r of runs) for (const [x, y] of r) c.fillCircle(x, y, MARKER_RADIUS, s.color);
+  // Epochs without a value (no evaluation that epoch) are skipped: the line joins the ones that have one.
+  const pts = s.points.filter((pt) => isValue(pt.y)).map((pt): [number, number] => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]);
+  if (pts.length > 1) c.strokePolyline(pts, LINE_WIDTH, s.color);
+  for (const [x, y] of pts) c.fillCircle(x, y, MARKER_RADIUS, s.color);
 }
 
 /** The legend goes in the corner of the plot area with the fewest data points under it. */
 function drawLegend(c: Canvas, p: PanelLayout, series: Series[]): void {
   const rowH = 14, sample = 18, pad = 6;
   const w = pad * 2 + sample + 6 + Math.max(...series.map((s) => textWidth(s.name)));
-  const h = pad * 2 + rowH * series.length - (rowH - textHeight());
+  const h = pad * 2 + rowH * (series.length - 1) + lineHeight();
   const pixels = series.flatMap((s) => s.points.filter((pt) => isValue(pt.y)).map((pt) => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]));
   const corners = [
     [p.right - w - 6, p.top + 6], [p.right - w - 6, p.bottom - h - 6], [p.left + 6, p.top + 6], [p.left + 6, p.bottom - h - 6],

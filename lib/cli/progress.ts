@@ -67,7 +67,7 @@ export class ProgressReporter {
   private fields: Record<string, number | string> = {};
   /** Smoothed rate, units per millisecond; undefined until progress was seen. */
   private rate: number | undefined;
-  private lastAdvanceTime: number;
+  private lastAdvanceTime: number | undefined;
   private lastAdvanceDone = 0;
   /** When the last line was written (plain) or drawn (TTY); undefined before the first. */
   private lastOutputTime: number | undefined;
@@ -90,10 +90,9 @@ export class ProgressReporter {
     this.redrawIntervalMs = options.redrawInterval ?? 100;
     this.rateTauMs = (options.rateTimeConstant ?? 20) * 1000;
     this.start = this.now();
-    this.lastAdvanceTime = this.start;
   }
 
-  /** Milliseconds left at the smoothed rate; undefined before any progress. */
+  /** Milliseconds left at the smoothed rate; undefined until two updates have measured one. */
   etaMs(): number | undefined {
     if (this.done >= this.total) return 0;
     return this.rate !== undefined && this.rate > 0 ? (this.total - this.done) / this.rate : undefined;
@@ -103,7 +102,12 @@ export class ProgressReporter {
   update(done: number, fields: Record<string, number | string> = {}): void {
     if (this.finished) return;
     const t = this.now();
-    if (done > this.lastAdvanceDone && t > this.lastAdvanceTime) {
+    if (this.lastAdvanceTime === undefined) {
+      // The rate is measured from the first update on: what came before it (building the model,
+      // the first batch's warm-up, or the steps of a resumed run) would skew it.
+      this.lastAdvanceTime = t;
+      this.lastAdvanceDone = done;
+    } else if (done > this.lastAdvanceDone && t > this.lastAdvanceTime) {
       // Exponential smoothing weighted by elapsed time, so the ETA does not depend on how often
       // update() is called; a constant rate stays exactly that rate.
       const instant = (done - this.lastAdvanceDone) / (t - this.lastAdvanceTime);

@@ -3,7 +3,7 @@
 // pixel (i, j) covers [i, i+1) × [j, j+1), so its centre is (i + 0.5, j + 0.5).
 import sharp from 'sharp';
 import type { RgbImage } from '../data/types';
-import { FONT_HEIGHT, FONT_SPACING, FONT_WIDTH, glyphInk, glyphOf } from './font5x7';
+import { FONT_DESCENT, FONT_HEIGHT, FONT_SPACING, FONT_WIDTH, glyphInk, glyphOf, glyphOffset } from './font5x7';
 
 export type Rgb = readonly [number, number, number];
 
@@ -13,9 +13,14 @@ export function textWidth(text: string, scale = 1): number {
   return n === 0 ? 0 : (n * (FONT_WIDTH + FONT_SPACING) - FONT_SPACING) * scale;
 }
 
-/** Height in pixels of one line of text at `scale`. */
+/** Height in pixels of capitals and digits at `scale` (from the top of a line to its baseline). */
 export function textHeight(scale = 1): number {
   return FONT_HEIGHT * scale;
+}
+
+/** Height in pixels of a whole line at `scale`, descenders included. */
+export function lineHeight(scale = 1): number {
+  return (FONT_HEIGHT + FONT_DESCENT) * scale;
 }
 
 export class Canvas {
@@ -124,15 +129,16 @@ export class Canvas {
     }
   }
 
-  /** Draws `text` with its top-left corner at integer (x, y), each font pixel `scale`×`scale`; clipped. */
+  /** Draws `text` with its top-left corner at integer (x, y) (descenders go below y + textHeight), each font pixel `scale`×`scale`; clipped. */
   drawText(text: string, x: number, y: number, c: Rgb, scale = 1): void {
     let cx = Math.round(x);
     const cy = Math.round(y);
     for (const ch of text) {
       const rows = glyphOf(ch);
+      const top = cy + glyphOffset(ch) * scale;
       for (let r = 0; r < FONT_HEIGHT; r++) {
         for (let col = 0; col < FONT_WIDTH; col++) {
-          if (glyphInk(rows, r, col)) this.fillRect(cx + col * scale, cy + r * scale, scale, scale, c);
+          if (glyphInk(rows, r, col)) this.fillRect(cx + col * scale, top + r * scale, scale, scale, c);
         }
       }
       cx += (FONT_WIDTH + FONT_SPACING) * scale;

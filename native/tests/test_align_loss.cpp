@@ -141,7 +141,8 @@ void testAgainstNaive() {
       double worst = 0;
       for (int64_t i = 0; i < pr.logits.numel(); ++i) {
         const long double fd = (naiveSum(kind, pr, prm, i, h) - naiveSum(kind, pr, prm, i, -h)) / (2 * h);
-        worst = std::max(worst, std::fabs(g[i] - static_cast<double>(fd)) / (std::fabs(static_cast<double>(fd)) + 1e-3));
+        const double f = static_cast<double>(fd);
+        worst = std::max(worst, std::fabs(g[i] - f) / (std::fabs(f) + 1e-3));
       }
       EXPECT(worst < 1e-6, "%s v%d: gradient vs finite differences, worst rel diff %.3g",
              adetr::ops::alignLossKindName(kind), variant, worst);

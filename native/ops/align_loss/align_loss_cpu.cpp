@@ -31,10 +31,9 @@ struct ComputeOf<double> {
   using type = double;
 };
 
-template <typename T>
-double runBlocks(const T* x, const typename ComputeOf<T>::type* t, const bool* positive,
-                 const typename ComputeOf<T>::type* w, T* grad, int64_t n, const align_math::Coeffs<typename ComputeOf<T>::type>& c) {
-  using A = typename ComputeOf<T>::type;
+template <typename T, typename A = typename ComputeOf<T>::type>
+double runBlocks(const T* x, const A* t, const bool* positive, const A* w, T* grad, int64_t n,
+                 const align_math::Coeffs<A>& c) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> blockSums(static_cast<size_t>(blocks), 0.0);
   at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {

@@ -14,9 +14,9 @@
 //   Align     t·q^γ·sn + (1 − t)·p^γ·sp  → −t·q^γ·(γ·p·sn + q) + (1 − t)·p^γ·(p + γ·q·sp)
 //   IaBce     BCE                         → p − t
 //   Focal     α·q^γ·sn                    → −α·q^γ·(γ·p·sn + q)
-//   Qfl       BCE·|p − t|^β               → (p − t)·|p − t|^β + BCE·β·|p − t|^(β−1)·sgn(p − t)·p·q
+//   Qfl       BCE·|d|^β                   → d·|d|^β + BCE·β·|d|^(β−1)·sgn(d)·p·q        (d = p − t)
 //   Vfl       t·BCE                       → t·(p − t)
-//   Stable    α·|p − t|^γ·BCE             → α·[(p − t)·|p − t|^γ + BCE·γ·|p − t|^(γ−1)·sgn(p − t)·p·q]
+//   Stable    α·|d|^γ·BCE                 → α·[d·|d|^γ + BCE·γ·|d|^(γ−1)·sgn(d)·p·q]
 // The forms use only non-negative powers of p and q, so p = 0 or q = 0 is never 0·inf.
 #pragma once
 
@@ -117,7 +117,7 @@ ADETR_HD void elementLoss(const Coeffs<A>& c, A x, A t, bool positive, A& loss, 
     case kAlign: {
       const A pg = powExp(p, g), qg = powExp(q, g);
       loss = t * qg * sn + (A(1) - t) * pg * sp;
-      grad = -t * qg * (g * p * sn + q) + (A(1) - t) * pg * (p + q * sp);
+      grad = -t * qg * (g * p * sn + q) + (A(1) - t) * pg * (p + g * q * sp);
       return;
     }
     case kIaBce:

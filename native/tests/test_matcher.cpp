@@ -1,0 +1,412 @@
+// C++ checks of the Hungarian matchers (native/train/matcher.h), without Node:
+//   - the cost block against a transcription of the spec's formulas (c.1, and c.3 in the
+//     Stable-DINO code's [Q, C] form on images without repeated classes), written with ATen ops;
+//   - matchLayers' assignment cost against brute force over every assignment of the queries to
+//     the k_b·G_b GT copies (Q ≤ 7, G ≤ 4, k = 1 and 2), pair validity and pair order;
+//   - the k-copies mapping on a case whose answer is known by construction;
+//   - empty GT images, the whole batch equal to per-(layer, image) calls, hungarianMatch, errors.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/arg_error.h"
+#include "model/cdn.h"
+#include "model/dino.h"
+#include "ops/lsa/lsa.h"
+#include "train/matcher.h"
+
+namespace {
+
+int gFailures = 0;
+int gChecks = 0;
+
+#define CHECK(cond, ...)                                                        \
+  do {                                                                          \
+    ++gChecks;                                                                  \
+    if (!(cond)) {                                                              \
+      ++gFailures;                                                              \
+      if (gFailures <= 25) {                                                    \
+        std::fprintf(stderr, "FAIL %s:%d: %s | ", __FILE__, __LINE__, #cond);   \
+        std::fprintf(stderr, __VA_ARGS__);                                      \
+        std::fprintf(stderr, "\n");                                             \
+      }                                                                         \
+    }                                                                           \
+  } while (0)
+
+using adetr::model::LayerPrediction;
+using adetr::model::Target;
+using adetr::train::MatchPairs;
+using adetr::train::MatcherCosts;
+using adetr::train::PairOrder;
+
+const auto kDouble = at::TensorOptions().dtype(at::kDouble);
+const auto kLong = at::TensorOptions().dtype(at::kLong);
+
+// ---- the spec's formulas, transcribed like the Python matchers (full [Q, C] then columns) ----
+
+at::Tensor cxcywhToXyxy(const at::Tensor& b) {
+  auto cx = b.select(1, 0), cy = b.select(1, 1), w = b.select(1, 2), h = b.select(1, 3);
+  return at::stack({cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h}, 1);
+}
+
+// detrex generalized_box_iou: iou = inter / (union + 1e-6); giou = iou − (C − union) / (C + 1e-6).
+at::Tensor detrexGiou(const at::Tensor& a, const at::Tensor& b) {
+  auto areaA = (a.select(1, 2) - a.select(1, 0)) * (a.select(1, 3) - a.select(1, 1));
+  auto areaB = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
+  auto lt = at::max(a.unsqueeze(1).slice(2, 0, 2), b.unsqueeze(0).slice(2, 0, 2));
+  auto rb = at::min(a.unsqueeze(1).slice(2, 2, 4), b.unsqueeze(0).slice(2, 2, 4));
+  auto wh = (rb - lt).clamp_min(0);
+  auto inter = wh.select(2, 0) * wh.select(2, 1);
+  auto uni = areaA.unsqueeze(1) + areaB.unsqueeze(0) - inter;
+  auto iou = inter / (uni + 1e-6);
+  auto clt = at::min(a.unsqueeze(1).slice(2, 0, 2), b.unsqueeze(0).slice(2, 0, 2));
+  auto crb = at::max(a.unsqueeze(1).slice(2, 2, 4), b.unsqueeze(0).slice(2, 2, 4));
+  auto cwh = (crb - clt).clamp_min(0);
+  auto area = cwh.select(2, 0) * cwh.select(2, 1);
+  return iou - (area - uni) / (area + 1e-6);
+}
+
+at::Tensor focalClassCost(const at::Tensor& p, double alpha, double gamma) {
+  auto neg = (1 - alpha) * p.pow(gamma) * (-(1 - p + 1e-8).log());
+  auto pos = alpha * (1 - p).pow(gamma) * (-(p + 1e-8).log());
+  return pos - neg;
+}
+
+// Spec c.1 (or c.3 when positionModulated: U [Q, C] holds u01 at the GT classes, rescaled so
+// its max is 1, p' = p·sqrt(U)); labels must be distinct for c.3 (no column collisions).
+at::Tensor naiveCost(const at::Tensor& logits, const at::Tensor& boxes, const Target& t, const MatcherCosts& c) {
+  auto p = logits.to(at::kDouble).sigmoid();
+  auto pred = boxes.to(at::kDouble), gt = t.boxes.to(at::kDouble);
+  auto giou = detrexGiou(cxcywhToXyxy(pred), cxcywhToXyxy(gt));
+  at::Tensor costGiou = -giou;
+  if (c.positionModulated) {
+    auto u = at::zeros_like(p);
+    u.index_put_({at::indexing::Slice(), t.labels}, (giou + 1) / 2);
+    const double scale = std::max(1.0 / (u.max().item<double>() + 1e-8), 1.0);
+    p = p * (u * scale).sqrt();
+    costGiou = 1 - giou;
+  }
+  auto costClass = focalClassCost(p, c.focalAlpha, c.focalGamma).index_select(1, t.labels);
+  auto costBbox = at::cdist(pred, gt, 1.0);
+  return c.bboxWeight * costBbox + c.classWeight * costClass + c.giouWeight * costGiou;
+}
+
+// ---- brute force ----
+
+// Minimum Σ m[r, col(r)] over injective maps of the short side into the long side.
+double bruteForceMin(const at::Tensor& m) {
+  at::Tensor a = m.size(0) <= m.size(1) ? m : m.t();
+  a = a.contiguous();
+  const int64_t rows = a.size(0), cols = a.size(1);
+  const double* d = a.data_ptr<double>();
+  std::vector<char> used(cols, 0);
+  double best = std::numeric_limits<double>::infinity();
+  std::function<void(int64_t, double)> go = [&](int64_t r, double sum) {
+    if (r == rows) {
+      best = std::min(best, sum);
+      return;
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      if (used[c]) continue;
+      used[c] = 1;
+      go(r + 1, sum + d[r * cols + c]);
+      used[c] = 0;
+    }
+  };
+  go(0, 0.0);
+  return best;
+}
+
+// ---- random inputs ----
+
+std::mt19937 gRng(20240611);
+
+double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(gRng); }
+int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(gRng); }
+
+at::Tensor randomBoxes(int64_t n) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < n; ++i) {
+    v.push_back(uniform(0.15, 0.85));
+    v.push_back(uniform(0.15, 0.85));
+    v.push_back(uniform(0.05, 0.5));
+    v.push_back(uniform(0.05, 0.5));
+  }
+  return at::tensor(v, kDouble).reshape({n, 4});
+}
+
+// G labels in [0, classes); distinct when asked (needs G ≤ classes).
+Target randomTarget(int64_t g, int64_t classes, bool distinct) {
+  std::vector<int64_t> labels;
+  std::vector<int64_t> pool(classes);
+  std::iota(pool.begin(), pool.end(), 0);
+  std::shuffle(pool.begin(), pool.end(), gRng);
+  for (int64_t j = 0; j < g; ++j) labels.push_back(distinct ? pool[j] : pick(0, classes - 1));
+  return {at::tensor(labels, kLong).reshape({g}), randomBoxes(g).to(at::kFloat)};
+}
+
+LayerPrediction randomLayer(int64_t batch, int64_t queries, int64_t classes) {
+  auto logits = (at::randn({batch, queries, classes}, kDouble) * 2.5).to(at::kFloat);
+  std::vector<at::Tensor> boxes;
+  for (int64_t b = 0; b < batch; ++b) boxes.push_back(randomBoxes(queries));
+  return {logits, at::stack(boxes).to(at::kFloat)};
+}
+
+std::vector<int64_t> toVector(const at::Tensor& t) {
+  auto c = t.contiguous();
+  return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+}
+
+// Pair validity, order and optimality of one image's match against its naive cost block.
+void checkImageMatch(const MatchPairs& m, const at::Tensor& cost, int64_t k, PairOrder order, const std::string& what) {
+  const int64_t q = cost.size(0), g = cost.size(1);
+  CHECK(m.queryIndices.scalar_type() == at::kLong && m.gtIndices.scalar_type() == at::kLong, "%s: int64", what.c_str());
+  CHECK(m.queryIndices.device().is_cpu() && m.queryIndices.dim() == 1, "%s: CPU 1-D", what.c_str());
+  const auto qs = toVector(m.queryIndices), gs = toVector(m.gtIndices);
+  const int64_t kb = std::max<int64_t>(1, std::min<int64_t>(k, g > 0 ? q / g : k));
+  const int64_t expectedPairs = std::min(q, kb * g);
+  CHECK(static_cast<int64_t>(qs.size()) == expectedPairs && gs.size() == qs.size(), "%s: %zu pairs, expected %lld",
+        what.c_str(), qs.size(), static_cast<long long>(expectedPairs));
+  if (qs.size() != gs.size()) return;
+  std::set<int64_t> distinctQueries(qs.begin(), qs.end());
+  CHECK(distinctQueries.size() == qs.size(), "%s: a query matched twice", what.c_str());
+  std::vector<int64_t> perGt(g, 0);
+  double total = 0;
+  for (size_t n = 0; n < qs.size(); ++n) {
+    CHECK(qs[n] >= 0 && qs[n] < q && gs[n] >= 0 && gs[n] < g, "%s: index out of range", what.c_str());
+    if (qs[n] < 0 || qs[n] >= q || gs[n] < 0 || gs[n] >= g) return;
+    ++perGt[gs[n]];
+    total += cost[qs[n]][gs[n]].item<double>();
+  }
+  if (q >= kb * g) {
+    for (int64_t j = 0; j < g; ++j) CHECK(perGt[j] == kb, "%s: GT %lld got %lld queries", what.c_str(), (long long)j, (long long)perGt[j]);
+  }
+  for (size_t n = 1; n < qs.size(); ++n) {
+    const bool sorted = order == PairOrder::ByGt ? (gs[n - 1] < gs[n] || (gs[n - 1] == gs[n] && qs[n - 1] < qs[n]))
+                                                 : qs[n - 1] < qs[n];
+    CHECK(sorted, "%s: pairs out of order at %zu", what.c_str(), n);
+  }
+  const double best = g > 0 ? bruteForceMin(cost.repeat({1, kb})) : 0.0;
+  CHECK(std::abs(total - best) <= 1e-9 * (1 + std::abs(best)), "%s: matched cost %.15g, brute force %.15g",
+        what.c_str(), total, best);
+}
+
+bool sameMatch(const MatchPairs& a, const MatchPairs& b) {
+  return toVector(a.queryIndices) == toVector(b.queryIndices) && toVector(a.gtIndices) == toVector(b.gtIndices);
+}
+
+// ---- tests ----
+
+void testCostAgainstFormula() {
+  for (int trial = 0; trial < 60; ++trial) {
+    const bool modulated = trial % 2 == 1;
+    const int64_t q = pick(1, 9), classes = pick(4, 8), g = pick(1, 4);
+    auto layer = randomLayer(1, q, classes);
+    auto target = randomTarget(g, classes, modulated);
+    MatcherCosts costs;
+    costs.positionModulated = modulated;
+    if (trial % 5 == 4) {  // non-default weights and focal parameters
+      costs.classWeight = 1.3;
+      costs.bboxWeight = 0.7;
+      costs.giouWeight = 3.1;
+      costs.focalAlpha = 0.4;
+      costs.focalGamma = 1.5;
+    }
+    auto got = adetr::train::imageMatchingCost(layer.logits[0], layer.boxes[0], target, costs);
+    auto expected = naiveCost(layer.logits[0], layer.boxes[0], target, costs);
+    CHECK(got.scalar_type() == at::kDouble && got.sizes() == expected.sizes(), "trial %d: shape/dtype", trial);
+    const double diff = (got - expected).abs().max().item<double>();
+    CHECK(diff < 1e-9, "trial %d (modulated %d): max |cost − formula| = %g", trial, modulated, diff);
+  }
+}
+
+void testAgainstBruteForce() {
+  int cases = 0;
+  for (int trial = 0; trial < 150; ++trial) {
+    const int64_t batch = pick(1, 3), q = pick(1, 7), classes = pick(3, 6);
+    const int64_t numLayers = pick(1, 3);
+    const bool modulated = trial % 3 == 2;
+    std::vector<Target> targets;
+    for (int64_t b = 0; b < batch; ++b) targets.push_back(randomTarget(pick(0, std::min<int64_t>(4, classes)), classes, modulated));
+    std::vector<LayerPrediction> layers;
+    std::vector<int64_t> ks;
+    for (int64_t l = 0; l < numLayers; ++l) {
+      layers.push_back(randomLayer(batch, q, classes));
+      ks.push_back(pick(1, 2));
+    }
+    MatcherCosts costs;
+    costs.positionModulated = modulated;
+    const PairOrder order = trial % 2 == 0 ? PairOrder::ByGt : PairOrder::ByQuery;
+    auto result = adetr::train::matchLayers(layers, targets, ks, costs, order);
+    CHECK(result.size() == layers.size(), "trial %d: one result per layer", trial);
+    for (int64_t l = 0; l < numLayers; ++l) {
+      CHECK(static_cast<int64_t>(result[l].size()) == batch, "trial %d: one result per image", trial);
+      for (int64_t b = 0; b < batch; ++b) {
+        auto cost = naiveCost(layers[l].logits[b], layers[l].boxes[b], targets[b], costs);
+        checkImageMatch(result[l][b], cost, ks[l], order,
+                        "trial " + std::to_string(trial) + " layer " + std::to_string(l) + " image " + std::to_string(b));
+        ++cases;
+      }
+    }
+  }
+  std::printf("brute force: %d (layer, image) problems\n", cases);
+}
+
+// Queries 2j and 2j+1 sit exactly on GT j with a confident logit of its class, the others far
+// away with low scores, so k = 2 must give GT j the queries {2j, 2j+1}; k = 1 one of them.
+void testKnownCopies() {
+  const int64_t g = 3, q = 8, classes = 4;
+  auto gtBoxes = at::tensor({0.2, 0.2, 0.1, 0.1, 0.5, 0.5, 0.2, 0.3, 0.8, 0.7, 0.15, 0.1}, kDouble).reshape({g, 4});
+  auto labels = at::tensor(std::vector<int64_t>{2, 0, 2}, kLong);
+  auto logits = at::full({1, q, classes}, -6.0, kDouble);
+  auto boxes = at::tensor(std::vector<double>(q * 4, 0.0), kDouble).reshape({1, q, 4});
+  for (int64_t j = 0; j < g; ++j) {
+    for (int64_t c = 0; c < 2; ++c) {
+      boxes[0][2 * j + c].copy_(gtBoxes[j]);
+      logits[0][2 * j + c][labels[j].item<int64_t>()] = 4.0 - c;  // the second copy a little less sure
+    }
+  }
+  for (int64_t i = 2 * g; i < q; ++i) boxes[0][i].copy_(at::tensor({0.95, 0.05, 0.02, 0.02}, kDouble));
+  std::vector<LayerPrediction> layers{{logits, boxes}, {logits, boxes}};
+  std::vector<Target> targets{{labels, gtBoxes}};
+  auto r = adetr::train::matchLayers(layers, targets, {2, 1});
+  CHECK(toVector(r[0][0].gtIndices) == (std::vector<int64_t>{0, 0, 1, 1, 2, 2}), "k=2 GT indices");
+  CHECK(toVector(r[0][0].queryIndices) == (std::vector<int64_t>{0, 1, 2, 3, 4, 5}), "k=2 query indices");
+  CHECK(toVector(r[1][0].gtIndices) == (std::vector<int64_t>{0, 1, 2}), "k=1 GT indices");
+  CHECK(toVector(r[1][0].queryIndices) == (std::vector<int64_t>{0, 2, 4}), "k=1 picks the surer copy");
+  // Q / G limits the copies (mmdet's rule): Q = 8, G = 3 → at most 2 even when k = 5.
+  auto capped = adetr::train::matchLayers({layers[0]}, targets, {5});
+  CHECK(capped[0][0].queryIndices.numel() == 6, "k capped at Q / G: %lld pairs", (long long)capped[0][0].queryIndices.numel());
+  CHECK(adetr::train::gtCopiesFor(2, 900, 20) == 2 && adetr::train::gtCopiesFor(2, 900, 500) == 1 &&
+            adetr::train::gtCopiesFor(3, 10, 4) == 2 && adetr::train::gtCopiesFor(2, 3, 7) == 1 &&
+            adetr::train::gtCopiesFor(2, 5, 0) == 1,
+        "gtCopiesFor");
+}
+
+void testEmptyAndBatchEquivalence() {
+  const int64_t batch = 4, q = 7, classes = 5;
+  std::vector<Target> targets{randomTarget(3, classes, false), randomTarget(0, classes, false),
+                              randomTarget(4, classes, false), randomTarget(1, classes, false)};
+  std::vector<LayerPrediction> layers{randomLayer(batch, q, classes), randomLayer(batch, q, classes),
+                                      randomLayer(batch, q, classes)};
+  const std::vector<int64_t> ks{2, 2, 1};
+  auto all = adetr::train::matchLayers(layers, targets, ks);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    CHECK(all[l][1].queryIndices.numel() == 0 && all[l][1].gtIndices.numel() == 0 &&
+              all[l][1].queryIndices.scalar_type() == at::kLong,
+          "layer %zu: empty GT gives an empty int64 match", l);
+    for (int64_t b = 0; b < batch; ++b) {
+      LayerPrediction one{layers[l].logits.slice(0, b, b + 1), layers[l].boxes.slice(0, b, b + 1)};
+      auto single = adetr::train::matchLayers({one}, {targets[b]}, {ks[l]});
+      CHECK(sameMatch(all[l][b], single[0][0]), "layer %zu image %lld: batch differs from single", l, (long long)b);
+    }
+  }
+  // All-empty batch, no layers, no images.
+  std::vector<Target> none{randomTarget(0, classes, false), randomTarget(0, classes, false)};
+  auto empty = adetr::train::matchLayers({randomLayer(2, q, classes)}, none, {2});
+  CHECK(empty.size() == 1 && empty[0].size() == 2 && empty[0][0].queryIndices.numel() == 0, "all-empty batch");
+  CHECK(adetr::train::matchLayers({}, targets, {}).empty(), "no layers");
+  auto noImages = adetr::train::matchLayers({randomLayer(0, q, classes)}, {}, {1});
+  CHECK(noImages.size() == 1 && noImages[0].empty(), "no images");
+  // hungarianMatch is k = 1 everywhere with DETR's by-query order.
+  auto h = adetr::train::hungarianMatch(layers, targets);
+  auto m = adetr::train::matchLayers(layers, targets, {1, 1, 1}, {}, PairOrder::ByQuery);
+  for (size_t l = 0; l < layers.size(); ++l)
+    for (int64_t b = 0; b < batch; ++b) CHECK(sameMatch(h[l][b], m[l][b]), "hungarianMatch layer %zu image %lld", l, (long long)b);
+}
+
+// DINO-sized problems: the matched cost equals the exact solver's optimum on the naive matrix.
+void testDinoSized() {
+  const int64_t batch = 2, q = 900, classes = 80;
+  std::vector<Target> targets{randomTarget(20, classes, false), randomTarget(7, classes, false)};
+  std::vector<LayerPrediction> layers{randomLayer(batch, q, classes), randomLayer(batch, q, classes)};
+  auto r = adetr::train::matchLayers(layers, targets, {2, 1});
+  for (size_t l = 0; l < 2; ++l) {
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t k = l == 0 ? 2 : 1;
+      auto cost = naiveCost(layers[l].logits[b], layers[l].boxes[b], targets[b], {}).repeat({1, k}).contiguous();
+      auto best = adetr::lsa::solve(cost.data_ptr<double>(), cost.size(0), cost.size(1), false);
+      double total = 0;
+      const auto qs = toVector(r[l][b].queryIndices), gs = toVector(r[l][b].gtIndices);
+      for (size_t n = 0; n < qs.size(); ++n) total += cost[qs[n]][gs[n]].item<double>();
+      CHECK(qs.size() == best.rowIndices.size(), "DINO-sized layer %zu image %lld: pair count", l, (long long)b);
+      CHECK(std::abs(total - best.totalCost) < 1e-9 * (1 + std::abs(total)), "DINO-sized layer %zu image %lld: %.15g vs %.15g",
+            l, (long long)b, total, best.totalCost);
+    }
+  }
+}
+
+template <typename Fn>
+void expectError(Fn fn, adetr::ArgError::Kind kind, const std::string& prefix) {
+  try {
+    fn();
+    CHECK(false, "expected an error starting with '%s'", prefix.c_str());
+  } catch (const adetr::ArgError& e) {
+    const std::string msg = e.what();
+    CHECK(e.kind() == kind && msg.rfind(prefix, 0) == 0, "got '%s', expected it to start with '%s'", msg.c_str(),
+          prefix.c_str());
+  }
+}
+
+void testErrors() {
+  using Kind = adetr::ArgError::Kind;
+  const int64_t classes = 5, q = 6;
+  auto layer = randomLayer(2, q, classes);
+  std::vector<Target> two{randomTarget(2, classes, false), randomTarget(3, classes, false)};
+  auto match = [](std::vector<LayerPrediction> layers, std::vector<Target> targets, std::vector<int64_t> ks,
+                  MatcherCosts costs = {}) { adetr::train::matchLayers(layers, targets, ks, costs); };
+  expectError([&] { match({layer}, {two[0]}, {2}); }, Kind::Range, "targets:");
+  expectError([&] { match({layer}, two, {2, 2}); }, Kind::Range, "gtCopies:");
+  expectError([&] { match({layer}, two, {0}); }, Kind::Range, "gtCopies[0]:");
+  expectError([&] { match({{layer.logits[0], layer.boxes}}, two, {1}); }, Kind::Type, "layers[0].logits:");
+  expectError([&] { match({{layer.logits, layer.boxes.slice(2, 0, 3)}}, two, {1}); }, Kind::Type, "layers[0].boxes:");
+  expectError([&] { match({{layer.logits, layer.boxes.slice(1, 0, 3)}}, two, {1}); }, Kind::Range, "layers[0].boxes:");
+  expectError([&] { match({layer, {layer.logits.to(at::kLong), layer.boxes}}, two, {1, 1}); }, Kind::Type,
+              "layers[1].logits:");
+  auto badLabel = two;
+  badLabel[1].labels = at::tensor(std::vector<int64_t>{0, classes, 1}, kLong);
+  expectError([&] { match({layer}, badLabel, {1}); }, Kind::Range, "targets[1].labels:");
+  auto floatLabel = two;
+  floatLabel[0].labels = floatLabel[0].labels.to(at::kFloat);
+  expectError([&] { match({layer}, floatLabel, {1}); }, Kind::Type, "targets[0].labels:");
+  auto badBoxes = two;
+  badBoxes[0].boxes = badBoxes[0].boxes.slice(0, 0, 1);
+  expectError([&] { match({layer}, badBoxes, {1}); }, Kind::Type, "targets[0].boxes:");
+  auto nanLogits = layer.logits.clone();
+  nanLogits[1][2].fill_(std::nan(""));
+  expectError([&] { match({layer, {nanLogits, layer.boxes}}, two, {1, 1}); }, Kind::Range, "layers[1]:");
+  MatcherCosts badAlpha;
+  badAlpha.focalAlpha = 1.5;
+  expectError([&] { match({layer}, two, {1}, badAlpha); }, Kind::Range, "costs.focalAlpha:");
+}
+
+}  // namespace
+
+int main() {
+  at::manual_seed(7);
+  try {
+    testCostAgainstFormula();
+    testAgainstBruteForce();
+    testKnownCopies();
+    testEmptyAndBatchEquivalence();
+    testDinoSized();
+    testErrors();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "FAIL: unexpected exception: %s\n", e.what());
+    return 1;
+  }
+  if (gFailures > 0) {
+    std::fprintf(stderr, "%d of %d checks failed\n", gFailures, gChecks);
+    return 1;
+  }
+  std::printf("test_matcher: %d checks passed\n", gChecks);
+  return 0;
+}
