@@ -115,8 +115,8 @@ test('TTY: one line redrawn with \\r, throttled, with the closed-form ETA of a c
   t.false(stream.text.includes('\n'));
   const last = stream.chunks[stream.chunks.length - 1];
   t.true(last.startsWith('\r\x1b[2K'));
-  t.regex(last, /^\r\x1b\[2K(train) [█░]{24} +(\d+\.\d)% (\d+)\/1000 loss=2 (\S+) eta (\S+)$/);
-  const [, , pct, done, elapsed, eta] = /^\r\x1b\[2K(train) [█░]{24} +(\d+\.\d)% (\d+)\/1000 loss=2 (\S+) eta (\S+)$/.exec(last)!;
+  t.regex(last, /^\r\x1b\[2K(train) [█░]{24} +(\d+\.\d)% (\d+)\/1000 loss=2 elapsed (\S+) eta (\S+)$/);
+  const [, , pct, done, elapsed, eta] = /^\r\x1b\[2K(train) [█░]{24} +(\d+\.\d)% (\d+)\/1000 loss=2 elapsed (\S+) eta (\S+)$/.exec(last)!;
   t.is(Number(pct), Number(done) / 10);
   t.is(elapsed, formatDuration(Number(done) * stepMs));
   t.is(eta, formatDuration((total - Number(done)) * stepMs));

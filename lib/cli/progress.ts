@@ -177,7 +177,7 @@ export class ProgressReporter {
     const bar = `${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}`;
     const fields = this.fieldText();
     let line = `${this.label} ${bar} ${this.percent().padStart(6)} ${this.done}/${this.total}` +
-      `${fields ? ` ${fields}` : ''} ${formatDuration(t - this.start)} eta ${formatDuration(this.etaMs() ?? NaN)}`;
+      `${fields ? ` ${fields}` : ''} elapsed ${formatDuration(t - this.start)} eta ${formatDuration(this.etaMs() ?? NaN)}`;
     // A line longer than the terminal wraps, and '\r' then only returns to the wrapped part.
     const columns = this.stream.columns ?? 0;
     if (columns > 1 && [...line].length > columns - 1) line = [...line].slice(0, columns - 1).join('');

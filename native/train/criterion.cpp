@@ -13,13 +13,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include "common/arg_error.h"
-#if __has_include("ops/align_loss/align_loss.h")
 #include "ops/align_loss/align_loss.h"
-#define ADETR_HAVE_FUSED_LOSS 1
-#endif
+#include "ops/align_loss/align_targets.h"
 #include "ops/box/box_ops.h"
 
 namespace adetr::train {
@@ -41,33 +38,6 @@ std::pair<at::Tensor, at::Tensor> alignedIouGiou(const at::Tensor& a, const at::
   auto encWh = (encRb - encLt).clamp_min(0);
   auto area = encWh.select(1, 0) * encWh.select(1, 1);
   return {iou, iou - (area - uni) / (area + 1e-6)};
-}
-
-// Rank of each positive among the positives matched to the same GT of the same image, by
-// quality descending (rank 0 = best). Ties keep the earlier entry first.
-at::Tensor primeRanks(const at::Tensor& batchIdx, const at::Tensor& gtIdx, const at::Tensor& quality) {
-  const int64_t n = quality.size(0);
-  auto b = batchIdx.contiguous();
-  auto g = gtIdx.contiguous();
-  auto q = quality.to(at::kDouble).contiguous();
-  const int64_t* bp = b.data_ptr<int64_t>();
-  const int64_t* gp = g.data_ptr<int64_t>();
-  const double* qp = q.data_ptr<double>();
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-    if (bp[x] != bp[y]) return bp[x] < bp[y];
-    if (gp[x] != gp[y]) return gp[x] < gp[y];
-    return qp[x] > qp[y];
-  });
-  auto ranks = at::zeros({n}, at::TensorOptions().dtype(at::kLong));
-  int64_t* rp = ranks.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t cur = order[i];
-    const bool sameGroup = i > 0 && bp[order[i - 1]] == bp[cur] && gp[order[i - 1]] == gp[cur];
-    rp[cur] = sameGroup ? rp[order[i - 1]] + 1 : 0;
-  }
-  return ranks;
 }
 
 struct OutputLoss {
@@ -107,16 +77,24 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
       at::NoGradGuard noGrad;
       auto p = pred.logits.index({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}).sigmoid();
       auto u = iou.detach().clamp_min(0);
-      auto quality = p.pow(o.qualityAlpha) * u.pow(1.0 - o.qualityAlpha);
-      weight = at::ones_like(quality);
-      if (primeWeights) {
-        auto ranks = primeRanks(bIdx, gIdx, quality);
-        weight = at::exp(-ranks.to(quality.scalar_type()) / o.tau);
-      }
+      weight = at::ones_like(u);
       switch (o.loss) {
-        case ClassLossKind::Align: t = weight * quality; break;
-        case ClassLossKind::IaBce: t = weight * quality.clamp_min(0.01); break;
-        case ClassLossKind::Focal: t = at::ones_like(quality); break;
+        case ClassLossKind::Align:
+        case ClassLossKind::IaBce: {
+          // q = p^α·u^(1−α) (clamped at 0.01 for IA-BCE), ranked within each (image, GT) group,
+          // prime weight e^(−rank/τ) on the target and on the box losses (spec d.2, d.2b).
+          ops::AlignTargetParams tp;
+          tp.alpha = o.qualityAlpha;
+          tp.tau = o.tau;
+          tp.primeWeights = primeWeights;
+          auto groups = bIdx * (gIdx.max().item<int64_t>() + 1) + gIdx;
+          auto targets = ops::alignTargets(p, u, groups,
+                                           o.loss == ClassLossKind::Align ? ops::AlignLossKind::Align : ops::AlignLossKind::IaBce, tp);
+          weight = targets.weight;
+          t = targets.target;
+          break;
+        }
+        case ClassLossKind::Focal: t = at::ones_like(u); break;
         case ClassLossKind::Qfl:
         case ClassLossKind::Vfl: t = u; break;
         case ClassLossKind::StableDino: {
@@ -141,13 +119,9 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
   auto logits2d = pred.logits.reshape({-1, numClasses});
   auto target2d = target.reshape({-1, numClasses});
   auto positive2d = positive.reshape({-1, numClasses});
-#ifdef ADETR_HAVE_FUSED_LOSS
   at::Tensor clsSum = o.fusedClassLoss
                           ? ops::alignClassificationLoss(logits2d, target2d, positive2d, o.loss, o.classParams)
                           : classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
-#else
-  at::Tensor clsSum = classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
-#endif
   out.cls = clsSum / normaliser;
   return out;
 }

@@ -162,7 +162,7 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
       p.image = b;
       p.queries = queries;
       p.gts = gts;
-      p.copies = gtCopiesFor(gtCopies[l], queries, gts);
+      p.copies = 1;
       p.classLogits = hostData + logitOffsets[l] + static_cast<int64_t>(b) * queries * maxGts;
       p.logitStride = maxGts;
       p.predBoxes = hostData + boxOffsets[l] + static_cast<int64_t>(b) * queries * 4;

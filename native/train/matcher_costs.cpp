@@ -89,7 +89,7 @@ bool fillCostBlock(const double* classLogits, int64_t logitStride, const double*
     for (int64_t j = 0; j < gts; ++j) {
       const double giou = row[j];
       double p = sigmoid(logits[j]);
-      if (c.positionModulated) p *= std::sqrt(0.5 * (giou + 1.0) * unitScale);
+      if (c.positionModulated) p *= 0.5 * (giou + 1.0) * unitScale;
       const double* g = gtBoxes + 4 * j;
       const double l1 = std::abs(b[0] - g[0]) + std::abs(b[1] - g[1]) + std::abs(b[2] - g[2]) + std::abs(b[3] - g[3]);
       const double cost = c.bboxWeight * l1 + c.classWeight * focalCost(p, c.focalAlpha, c.focalGamma) +
