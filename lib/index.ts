@@ -6,7 +6,12 @@ export type { BuildInfo } from './runtime';
 export { ops } from './ops/index';
 export type {
   Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions, MsDeformAttnGrads,
+  AlignLossKind, AlignLossOptions, AlignLossResult, AlignTargetOptions, AlignTargets,
 } from './ops/index';
+export { Trainer, cocoGroundTruth, recipeAugmentation } from './trainer';
+export type {
+  EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
+} from './trainer';
 export { AlignDetr } from './model';
 export type {
   CreateOptions, Detection, ForwardOutput, ImageInput, ModelConfig, PredictOptions, Preset, StateDictReport,

@@ -5,8 +5,8 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlignDetr, datasets } from '../lib/index';
-import { Trainer } from '../lib/trainer';
+import { AlignDetr, Trainer, datasets } from '../lib/index';
+
 import type { Dataset } from '../lib/index';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-train-'));

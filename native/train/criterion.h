@@ -25,6 +25,7 @@ struct CriterionOptions {
   ClassLossParams classParams;
   // Matching cost weights (spec c.1) and the Stable-DINO position-modulated cost (c.3).
   double costClass = 2.0, costBbox = 5.0, costGiou = 2.0;
+  double matchFocalAlpha = 0.25, matchFocalGamma = 2.0;  // the focal class cost's own α, γ
   bool positionModulatedCost = false;
   // Loss weights (spec d.1; Stable-DINO uses 6 for the matching outputs' class loss).
   double weightClass = 1.0, weightBbox = 5.0, weightGiou = 2.0;
@@ -51,8 +52,8 @@ struct ImageMatch {
 LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
                         const CriterionOptions& options);
 
-// Matches every output of a step in one batched solve; ks[i] copies of each GT for output i.
-// (Defined in criterion_matching.cpp over the matcher of native/train/matcher.h.)
+// Matches every output of a step in one batched solve; ks[i] copies of each GT for output i
+// (criterion_matching.cpp, over native/train/matcher.h).
 std::vector<std::vector<ImageMatch>> matchOutputs(const std::vector<model::LayerPrediction>& outputs,
                                                   const std::vector<model::Target>& targets,
                                                   const std::vector<int64_t>& ks, const CriterionOptions& options);

@@ -58,6 +58,8 @@ void checkInputs(const std::vector<model::LayerPrediction>& layers, const std::v
 // The GT data of one image on the host.
 struct HostTarget {
   std::vector<int64_t> labels;
+  std::vector<int64_t> classes;      // the distinct labels, ascending
+  std::vector<int64_t> classColumn;  // per GT, its label's index in `classes`
   at::Tensor boxes;  // double [G, 4], CPU, contiguous
 };
 
@@ -65,8 +67,8 @@ struct HostTarget {
 struct Problem {
   size_t layer, image;
   int64_t queries, gts, copies;
-  const double* classLogits;  // [Q, logitStride] of this image and layer
-  int64_t logitStride;
+  const double* classInput;   // [Q, classStride]: logits or focal class costs (fillCostBlock)
+  int64_t classStride;
   const double* predBoxes;    // [Q, 4]
   std::vector<double> cost;   // [Q, copies·G]
 };
@@ -101,13 +103,22 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
   const size_t batch = targets.size();
 
   std::vector<HostTarget> hostTargets(batch);
-  int64_t maxGts = 0;
+  int64_t maxGts = 0, maxClasses = 0;
   for (size_t b = 0; b < batch; ++b) {
     auto labels = targets[b].labels.to(at::kCPU, at::kLong).contiguous();
     const int64_t* data = labels.data_ptr<int64_t>();
     hostTargets[b].labels.assign(data, data + labels.numel());
     hostTargets[b].boxes = targets[b].boxes.detach().to(at::kCPU, at::kDouble).contiguous();
     maxGts = std::max<int64_t>(maxGts, labels.numel());
+    // The class term depends on (query, class) only: GTs of one class share a column.
+    auto& t = hostTargets[b];
+    t.classes = t.labels;
+    std::sort(t.classes.begin(), t.classes.end());
+    t.classes.erase(std::unique(t.classes.begin(), t.classes.end()), t.classes.end());
+    for (int64_t label : t.labels) {
+      t.classColumn.push_back(std::lower_bound(t.classes.begin(), t.classes.end(), label) - t.classes.begin());
+    }
+    maxClasses = std::max<int64_t>(maxClasses, static_cast<int64_t>(t.classes.size()));
   }
   for (size_t l = 0; l < layers.size(); ++l) {
     const int64_t classes = layers[l].logits.size(2);
@@ -124,22 +135,28 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
   for (auto& perImage : result) perImage.assign(batch, MatchPairs{emptyIndex(), emptyIndex()});
   if (maxGts == 0 || layers.empty()) return result;
 
-  // One host copy for the whole step: per layer, the logits of each image's GT classes (padded
-  // to the largest G, [B, Q, maxGts]) and the boxes [B, Q, 4], flattened side by side.
-  std::vector<int64_t> paddedLabels(batch * maxGts, 0);
+  // One host copy for the whole step: per layer, the class term of each image's distinct GT
+  // classes (padded, [B, Q, maxClasses]) and the boxes [B, Q, 4], flattened side by side.
+  std::vector<int64_t> paddedClasses(batch * maxClasses, 0);
   for (size_t b = 0; b < batch; ++b) {
-    std::copy(hostTargets[b].labels.begin(), hostTargets[b].labels.end(), paddedLabels.begin() + b * maxGts);
+    std::copy(hostTargets[b].classes.begin(), hostTargets[b].classes.end(), paddedClasses.begin() + b * maxClasses);
   }
-  auto labelIndexCpu = at::from_blob(paddedLabels.data(), {static_cast<int64_t>(batch), 1, maxGts},
+  auto classIndexCpu = at::from_blob(paddedClasses.data(), {static_cast<int64_t>(batch), 1, maxClasses},
                                      at::TensorOptions().dtype(at::kLong)).clone();
+  at::Tensor classIndex = classIndexCpu;  // moved once per device the layers live on
   std::vector<at::Tensor> pieces;
   std::vector<int64_t> logitOffsets(layers.size()), boxOffsets(layers.size());
   int64_t offset = 0;
   for (size_t l = 0; l < layers.size(); ++l) {
     const auto& logits = layers[l].logits;
     const int64_t queries = logits.size(1);
-    auto index = labelIndexCpu.to(logits.device()).expand({static_cast<int64_t>(batch), queries, maxGts});
-    auto gathered = logits.detach().gather(2, index).to(at::kDouble).reshape({-1});
+    if (classIndex.device() != logits.device()) classIndex = classIndexCpu.to(logits.device());
+    auto index = classIndex.expand({static_cast<int64_t>(batch), queries, maxClasses});
+    auto gathered = logits.detach().gather(2, index).to(at::kDouble);
+    // Plain costs: the class term needs only the logit, so it is computed here, vectorized (and
+    // on the device for GPU outputs); the position-modulated one needs the GIoU, on the host.
+    if (!costs.positionModulated) gathered = detail::focalClassCost(gathered, costs);
+    gathered = gathered.reshape({-1});
     auto boxes = layers[l].boxes.detach().to(at::kDouble).reshape({-1});
     logitOffsets[l] = offset;
     offset += gathered.numel();
@@ -162,9 +179,9 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
       p.image = b;
       p.queries = queries;
       p.gts = gts;
-      p.copies = 1;
-      p.classLogits = hostData + logitOffsets[l] + static_cast<int64_t>(b) * queries * maxGts;
-      p.logitStride = maxGts;
+      p.copies = gtCopiesFor(gtCopies[l], queries, gts);
+      p.classInput = hostData + logitOffsets[l] + static_cast<int64_t>(b) * queries * maxClasses;
+      p.classStride = maxClasses;
       p.predBoxes = hostData + boxOffsets[l] + static_cast<int64_t>(b) * queries * 4;
       problems.push_back(std::move(p));
     }
@@ -176,7 +193,7 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
     for (int64_t n = begin; n < end; ++n) {
       Problem& p = problems[n];
       p.cost.resize(static_cast<size_t>(p.queries * p.copies * p.gts));
-      finite[n] = detail::fillCostBlock(p.classLogits, p.logitStride, p.predBoxes,
+      finite[n] = detail::fillCostBlock(p.classInput, p.classStride, hostTargets[p.image].classColumn.data(), p.predBoxes,
                                         hostTargets[p.image].boxes.data_ptr<double>(), p.queries, p.gts, p.copies,
                                         costs, p.cost.data());
     }

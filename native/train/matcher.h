@@ -64,7 +64,7 @@ int64_t gtCopiesFor(int64_t k, int64_t queries, int64_t gts);
 
 // Matches every layer of a step in one batched solve.
 //   layers[l]:   logits [B, Q_l, C_l], boxes [B, Q_l, 4] cxcywh (any device, floating; detached here)
-//   targets[b]:  labels int64 [G_b] in [0, C_l), boxes [G_b, 4] cxcywh normalised (B targets)
+//   targets[b]:  labels integer [G_b] in [0, C_l), boxes [G_b, 4] cxcywh normalised (B targets)
 //   gtCopies[l]: k of layer l (≥ 1); Align-DETR: {2 (encoder), 2, 2, 2, 2, 2, 1 (last decoder)}
 // Returns result[l][b]. Throws adetr::ArgError naming the argument on invalid input, and a
 // RangeError naming the layer and image when a cost is not finite (NaN predictions).
@@ -87,10 +87,16 @@ at::Tensor imageMatchingCost(const at::Tensor& logits, const at::Tensor& boxes, 
 namespace detail {
 
 // Fills out [Q, copies·G] (row-major) with the cost of queries × GTs, the G columns repeated
-// `copies` times. classLogits[i·logitStride + j] is query i's logit of GT j's class; predBoxes
-// [Q, 4] and gtBoxes [G, 4] are cxcywh. Returns false when some cost is not finite.
-bool fillCostBlock(const double* classLogits, int64_t logitStride, const double* predBoxes, const double* gtBoxes,
-                   int64_t queries, int64_t gts, int64_t copies, const MatcherCosts& costs, double* out);
+// `copies` times. classInput[i·classStride + classColumn[j]] is, for query i and GT j's class,
+// either the logit (positionModulated costs, whose class term depends on the GIoU) or the focal
+// class cost already computed by focalClassCost (plain costs); GTs of one class may share a
+// column. predBoxes [Q, 4] and gtBoxes [G, 4] are cxcywh. Returns false when a cost is not finite.
+bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t* classColumn,
+                   const double* predBoxes, const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies,
+                   const MatcherCosts& costs, double* out);
+
+// The focal class cost (spec c.1) of every logit, elementwise, float64, on the logits' device.
+at::Tensor focalClassCost(const at::Tensor& logits, const MatcherCosts& costs);
 
 void checkMatcherCosts(const MatcherCosts& costs);
 

@@ -1,9 +1,11 @@
 // The matching cost of one image block (spec c.1 and c.3), in float64 on host buffers.
+#include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/empty.h>
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 #include "common/arg_error.h"
@@ -60,14 +62,24 @@ void checkMatcherCosts(const MatcherCosts& c) {
              c.focalGamma);
 }
 
-bool fillCostBlock(const double* classLogits, int64_t logitStride, const double* predBoxes, const double* gtBoxes,
-                   int64_t queries, int64_t gts, int64_t copies, const MatcherCosts& c, double* out) {
+at::Tensor focalClassCost(const at::Tensor& logits, const MatcherCosts& c) {
+  // Vectorized ATen ops: the logarithms dominate the cost build when done one pair at a time.
+  auto p = logits.to(at::kDouble).sigmoid();
+  auto q = 1.0 - p;
+  auto pos = (c.focalGamma == 2.0 ? q * q : q.pow(c.focalGamma)).mul_(c.focalAlpha).mul_((p + 1e-8).log_().neg_());
+  auto neg = (c.focalGamma == 2.0 ? p * p : p.pow(c.focalGamma)).mul_(1.0 - c.focalAlpha).mul_(q.add_(1e-8).log_().neg_());
+  return pos.sub_(neg);
+}
+
+bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t* classColumn,
+                   const double* predBoxes, const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies,
+                   const MatcherCosts& c, double* out) {
   const int64_t width = copies * gts;
   std::vector<Xyxy> gtXyxy(gts);
   for (int64_t j = 0; j < gts; ++j) gtXyxy[j] = toXyxy(gtBoxes + 4 * j);
 
   // Pass 1: GIoU into the first copy's columns (the modulated cost needs the block's max first).
-  double maxUnit = -1.0;
+  double maxUnit = -1.0;  // max of u = (GIoU + 1) / 2
   for (int64_t i = 0; i < queries; ++i) {
     const Xyxy pred = toXyxy(predBoxes + 4 * i);
     double* row = out + i * width;
@@ -84,15 +96,18 @@ bool fillCostBlock(const double* classLogits, int64_t logitStride, const double*
   bool finite = true;
   for (int64_t i = 0; i < queries; ++i) {
     const double* b = predBoxes + 4 * i;
-    const double* logits = classLogits + i * logitStride;
+    const double* classRow = classInput + i * classStride;
     double* row = out + i * width;
     for (int64_t j = 0; j < gts; ++j) {
       const double giou = row[j];
-      double p = sigmoid(logits[j]);
-      if (c.positionModulated) p *= 0.5 * (giou + 1.0) * unitScale;
+      double classCost = classRow[classColumn[j]];
+      if (c.positionModulated) {
+        const double p = sigmoid(classCost) * std::sqrt(0.5 * (giou + 1.0) * unitScale);
+        classCost = focalCost(p, c.focalAlpha, c.focalGamma);
+      }
       const double* g = gtBoxes + 4 * j;
       const double l1 = std::abs(b[0] - g[0]) + std::abs(b[1] - g[1]) + std::abs(b[2] - g[2]) + std::abs(b[3] - g[3]);
-      const double cost = c.bboxWeight * l1 + c.classWeight * focalCost(p, c.focalAlpha, c.focalGamma) +
+      const double cost = c.bboxWeight * l1 + c.classWeight * classCost +
                           c.giouWeight * (giouOffset - giou);
       finite = finite && std::isfinite(cost);
       row[j] = cost;
@@ -127,12 +142,16 @@ at::Tensor imageMatchingCost(const at::Tensor& logits, const at::Tensor& boxes, 
     checkRange(lo >= 0 && hi < classes, "target.labels: classes must be in [0, ", classes, "), got [", lo, ", ", hi,
                "]");
   }
-  auto classLogits = logits.detach().index_select(1, labels.to(logits.device())).to(at::kCPU, at::kDouble).contiguous();
+  auto classInput = logits.detach().index_select(1, labels.to(logits.device())).to(at::kDouble);
+  if (!costs.positionModulated) classInput = detail::focalClassCost(classInput, costs);
+  classInput = classInput.to(at::kCPU).contiguous();
   auto pred = boxes.detach().to(at::kCPU, at::kDouble).contiguous();
   auto gt = target.boxes.detach().to(at::kCPU, at::kDouble).contiguous();
   auto out = at::empty({q, g}, at::TensorOptions().dtype(at::kDouble));
   if (q > 0 && g > 0) {
-    detail::fillCostBlock(classLogits.data_ptr<double>(), g, pred.data_ptr<double>(), gt.data_ptr<double>(), q, g, 1,
+    std::vector<int64_t> column(g);
+    std::iota(column.begin(), column.end(), 0);
+    detail::fillCostBlock(classInput.data_ptr<double>(), g, column.data(), pred.data_ptr<double>(), gt.data_ptr<double>(), q, g, 1,
                           costs, out.data_ptr<double>());
   }
   return out;
