@@ -19,6 +19,8 @@ export interface ModelConfig {
   backboneDepth: number;
   backboneWidth: number;
   freezeAt: number;
+  /** Trainable GroupNorm in the backbone instead of FrozenBatchNorm (the tiny preset, trained from scratch). */
+  backboneGroupNorm: boolean;
   hiddenDim: number;
   numHeads: number;
   numLevels: number;

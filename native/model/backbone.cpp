@@ -7,6 +7,7 @@
 #include <torch/nn/init.h>
 
 #include "common/arg_error.h"
+#include "model/masked_norm.h"
 #include "model/masking.h"
 
 namespace adetr::model {
@@ -29,29 +30,36 @@ at::Tensor FrozenBatchNorm2dImpl::forward(const at::Tensor& x) {
   return x * scale.view({1, -1, 1, 1}) + shift.view({1, -1, 1, 1});
 }
 
-ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding)
+ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, bool groupNorm)
     : stride_(stride), padding_(padding) {
   weight_ = register_parameter("weight", at::empty({out, in, kernel, kernel}));
   // detectron2: c2_msra_fill, i.e. kaiming normal (fan_out, ReLU gain).
   torch::nn::init::kaiming_normal_(weight_, 0.0, torch::kFanOut, torch::kReLU);
-  norm_ = register_module("norm", FrozenBatchNorm2d(out));
+  if (groupNorm) {
+    groups_ = std::min<int64_t>(32, std::max<int64_t>(1, out / 8));  // 4 channels per group at 32, 32 groups from 256
+    groupNorm_ = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups_, out)));
+  } else {
+    frozen_ = register_module("norm", FrozenBatchNorm2d(out));
+  }
 }
 
-at::Tensor ConvNormImpl::forward(const at::Tensor& x) {
-  return norm_->forward(at::conv2d(x, weight_, {}, {stride_, stride_}, {padding_, padding_}));
+at::Tensor ConvNormImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  auto y = at::conv2d(x, weight_, {}, {stride_, stride_}, {padding_, padding_});
+  if (groupNorm_) return maskedGroupNorm(y, mask, groups_, groupNorm_->weight, groupNorm_->bias, groupNorm_->options.eps());
+  return frozen_->forward(y);
 }
 
-ResBlockImpl::ResBlockImpl(int64_t in, int64_t bottleneck, int64_t out, int64_t stride, bool isBottleneck)
+ResBlockImpl::ResBlockImpl(int64_t in, int64_t bottleneck, int64_t out, int64_t stride, bool isBottleneck, bool gn)
     : stride_(stride), bottleneck_(isBottleneck) {
   if (isBottleneck) {
-    conv1_ = register_module("conv1", ConvNorm(in, bottleneck, 1, 1, 0));
-    conv2_ = register_module("conv2", ConvNorm(bottleneck, bottleneck, 3, stride, 1));  // stride on the 3×3
-    conv3_ = register_module("conv3", ConvNorm(bottleneck, out, 1, 1, 0));
+    conv1_ = register_module("conv1", ConvNorm(in, bottleneck, 1, 1, 0, gn));
+    conv2_ = register_module("conv2", ConvNorm(bottleneck, bottleneck, 3, stride, 1, gn));  // stride on the 3×3
+    conv3_ = register_module("conv3", ConvNorm(bottleneck, out, 1, 1, 0, gn));
   } else {
-    conv1_ = register_module("conv1", ConvNorm(in, out, 3, stride, 1));
-    conv2_ = register_module("conv2", ConvNorm(out, out, 3, 1, 1));
+    conv1_ = register_module("conv1", ConvNorm(in, out, 3, stride, 1, gn));
+    conv2_ = register_module("conv2", ConvNorm(out, out, 3, 1, 1, gn));
   }
-  if (in != out || stride != 1) shortcut_ = register_module("shortcut", ConvNorm(in, out, 1, stride, 0));
+  if (in != out || stride != 1) shortcut_ = register_module("shortcut", ConvNorm(in, out, 1, stride, 0, gn));
 }
 
 at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& inMask, const at::Tensor& outMask) {
@@ -59,17 +67,17 @@ at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& inMask, 
   // alone: mask each conv input at its own resolution (x arrives masked).
   at::Tensor y;
   if (bottleneck_) {
-    y = masked(at::relu(conv1_->forward(x)), inMask);
-    y = masked(at::relu(conv2_->forward(y)), outMask);
-    y = conv3_->forward(y);
+    y = masked(at::relu(conv1_->forward(x, inMask)), inMask);
+    y = masked(at::relu(conv2_->forward(y, outMask)), outMask);
+    y = conv3_->forward(y, outMask);
   } else {
-    y = conv2_->forward(masked(at::relu(conv1_->forward(x)), outMask));
+    y = conv2_->forward(masked(at::relu(conv1_->forward(x, outMask)), outMask), outMask);
   }
-  auto identity = shortcut_ ? shortcut_->forward(x) : x;
+  auto identity = shortcut_ ? shortcut_->forward(x, outMask) : x;
   return masked(at::relu(y + identity), outMask);
 }
 
-ResNetImpl::ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt) {
+ResNetImpl::ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt, bool groupNorm) {
   std::vector<int64_t> blocks;
   bool bottleneck = depth >= 50;
   if (depth == 18) blocks = {2, 2, 2, 2};
@@ -79,7 +87,7 @@ ResNetImpl::ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt) {
   else checkRange(false, "backboneDepth: expected 18, 34, 50 or 101, got ", depth);
 
   auto stemModule = register_module("stem", std::make_shared<torch::nn::Module>());
-  stem_ = ConvNorm(3, width, 7, 2, 3);
+  stem_ = ConvNorm(3, width, 7, 2, 3, groupNorm);
   stemModule->register_module("conv1", stem_);
 
   int64_t in = width;
@@ -89,7 +97,7 @@ ResNetImpl::ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt) {
     auto stage = register_module("res" + std::to_string(s + 2), torch::nn::ModuleList());
     for (int64_t b = 0; b < blocks[s]; ++b) {
       const int64_t stride = (b == 0 && s > 0) ? 2 : 1;
-      stage->push_back(ResBlock(in, bottleneckWidth, out, stride, bottleneck));
+      stage->push_back(ResBlock(in, bottleneckWidth, out, stride, bottleneck, groupNorm));
       in = out;
     }
     stages_.push_back(stage);
@@ -110,8 +118,12 @@ std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& images, const at::
     return validSizes.defined() ? validMask(validSizesAt(validSizes, halvings), like.size(2), like.size(3), like.options())
                                 : at::Tensor();
   };
-  at::Tensor x = at::relu(stem_->forward(images));
-  x = masked(x, maskAt(x));  // the max-pool must see zeros (≤ any ReLU output) in the padding
+  const int64_t stemH = (images.size(2) + 1) / 2, stemW = (images.size(3) + 1) / 2;
+  at::Tensor stemMask = validSizes.defined()
+                            ? validMask(validSizesAt(validSizes, 1), stemH, stemW, images.options())
+                            : at::Tensor();
+  at::Tensor x = at::relu(stem_->forward(images, stemMask));
+  x = masked(x, stemMask);  // the max-pool must see zeros (≤ any ReLU output) in the padding
   x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
   halvings = 2;
   x = masked(x, maskAt(x));

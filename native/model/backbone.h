@@ -5,6 +5,7 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
 #include <vector>
@@ -23,23 +24,26 @@ class FrozenBatchNorm2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FrozenBatchNorm2d);
 
-// A bias-free convolution followed by its FrozenBatchNorm (detectron2's Conv2d with norm).
+// A bias-free convolution followed by its norm (detectron2's Conv2d with norm): FrozenBatchNorm
+// (pretrained backbones), or a trainable GroupNorm (backbones trained from scratch).
 class ConvNormImpl : public torch::nn::Module {
  public:
-  ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding);
-  at::Tensor forward(const at::Tensor& x);
+  ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, bool groupNorm = false);
+  // `mask`: valid mask [B, 1, H, W] of the output (GroupNorm statistics over it), or undefined.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {});
 
  private:
-  int64_t stride_, padding_;
+  int64_t stride_, padding_, groups_ = 0;
   at::Tensor weight_;
-  FrozenBatchNorm2d norm_{nullptr};
+  FrozenBatchNorm2d frozen_{nullptr};
+  torch::nn::GroupNorm groupNorm_{nullptr};
 };
 TORCH_MODULE(ConvNorm);
 
 // One residual block, basic (two 3×3) or bottleneck (1×1, 3×3 with the stride, 1×1).
 class ResBlockImpl : public torch::nn::Module {
  public:
-  ResBlockImpl(int64_t in, int64_t bottleneck, int64_t out, int64_t stride, bool isBottleneck);
+  ResBlockImpl(int64_t in, int64_t bottleneck, int64_t out, int64_t stride, bool isBottleneck, bool groupNorm);
   // Masks: float [B, 1, H, W] valid masks at the block's input and output resolutions, or
   // undefined (no masking).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& inMask, const at::Tensor& outMask);
@@ -55,7 +59,7 @@ TORCH_MODULE(ResBlock);
 class ResNetImpl : public torch::nn::Module {
  public:
   // depth ∈ {18, 34, 50, 101}; width = stem width (64 for the standard ResNets).
-  ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt);
+  ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt, bool groupNorm = false);
 
   // images [B, 3, H, W]; validSizes [B, 2] (h, w) int64 or undefined (no masking).
   // Returns {res3, res4, res5}.

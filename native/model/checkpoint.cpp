@@ -55,6 +55,7 @@ const std::vector<Field>& fields() {
   static const std::vector<Field> all = {
       field("numClasses", &DinoConfig::numClasses),       field("backboneDepth", &DinoConfig::backboneDepth),
       field("backboneWidth", &DinoConfig::backboneWidth), field("freezeAt", &DinoConfig::freezeAt),
+      field("backboneGroupNorm", &DinoConfig::backboneGroupNorm),
       field("hiddenDim", &DinoConfig::hiddenDim),         field("numHeads", &DinoConfig::numHeads),
       field("numLevels", &DinoConfig::numLevels),         field("numPoints", &DinoConfig::numPoints),
       field("encoderLayers", &DinoConfig::encoderLayers), field("decoderLayers", &DinoConfig::decoderLayers),

@@ -50,6 +50,7 @@ DinoConfig presetConfig(const std::string& name) {
     c.testMaxSize = 512;
     c.selectTopK = 100;
     c.freezeAt = 0;  // trained from scratch: nothing to keep frozen
+    c.backboneGroupNorm = true;
     return c;
   }
   checkRange(false, "preset: unknown preset '", name, "'; expected 'dino-r50-4scale' or 'tiny'");

@@ -14,6 +14,9 @@ struct DinoConfig {
   int64_t backboneDepth = 50;
   int64_t backboneWidth = 64;   // stem / res2 base width (64 in the standard ResNet)
   int64_t freezeAt = 1;         // 1: the stem's weights are frozen (BN is frozen everywhere)
+  // Trainable GroupNorm instead of FrozenBatchNorm in the backbone: for backbones trained from
+  // scratch (a frozen identity BN leaves a from-scratch ResNet unnormalised).
+  bool backboneGroupNorm = false;
 
   // Transformer.
   int64_t hiddenDim = 256;

@@ -85,7 +85,8 @@ std::pair<at::Tensor, at::Tensor> encoderProposals(const at::Tensor& paddingMask
 DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
   config_.validate();
   const int64_t d = config_.hiddenDim;
-  backbone_ = register_module("backbone", ResNet(config_.backboneDepth, config_.backboneWidth, config_.freezeAt));
+  backbone_ = register_module("backbone", ResNet(config_.backboneDepth, config_.backboneWidth, config_.freezeAt,
+                                                 config_.backboneGroupNorm));
   neck_ = register_module("neck", ChannelMapper(backbone_->outChannels(), d, config_.neckGroups));
 
   transformer_ = register_module("transformer", std::make_shared<torch::nn::Module>());

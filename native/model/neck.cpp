@@ -1,8 +1,8 @@
 #include "model/neck.h"
 
-#include <ATen/ops/rsqrt.h>
 #include <torch/nn/init.h>
 
+#include "model/masked_norm.h"
 #include "model/masking.h"
 
 namespace adetr::model {
@@ -18,17 +18,7 @@ ConvGroupNormImpl::ConvGroupNormImpl(int64_t in, int64_t out, int64_t kernel, in
 
 at::Tensor ConvGroupNormImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   at::Tensor y = conv_->forward(x);
-  if (!mask.defined()) return norm_->forward(y);
-  // GroupNorm over the valid positions only: the statistics of the image alone.
-  const int64_t b = y.size(0), c = y.size(1), h = y.size(2), w = y.size(3);
-  auto yg = y.view({b, groups_, c / groups_, h * w});
-  auto m = mask.view({b, 1, 1, h * w});
-  auto count = m.sum({2, 3}, true) * (c / groups_);
-  auto mean = (yg * m).sum({2, 3}, true) / count;
-  auto centered = (yg - mean) * m;
-  auto var = centered.pow(2).sum({2, 3}, true) / count;
-  auto normed = (centered * at::rsqrt(var + norm_->options.eps())).view({b, c, h, w});
-  return (normed * norm_->weight.view({1, c, 1, 1}) + norm_->bias.view({1, c, 1, 1})) * mask;
+  return maskedGroupNorm(y, mask, groups_, norm_->weight, norm_->bias, norm_->options.eps());
 }
 
 ChannelMapperImpl::ChannelMapperImpl(const std::vector<int64_t>& inChannels, int64_t outChannels, int64_t groups) {

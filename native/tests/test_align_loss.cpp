@@ -17,6 +17,7 @@
 #include "ops/align_loss/align_loss.h"
 #include "ops/align_loss/align_targets.h"
 #include "train/losses.h"
+#include "tests/test_support.h"
 #ifdef ADETR_WITH_CUDA
 #include <torch/cuda.h>
 #endif
@@ -24,18 +25,8 @@
 namespace {
 
 using adetr::ops::AlignLossKind;
+using adetr::test::expectArgError;
 using adetr::ops::AlignLossParams;
-
-int failures = 0;
-#define EXPECT(cond, ...)                                        \
-  do {                                                           \
-    if (!(cond)) {                                               \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-      std::fprintf(stderr, __VA_ARGS__);                         \
-      std::fprintf(stderr, "\n");                                \
-      ++failures;                                                \
-    }                                                            \
-  } while (0)
 
 const AlignLossKind kKinds[] = {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal,
                                 AlignLossKind::Qfl,   AlignLossKind::Vfl,   AlignLossKind::StableDino};
@@ -244,17 +235,6 @@ void testDeterminismAndWeights() {
   EXPECT(f.loss.item<float>() == a.loss.item<float>(), "uint8 mask / strided logits");
 }
 
-template <typename Fn>
-void expectArgError(Fn fn, adetr::ArgError::Kind kind, const char* prefix) {
-  try {
-    fn();
-    EXPECT(false, "expected an ArgError starting with '%s'", prefix);
-  } catch (const adetr::ArgError& e) {
-    EXPECT(e.kind() == kind, "wrong error kind for '%s'", e.what());
-    EXPECT(std::string(e.what()).rfind(prefix, 0) == 0, "message '%s' should start with '%s'", e.what(), prefix);
-  }
-}
-
 void testErrors() {
   const Problem pr = makeProblem(4, 3, 1.0, false, 3);
   using K = adetr::ArgError::Kind;
@@ -339,17 +319,13 @@ void testCudaVsCpu() {
 }  // namespace
 
 int main() {
-  testAgainstNaive();
-  testAgainstComposedAutograd();
-  testSaturatedAndPrecisions();
-  testDeterminismAndWeights();
-  testErrors();
-  testTargets();
-  testCudaVsCpu();
-  if (failures != 0) {
-    std::fprintf(stderr, "test_align_loss: %d failure(s)\n", failures);
-    return 1;
-  }
-  std::printf("test_align_loss: all checks passed\n");
-  return 0;
+  return adetr::test::runTests("test_align_loss", [] {
+    testAgainstNaive();
+    testAgainstComposedAutograd();
+    testSaturatedAndPrecisions();
+    testDeterminismAndWeights();
+    testErrors();
+    testTargets();
+    testCudaVsCpu();
+  });
 }

@@ -16,19 +16,9 @@
 #include "model/dino.h"
 #include "train/criterion.h"
 #include "train/losses.h"
+#include "tests/test_support.h"
 
 namespace {
-
-int failures = 0;
-#define CHECK(cond, ...)                                                   \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, __VA_ARGS__);                                   \
-      std::fprintf(stderr, "\n");                                          \
-      ++failures;                                                          \
-    }                                                                      \
-  } while (0)
 
 using adetr::train::ClassLossKind;
 
@@ -65,7 +55,7 @@ void testClassificationLosses() {
       for (int64_t j = 0; j < c; ++j)
         expected += entryLoss(kind, logits[i][j].item<double>(), target[i][j].item<double>(), positive[i][j].item<bool>());
     const double got = loss.item<double>();
-    CHECK(std::abs(got - expected) < 1e-9 * (1 + std::abs(expected)), "%s: %.12g vs %.12g",
+    EXPECT(std::abs(got - expected) < 1e-9 * (1 + std::abs(expected)), "%s: %.12g vs %.12g",
           adetr::train::classLossKindName(kind).c_str(), got, expected);
     // Gradient against central differences of the scalar formula, for a few entries.
     auto grad = torch::autograd::grad({loss}, {logits})[0];
@@ -75,7 +65,7 @@ void testClassificationLosses() {
       const bool pos = positive[i][j].item<bool>();
       const double h = 1e-6;
       const double fd = (entryLoss(kind, x + h, t, pos) - entryLoss(kind, x - h, t, pos)) / (2 * h);
-      CHECK(std::abs(grad[i][j].item<double>() - fd) < 1e-5 * (1 + std::abs(fd)), "%s grad", adetr::train::classLossKindName(kind).c_str());
+      EXPECT(std::abs(grad[i][j].item<double>() - fd) < 1e-5 * (1 + std::abs(fd)), "%s grad", adetr::train::classLossKindName(kind).c_str());
     }
   }
   // Stability: huge logits give finite losses.
@@ -83,7 +73,7 @@ void testClassificationLosses() {
   auto pos = at::tensor({1, 0, 0, 1}).to(at::kBool).view({2, 2});
   for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal}) {
     auto l = adetr::train::classificationLossComposed(kind, extreme, at::full({2, 2}, 0.5, at::kDouble), pos, {});
-    CHECK(std::isfinite(l.item<double>()), "stable at ±100");
+    EXPECT(std::isfinite(l.item<double>()), "stable at ±100");
   }
 }
 
@@ -147,22 +137,22 @@ void testMatcher() {
     auto matches = adetr::train::matchOutputs({pred}, {t}, {k}, o);
     const auto& m = matches[0][0];
     const int64_t copies = std::max<int64_t>(1, std::min<int64_t>(k, q / g));
-    CHECK(m.queries.numel() == copies * g, "every GT copy matched (%lld)", static_cast<long long>(m.queries.numel()));
+    EXPECT(m.queries.numel() == copies * g, "every GT copy matched (%lld)", static_cast<long long>(m.queries.numel()));
     auto cost = matchingCost(pred.logits[0], pred.boxes[0], t);
     double got = 0;
     for (int64_t i = 0; i < m.queries.numel(); ++i) got += cost[m.queries[i].item<int64_t>()][m.gts[i].item<int64_t>()].item<double>();
     const double best = bruteForce(cost.repeat({1, copies}));
-    CHECK(std::abs(got - best) < 1e-4, "trial %d: matched cost %.9g, optimum %.9g", trial, got, best);
+    EXPECT(std::abs(got - best) < 1e-4, "trial %d: matched cost %.9g, optimum %.9g", trial, got, best);
     // Grouped by GT, each GT exactly `copies` times, queries distinct.
     auto uniq = std::get<0>(at::_unique(m.queries));
-    CHECK(uniq.numel() == m.queries.numel(), "distinct queries");
-    for (int64_t i = 1; i < m.gts.numel(); ++i) CHECK(m.gts[i].item<int64_t>() >= m.gts[i - 1].item<int64_t>(), "sorted by GT");
+    EXPECT(uniq.numel() == m.queries.numel(), "distinct queries");
+    for (int64_t i = 1; i < m.gts.numel(); ++i) EXPECT(m.gts[i].item<int64_t>() >= m.gts[i - 1].item<int64_t>(), "sorted by GT");
   }
   // An image without GT matches nothing.
   adetr::model::LayerPrediction pred{at::randn({1, 5, 3}), at::rand({1, 5, 4})};
   adetr::model::Target none{at::zeros({0}, at::kLong), at::zeros({0, 4})};
   auto m = adetr::train::matchOutputs({pred}, {none}, {2}, o);
-  CHECK(m[0][0].queries.numel() == 0, "no GT, no match");
+  EXPECT(m[0][0].queries.numel() == 0, "no GT, no match");
 }
 
 void testComposition() {
@@ -185,31 +175,22 @@ void testComposition() {
   };
   // IoU and GIoU carry detrex's eps: u = 0.04 / (0.04 + 1e-6) for the exact box.
   const double u = 0.04 / (0.04 + 1e-6);
-  CHECK(std::abs(term("loss_bbox")) < 1e-6, "exact box: no L1 loss");
-  CHECK(std::abs(term("loss_giou") - (1 - u)) < 1e-6, "GIoU loss %.9g", term("loss_giou"));
+  EXPECT(std::abs(term("loss_bbox")) < 1e-6, "exact box: no L1 loss");
+  EXPECT(std::abs(term("loss_giou") - (1 - u)) < 1e-6, "GIoU loss %.9g", term("loss_giou"));
   // Positive entry: p = σ(2), q = p^0.25·u^0.75, t = q (rank 0: weight 1); 5 negatives at −4.
   const double p = sigmoid(2.0), q = std::pow(p, 0.25) * std::pow(u, 0.75);
   double expected = -q * std::pow(1 - p, 2) * std::log(p) - (1 - q) * p * p * std::log(1 - p);
   expected += 5 * entryLoss(ClassLossKind::Align, -4.0, 0, false);
-  CHECK(std::abs(term("loss_class") - expected) < 1e-5, "class loss %.9g vs %.9g", term("loss_class"), expected);
-  CHECK(losses.terms.size() == 6, "enc + final layer × 3 terms");
+  EXPECT(std::abs(term("loss_class") - expected) < 1e-5, "class loss %.9g vs %.9g", term("loss_class"), expected);
+  EXPECT(losses.terms.size() == 6, "enc + final layer × 3 terms");
 }
 
 }  // namespace
 
 int main() {
-  try {
+  return adetr::test::runTests("test_criterion", [] {
     testClassificationLosses();
     testMatcher();
     testComposition();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "exception: %s\n", e.what());
-    return 1;
-  }
-  if (failures) {
-    std::fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("test_criterion: all checks passed\n");
-  return 0;
+  });
 }

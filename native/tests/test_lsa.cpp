@@ -18,24 +18,9 @@
 #include "common/arg_error.h"
 #include "ops/lsa/lsa.h"
 #include "ops/lsa/lsa_solver.h"
+#include "tests/test_support.h"
 
 namespace {
-
-int gFailures = 0;
-int gChecks = 0;
-
-#define CHECK(cond, ...)                                                 \
-  do {                                                                   \
-    ++gChecks;                                                           \
-    if (!(cond)) {                                                       \
-      ++gFailures;                                                       \
-      if (gFailures <= 20) {                                             \
-        std::fprintf(stderr, "FAIL %s:%d: %s | ", __FILE__, __LINE__, #cond); \
-        std::fprintf(stderr, __VA_ARGS__);                               \
-        std::fprintf(stderr, "\n");                                      \
-      }                                                                  \
-    }                                                                    \
-  } while (0)
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 using adetr::lsa::Assignment;
@@ -156,35 +141,35 @@ void checkMatrix(const Matrix& m, bool maximize) {
   std::vector<int> refRows, refCols;
   const bool okRef = referenceScipy(m, maximize, refRows, refCols);
 
-  CHECK(okFast == feasible, "feasible=%d solved=%d (%s) %s", feasible, okFast, errFast.c_str(), describe(m).c_str());
-  CHECK(okPortable == okFast, "portable=%d auto=%d %s", okPortable, okFast, describe(m).c_str());
-  CHECK(okRef == feasible, "reference feasibility %s", describe(m).c_str());
+  EXPECT(okFast == feasible, "feasible=%d solved=%d (%s) %s", feasible, okFast, errFast.c_str(), describe(m).c_str());
+  EXPECT(okPortable == okFast, "portable=%d auto=%d %s", okPortable, okFast, describe(m).c_str());
+  EXPECT(okRef == feasible, "reference feasibility %s", describe(m).c_str());
   if (!okFast) {
-    CHECK(errFast == "cost: matrix is infeasible", "message '%s'", errFast.c_str());
+    EXPECT(errFast == "cost: matrix is infeasible", "message '%s'", errFast.c_str());
     return;
   }
   const int k = std::min(m.rows, m.cols);
-  CHECK(static_cast<int>(fast.rowIndices.size()) == k && static_cast<int>(fast.colIndices.size()) == k,
+  EXPECT(static_cast<int>(fast.rowIndices.size()) == k && static_cast<int>(fast.colIndices.size()) == k,
         "size %zu for %s", fast.rowIndices.size(), describe(m).c_str());
   std::vector<char> usedRow(m.rows), usedCol(m.cols);
   double total = 0;
   for (size_t a = 0; a < fast.rowIndices.size(); ++a) {
     const int r = fast.rowIndices[a], c = fast.colIndices[a];
-    CHECK(r >= 0 && r < m.rows && c >= 0 && c < m.cols, "index out of range");
+    EXPECT(r >= 0 && r < m.rows && c >= 0 && c < m.cols, "index out of range");
     if (r < 0 || r >= m.rows || c < 0 || c >= m.cols) return;
-    CHECK(!usedRow[r] && !usedCol[c], "row %d or col %d used twice", r, c);
+    EXPECT(!usedRow[r] && !usedCol[c], "row %d or col %d used twice", r, c);
     usedRow[r] = usedCol[c] = 1;
-    if (a > 0) CHECK(fast.rowIndices[a - 1] < r, "rows not ascending");
+    if (a > 0) EXPECT(fast.rowIndices[a - 1] < r, "rows not ascending");
     total += m.at(r, c);
   }
-  CHECK(total == fast.totalCost, "totalCost %.17g vs recomputed %.17g", fast.totalCost, total);
-  CHECK(std::abs(total - best) <= 1e-9 * (1 + std::abs(best)), "total %.17g, brute force %.17g, %s", total, best,
+  EXPECT(total == fast.totalCost, "totalCost %.17g vs recomputed %.17g", fast.totalCost, total);
+  EXPECT(std::abs(total - best) <= 1e-9 * (1 + std::abs(best)), "total %.17g, brute force %.17g, %s", total, best,
         describe(m).c_str());
-  CHECK(fast.rowIndices == portable.rowIndices && fast.colIndices == portable.colIndices,
+  EXPECT(fast.rowIndices == portable.rowIndices && fast.colIndices == portable.colIndices,
         "SIMD and portable kernels differ on %s", describe(m).c_str());
   const std::vector<int> gotRows(fast.rowIndices.begin(), fast.rowIndices.end());
   const std::vector<int> gotCols(fast.colIndices.begin(), fast.colIndices.end());
-  CHECK(gotRows == refRows && gotCols == refCols, "differs from the scipy transcription on %s (max=%d)",
+  EXPECT(gotRows == refRows && gotCols == refCols, "differs from the scipy transcription on %s (max=%d)",
         describe(m).c_str(), maximize);
 }
 
@@ -242,13 +227,13 @@ void testParityLarger() {
         const bool ok2 = runSolve(m, maximize, Kernel::Portable, portable, e2);
         std::vector<int> refRows, refCols;
         const bool okRef = referenceScipy(m, maximize, refRows, refCols);
-        CHECK(ok1 == ok2 && ok1 == okRef, "feasibility disagrees on %dx%d", m.rows, m.cols);
+        EXPECT(ok1 == ok2 && ok1 == okRef, "feasibility disagrees on %dx%d", m.rows, m.cols);
         if (!ok1 || !ok2 || !okRef) continue;
-        CHECK(fast.colIndices == portable.colIndices && fast.rowIndices == portable.rowIndices,
+        EXPECT(fast.colIndices == portable.colIndices && fast.rowIndices == portable.rowIndices,
               "kernels differ on %dx%d kind %d", m.rows, m.cols, kind);
         const std::vector<int> gotRows(fast.rowIndices.begin(), fast.rowIndices.end());
         const std::vector<int> gotCols(fast.colIndices.begin(), fast.colIndices.end());
-        CHECK(gotRows == refRows && gotCols == refCols, "scipy transcription differs on %dx%d kind %d", m.rows,
+        EXPECT(gotRows == refRows && gotCols == refCols, "scipy transcription differs on %dx%d kind %d", m.rows,
               m.cols, kind);
       }
     }
@@ -271,41 +256,41 @@ void testErrors() {
   adetr::ArgError::Kind kind = adetr::ArgError::Kind::Type;
   const std::vector<double> withNan{1, nanv, 3, 4};
   std::string msg = errorOf([&] { solve(withNan.data(), 2, 2, false); }, &kind);
-  CHECK(msg == "cost: matrix contains invalid numeric entries (NaN or -inf)", "NaN message '%s'", msg.c_str());
-  CHECK(kind == adetr::ArgError::Kind::Range, "NaN kind");
+  EXPECT(msg == "cost: matrix contains invalid numeric entries (NaN or -inf)", "NaN message '%s'", msg.c_str());
+  EXPECT(kind == adetr::ArgError::Kind::Range, "NaN kind");
   msg = errorOf([&] { solve(withNan.data(), 2, 2, true); });
-  CHECK(msg.rfind("cost: matrix contains invalid numeric entries", 0) == 0, "NaN maximize '%s'", msg.c_str());
+  EXPECT(msg.rfind("cost: matrix contains invalid numeric entries", 0) == 0, "NaN maximize '%s'", msg.c_str());
   const std::vector<double> withNegInf{1, -kInf, 3, 4};
   msg = errorOf([&] { solve(withNegInf.data(), 2, 2, false); });
-  CHECK(msg == "cost: matrix contains invalid numeric entries (NaN or -inf)", "-inf message '%s'", msg.c_str());
+  EXPECT(msg == "cost: matrix contains invalid numeric entries (NaN or -inf)", "-inf message '%s'", msg.c_str());
   // Transposed and float32 paths validate too.
   const std::vector<float> f32{1, 2, 3, -std::numeric_limits<float>::infinity(), 5, 6};
   msg = errorOf([&] { solve(f32.data(), 3, 2, false); });
-  CHECK(msg == "cost: matrix contains invalid numeric entries (NaN or -inf)", "f32 tall -inf '%s'", msg.c_str());
+  EXPECT(msg == "cost: matrix contains invalid numeric entries (NaN or -inf)", "f32 tall -inf '%s'", msg.c_str());
   // maximize: -inf is forbidden (allowed), +inf is invalid.
   Assignment a = solve(withNegInf.data(), 2, 2, true);
-  CHECK(a.colIndices == std::vector<int32_t>({0, 1}) && a.totalCost == 5, "maximize with -inf");
+  EXPECT(a.colIndices == std::vector<int32_t>({0, 1}) && a.totalCost == 5, "maximize with -inf");
   const std::vector<double> withPosInf{1, kInf, 3, 4};
   msg = errorOf([&] { solve(withPosInf.data(), 2, 2, true); });
-  CHECK(msg == "cost: matrix contains invalid numeric entries (NaN or +inf with maximize)", "+inf max '%s'",
+  EXPECT(msg == "cost: matrix contains invalid numeric entries (NaN or +inf with maximize)", "+inf max '%s'",
         msg.c_str());
   // Infeasible (scipy's example) and feasible-around-inf.
   const std::vector<double> infeasible{kInf, kInf, 1, 2};
   msg = errorOf([&] { solve(infeasible.data(), 2, 2, false, "myCost"); }, &kind);
-  CHECK(msg == "myCost: matrix is infeasible", "infeasible '%s'", msg.c_str());
+  EXPECT(msg == "myCost: matrix is infeasible", "infeasible '%s'", msg.c_str());
   const std::vector<double> diagonal{1, kInf, kInf, 2};
   a = solve(diagonal.data(), 2, 2, false);
-  CHECK(a.colIndices == std::vector<int32_t>({0, 1}) && a.totalCost == 3, "diagonal around inf");
+  EXPECT(a.colIndices == std::vector<int32_t>({0, 1}) && a.totalCost == 3, "diagonal around inf");
   // Dims.
   msg = errorOf([&] { solve(withNan.data(), -1, 2, false); }, &kind);
-  CHECK(msg.rfind("cost: dims must be non-negative", 0) == 0, "negative dims '%s'", msg.c_str());
+  EXPECT(msg.rfind("cost: dims must be non-negative", 0) == 0, "negative dims '%s'", msg.c_str());
   msg = errorOf([&] { solve(static_cast<const double*>(nullptr), 2, 2, false); });
-  CHECK(msg == "cost: no data", "null data '%s'", msg.c_str());
+  EXPECT(msg == "cost: no data", "null data '%s'", msg.c_str());
   // Empty matrices.
   a = solve(static_cast<const double*>(nullptr), 900, 0, false);
-  CHECK(a.rowIndices.empty() && a.colIndices.empty() && a.totalCost == 0, "900x0");
+  EXPECT(a.rowIndices.empty() && a.colIndices.empty() && a.totalCost == 0, "900x0");
   a = solve(static_cast<const double*>(nullptr), 0, 5, true);
-  CHECK(a.rowIndices.empty(), "0x5");
+  EXPECT(a.rowIndices.empty(), "0x5");
 }
 
 void testBatch() {
@@ -319,10 +304,10 @@ void testBatch() {
   for (const Matrix& m : mats) views.push_back({m.data.data(), false, m.rows, m.cols});
   for (bool maximize : {false, true}) {
     const std::vector<Assignment> batch = adetr::lsa::solveBatch(views, maximize);
-    CHECK(batch.size() == mats.size(), "batch size");
+    EXPECT(batch.size() == mats.size(), "batch size");
     for (size_t k = 0; k < mats.size(); ++k) {
       const Assignment one = adetr::lsa::solve(mats[k].data.data(), mats[k].rows, mats[k].cols, maximize);
-      CHECK(batch[k].rowIndices == one.rowIndices && batch[k].colIndices == one.colIndices &&
+      EXPECT(batch[k].rowIndices == one.rowIndices && batch[k].colIndices == one.colIndices &&
                 batch[k].totalCost == one.totalCost,
             "batch item %zu differs", k);
     }
@@ -332,8 +317,8 @@ void testBatch() {
   views.insert(views.begin() + 5, adetr::lsa::CostView{infeasible.data(), false, 2, 2});
   views.insert(views.begin() + 9, adetr::lsa::CostView{infeasible.data(), false, 2, 2});
   const std::string msg = errorOf([&] { adetr::lsa::solveBatch(views, false); });
-  CHECK(msg == "costs[5]: matrix is infeasible", "batch error '%s'", msg.c_str());
-  CHECK(adetr::lsa::solveBatch({}, false).empty(), "empty batch");
+  EXPECT(msg == "costs[5]: matrix is infeasible", "batch error '%s'", msg.c_str());
+  EXPECT(adetr::lsa::solveBatch({}, false).empty(), "empty batch");
 }
 
 // float32 input gives exactly the float64 answer on the widened values.
@@ -347,7 +332,7 @@ void testFloat32() {
     for (bool maximize : {false, true}) {
       const Assignment a = adetr::lsa::solve(f.data(), shape.first, shape.second, maximize);
       const Assignment b = adetr::lsa::solve(d.data(), shape.first, shape.second, maximize);
-      CHECK(a.rowIndices == b.rowIndices && a.colIndices == b.colIndices && a.totalCost == b.totalCost,
+      EXPECT(a.rowIndices == b.rowIndices && a.colIndices == b.colIndices && a.totalCost == b.totalCost,
             "float32 vs float64 on %dx%d", shape.first, shape.second);
     }
   }
@@ -365,20 +350,20 @@ void testWarmStart() {
     const Matrix generic = makeMatrix(n, n, [&] { return uni(rng); });
     Workspace ws;
     const bool certified = adetr::lsa::detail::solveSquareWarmStart(generic.data.data(), n, ws, scan, "cost");
-    CHECK(certified, "warm start not certified on uniform %dx%d", n, n);
+    EXPECT(certified, "warm start not certified on uniform %dx%d", n, n);
     const Assignment ref = adetr::lsa::solve(generic.data.data(), n, n, false, "cost", Kernel::Portable);
-    CHECK(std::vector<int32_t>(ws.col4row.begin(), ws.col4row.begin() + n) == ref.colIndices,
+    EXPECT(std::vector<int32_t>(ws.col4row.begin(), ws.col4row.begin() + n) == ref.colIndices,
           "warm start differs from scipy's algorithm on uniform %dx%d", n, n);
 
     const Matrix tied = makeMatrix(n, n, [&] { return static_cast<double>(small(rng)); });
     Workspace ws2;
-    CHECK(!adetr::lsa::detail::solveSquareWarmStart(tied.data.data(), n, ws2, scan, "cost"),
+    EXPECT(!adetr::lsa::detail::solveSquareWarmStart(tied.data.data(), n, ws2, scan, "cost"),
           "warm start certified a tied %dx%d matrix", n, n);
 
     Matrix withInf = generic;
     withInf.data[5] = kInf;
     Workspace ws3;
-    CHECK(!adetr::lsa::detail::solveSquareWarmStart(withInf.data.data(), n, ws3, scan, "cost"),
+    EXPECT(!adetr::lsa::detail::solveSquareWarmStart(withInf.data.data(), n, ws3, scan, "cost"),
           "warm start accepted an infinite entry");
   }
   // Through solve(): above the size threshold, generic and tied, equal to the portable path.
@@ -387,7 +372,7 @@ void testWarmStart() {
     const Matrix m = makeMatrix(n, n, [&] { return kind == 0 ? uni(rng) : static_cast<double>(small(rng)); });
     const Assignment fast = adetr::lsa::solve(m.data.data(), n, n, false);
     const Assignment ref = adetr::lsa::solve(m.data.data(), n, n, false, "cost", Kernel::Portable);
-    CHECK(fast.colIndices == ref.colIndices && fast.totalCost == ref.totalCost, "solve() %dx%d kind %d differs", n,
+    EXPECT(fast.colIndices == ref.colIndices && fast.totalCost == ref.totalCost, "solve() %dx%d kind %d differs", n,
           n, kind);
   }
 }
@@ -412,7 +397,7 @@ void testEachKernel() {
         std::vector<int> refRows, refCols;
         referenceScipy(m, false, refRows, refCols);
         const std::vector<int> got(ws.col4row.begin(), ws.col4row.begin() + nr);
-        CHECK(got == refCols, "kernel %s differs from the scipy transcription on %dx%d", name, nr, nc);
+        EXPECT(got == refCols, "kernel %s differs from the scipy transcription on %dx%d", name, nr, nc);
       }
     }
   }
@@ -422,13 +407,13 @@ void testEachKernel() {
 
 int main() {
   std::printf("lsa kernel: %s\n", adetr::lsa::autoKernelName());
-  testBruteForceShapes();
-  testParityLarger();
-  testErrors();
-  testBatch();
-  testFloat32();
-  testWarmStart();
-  testEachKernel();
-  std::printf("%d checks, %d failures\n", gChecks, gFailures);
-  return gFailures == 0 ? 0 : 1;
+  return adetr::test::runTests("test_lsa", [] {
+    testBruteForceShapes();
+    testParityLarger();
+    testErrors();
+    testBatch();
+    testFloat32();
+    testWarmStart();
+    testEachKernel();
+  });
 }

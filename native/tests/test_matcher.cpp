@@ -22,26 +22,12 @@
 #include "model/dino.h"
 #include "ops/lsa/lsa.h"
 #include "train/matcher.h"
+#include "tests/test_support.h"
 
 namespace {
 
-int gFailures = 0;
-int gChecks = 0;
-
-#define EXPECT(cond, ...)                                                        \
-  do {                                                                          \
-    ++gChecks;                                                                  \
-    if (!(cond)) {                                                              \
-      ++gFailures;                                                              \
-      if (gFailures <= 25) {                                                    \
-        std::fprintf(stderr, "FAIL %s:%d: %s | ", __FILE__, __LINE__, #cond);   \
-        std::fprintf(stderr, __VA_ARGS__);                                      \
-        std::fprintf(stderr, "\n");                                             \
-      }                                                                         \
-    }                                                                           \
-  } while (0)
-
 using adetr::model::LayerPrediction;
+using adetr::test::expectArgError;
 using adetr::model::Target;
 using adetr::train::MatchPairs;
 using adetr::train::MatcherCosts;
@@ -345,18 +331,6 @@ void testDinoSized() {
   }
 }
 
-template <typename Fn>
-void expectError(Fn fn, adetr::ArgError::Kind kind, const std::string& prefix) {
-  try {
-    fn();
-    EXPECT(false, "expected an error starting with '%s'", prefix.c_str());
-  } catch (const adetr::ArgError& e) {
-    const std::string msg = e.what();
-    EXPECT(e.kind() == kind && msg.rfind(prefix, 0) == 0, "got '%s', expected it to start with '%s'", msg.c_str(),
-          prefix.c_str());
-  }
-}
-
 void testErrors() {
   using Kind = adetr::ArgError::Kind;
   const int64_t classes = 5, q = 6;
@@ -364,50 +338,41 @@ void testErrors() {
   std::vector<Target> two{randomTarget(2, classes, false), randomTarget(3, classes, false)};
   auto match = [](std::vector<LayerPrediction> layers, std::vector<Target> targets, std::vector<int64_t> ks,
                   MatcherCosts costs = {}) { adetr::train::matchLayers(layers, targets, ks, costs); };
-  expectError([&] { match({layer}, {two[0]}, {2}); }, Kind::Range, "targets:");
-  expectError([&] { match({layer}, two, {2, 2}); }, Kind::Range, "gtCopies:");
-  expectError([&] { match({layer}, two, {0}); }, Kind::Range, "gtCopies[0]:");
-  expectError([&] { match({{layer.logits[0], layer.boxes}}, two, {1}); }, Kind::Type, "layers[0].logits:");
-  expectError([&] { match({{layer.logits, layer.boxes.slice(2, 0, 3)}}, two, {1}); }, Kind::Type, "layers[0].boxes:");
-  expectError([&] { match({{layer.logits, layer.boxes.slice(1, 0, 3)}}, two, {1}); }, Kind::Range, "layers[0].boxes:");
-  expectError([&] { match({layer, {layer.logits.to(at::kLong), layer.boxes}}, two, {1, 1}); }, Kind::Type,
+  expectArgError([&] { match({layer}, {two[0]}, {2}); }, Kind::Range, "targets:");
+  expectArgError([&] { match({layer}, two, {2, 2}); }, Kind::Range, "gtCopies:");
+  expectArgError([&] { match({layer}, two, {0}); }, Kind::Range, "gtCopies[0]:");
+  expectArgError([&] { match({{layer.logits[0], layer.boxes}}, two, {1}); }, Kind::Type, "layers[0].logits:");
+  expectArgError([&] { match({{layer.logits, layer.boxes.slice(2, 0, 3)}}, two, {1}); }, Kind::Type, "layers[0].boxes:");
+  expectArgError([&] { match({{layer.logits, layer.boxes.slice(1, 0, 3)}}, two, {1}); }, Kind::Range, "layers[0].boxes:");
+  expectArgError([&] { match({layer, {layer.logits.to(at::kLong), layer.boxes}}, two, {1, 1}); }, Kind::Type,
               "layers[1].logits:");
   auto badLabel = two;
   badLabel[1].labels = at::tensor(std::vector<int64_t>{0, classes, 1}, kLong);
-  expectError([&] { match({layer}, badLabel, {1}); }, Kind::Range, "targets[1].labels:");
+  expectArgError([&] { match({layer}, badLabel, {1}); }, Kind::Range, "targets[1].labels:");
   auto floatLabel = two;
   floatLabel[0].labels = floatLabel[0].labels.to(at::kFloat);
-  expectError([&] { match({layer}, floatLabel, {1}); }, Kind::Type, "targets[0].labels:");
+  expectArgError([&] { match({layer}, floatLabel, {1}); }, Kind::Type, "targets[0].labels:");
   auto badBoxes = two;
   badBoxes[0].boxes = badBoxes[0].boxes.slice(0, 0, 1);
-  expectError([&] { match({layer}, badBoxes, {1}); }, Kind::Type, "targets[0].boxes:");
+  expectArgError([&] { match({layer}, badBoxes, {1}); }, Kind::Type, "targets[0].boxes:");
   auto nanLogits = layer.logits.clone();
   nanLogits[1][2].fill_(std::nan(""));
-  expectError([&] { match({layer, {nanLogits, layer.boxes}}, two, {1, 1}); }, Kind::Range, "layers[1]:");
+  expectArgError([&] { match({layer, {nanLogits, layer.boxes}}, two, {1, 1}); }, Kind::Range, "layers[1]:");
   MatcherCosts badAlpha;
   badAlpha.focalAlpha = 1.5;
-  expectError([&] { match({layer}, two, {1}, badAlpha); }, Kind::Range, "costs.focalAlpha:");
+  expectArgError([&] { match({layer}, two, {1}, badAlpha); }, Kind::Range, "costs.focalAlpha:");
 }
 
 }  // namespace
 
 int main() {
   at::manual_seed(7);
-  try {
+  return adetr::test::runTests("test_matcher", [] {
     testCostAgainstFormula();
     testAgainstBruteForce();
     testKnownCopies();
     testEmptyAndBatchEquivalence();
     testDinoSized();
     testErrors();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "FAIL: unexpected exception: %s\n", e.what());
-    return 1;
-  }
-  if (gFailures > 0) {
-    std::fprintf(stderr, "%d of %d checks failed\n", gFailures, gChecks);
-    return 1;
-  }
-  std::printf("test_matcher: %d checks passed\n", gChecks);
-  return 0;
+  });
 }

@@ -9,20 +9,9 @@
 
 #include "model/cdn.h"
 #include "model/dino.h"
+#include "tests/test_support.h"
 
 namespace {
-
-int failures = 0;
-
-#define CHECK(cond, ...)                                                 \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      std::fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, __VA_ARGS__);                                 \
-      std::fprintf(stderr, "\n");                                        \
-      ++failures;                                                        \
-    }                                                                    \
-  } while (0)
 
 using adetr::model::DinoConfig;
 
@@ -32,17 +21,17 @@ void testParameterCounts() {
   std::printf("dino-r50-4scale: %lld parameters (%lld trainable)\n", static_cast<long long>(n),
               static_cast<long long>(r50->numParameters(true)));
   // The paper's model has about 47M parameters.
-  CHECK(n > 46'000'000 && n < 48'500'000, "r50 count %lld", static_cast<long long>(n));
+  EXPECT(n > 46'000'000 && n < 48'500'000, "r50 count %lld", static_cast<long long>(n));
   auto tiny = adetr::model::Dino(adetr::model::presetConfig("tiny"));
   std::printf("tiny: %lld parameters\n", static_cast<long long>(tiny->numParameters()));
-  CHECK(tiny->numParameters() < 5'000'000, "tiny count %lld", static_cast<long long>(tiny->numParameters()));
+  EXPECT(tiny->numParameters() < 5'000'000, "tiny count %lld", static_cast<long long>(tiny->numParameters()));
 }
 
 void testDenoisingMask() {
   const int64_t g = 3, ng = 2, q = 5;
   auto mask = adetr::model::denoisingAttnMask(g, ng, q);
   const int64_t pad = 2 * g * ng;
-  CHECK(mask.size(0) == pad + q && mask.size(1) == pad + q, "mask shape");
+  EXPECT(mask.size(0) == pad + q && mask.size(1) == pad + q, "mask shape");
   auto acc = mask.accessor<bool, 2>();
   for (int64_t i = 0; i < pad + q; ++i) {
     for (int64_t j = 0; j < pad + q; ++j) {
@@ -50,7 +39,7 @@ void testDenoisingMask() {
       if (i >= pad) expected = j < pad;                  // matching queries never see DN slots
       else if (j >= pad) expected = false;               // DN queries see the matching queries
       else expected = (i / (2 * g)) != (j / (2 * g));    // DN groups see only themselves
-      CHECK(acc[i][j] == expected, "mask[%lld][%lld]", static_cast<long long>(i), static_cast<long long>(j));
+      EXPECT(acc[i][j] == expected, "mask[%lld][%lld]", static_cast<long long>(i), static_cast<long long>(j));
     }
   }
 }
@@ -73,38 +62,38 @@ void testShapesAndDenoising() {
   targets[0] = {at::tensor({0, 2}, at::kLong), at::tensor({0.5, 0.5, 0.2, 0.3, 0.3, 0.6, 0.1, 0.1}).view({2, 4})};
   targets[1] = {at::tensor({1}, at::kLong), at::tensor({0.4, 0.4, 0.5, 0.5}).view({1, 4})};
   auto out = model->forward({images, sizes}, &targets);
-  CHECK(out.backboneFeatures.size() == 3, "3 backbone maps");
-  CHECK(out.backboneFeatures[0].size(2) == 12 && out.backboneFeatures[0].size(3) == 16, "res3 is stride 8");
-  CHECK(out.backboneFeatures[2].size(2) == 3 && out.backboneFeatures[2].size(3) == 4, "res5 is stride 32");
-  CHECK(out.levelFeatures.size() == 4, "4 levels");
-  CHECK(out.levelFeatures[3].size(1) == c.hiddenDim && out.levelFeatures[3].size(2) == 2 && out.levelFeatures[3].size(3) == 2,
+  EXPECT(out.backboneFeatures.size() == 3, "3 backbone maps");
+  EXPECT(out.backboneFeatures[0].size(2) == 12 && out.backboneFeatures[0].size(3) == 16, "res3 is stride 8");
+  EXPECT(out.backboneFeatures[2].size(2) == 3 && out.backboneFeatures[2].size(3) == 4, "res5 is stride 32");
+  EXPECT(out.levelFeatures.size() == 4, "4 levels");
+  EXPECT(out.levelFeatures[3].size(1) == c.hiddenDim && out.levelFeatures[3].size(2) == 2 && out.levelFeatures[3].size(3) == 2,
         "extra level stride 64");
   const int64_t s = 12 * 16 + 6 * 8 + 3 * 4 + 2 * 2;
-  CHECK(out.memory.size(0) == 2 && out.memory.size(1) == s && out.memory.size(2) == c.hiddenDim, "memory shape");
-  CHECK(static_cast<int64_t>(out.layers.size()) == c.decoderLayers, "one prediction per decoder layer");
+  EXPECT(out.memory.size(0) == 2 && out.memory.size(1) == s && out.memory.size(2) == c.hiddenDim, "memory shape");
+  EXPECT(static_cast<int64_t>(out.layers.size()) == c.decoderLayers, "one prediction per decoder layer");
   for (const auto& p : out.layers) {
-    CHECK(p.logits.size(1) == c.numQueries && p.logits.size(2) == c.numClasses, "logits shape");
-    CHECK(p.boxes.size(1) == c.numQueries && p.boxes.size(2) == 4, "boxes shape");
-    CHECK(p.boxes.min().item<double>() >= 0 && p.boxes.max().item<double>() <= 1, "boxes in [0,1]");
+    EXPECT(p.logits.size(1) == c.numQueries && p.logits.size(2) == c.numClasses, "logits shape");
+    EXPECT(p.boxes.size(1) == c.numQueries && p.boxes.size(2) == 4, "boxes shape");
+    EXPECT(p.boxes.min().item<double>() >= 0 && p.boxes.max().item<double>() <= 1, "boxes in [0,1]");
   }
-  CHECK(out.encoder.logits.size(1) == c.numQueries, "encoder proposals");
-  CHECK(out.dn.has_value(), "denoising queries in training with targets");
+  EXPECT(out.encoder.logits.size(1) == c.numQueries, "encoder proposals");
+  EXPECT(out.dn.has_value(), "denoising queries in training with targets");
   if (out.dn) {
-    CHECK(out.dn->maxGt == 2 && out.dn->numGroups == c.dnNumber / 2, "G_max = 2, ng = dnNumber / 2");
-    CHECK(out.denoising.size() == out.layers.size() && out.denoising[0].logits.size(1) == out.dn->padSize(), "dn outputs");
+    EXPECT(out.dn->maxGt == 2 && out.dn->numGroups == c.dnNumber / 2, "G_max = 2, ng = dnNumber / 2");
+    EXPECT(out.denoising.size() == out.layers.size() && out.denoising[0].logits.size(1) == out.dn->padSize(), "dn outputs");
   }
   // Valid ratios of image 1: 100/128 and 80/96 at level 0 with exact arithmetic (ceil(100/8)=13 of 16).
   auto vr = out.validRatios;
-  CHECK(std::abs(vr[1][0][0].item<double>() - 13.0 / 16.0) < 1e-6, "valid ratio w %f", vr[1][0][0].item<double>());
-  CHECK(std::abs(vr[1][0][1].item<double>() - 10.0 / 12.0) < 1e-6, "valid ratio h %f", vr[1][0][1].item<double>());
+  EXPECT(std::abs(vr[1][0][0].item<double>() - 13.0 / 16.0) < 1e-6, "valid ratio w %f", vr[1][0][0].item<double>());
+  EXPECT(std::abs(vr[1][0][1].item<double>() - 10.0 / 12.0) < 1e-6, "valid ratio h %f", vr[1][0][1].item<double>());
   // Gradients reach the backbone, the heads and the label embedding.
   auto loss = out.layers.back().logits.sum() + out.layers.back().boxes.sum() + out.denoising.back().logits.sum() +
               out.encoder.boxes.sum();
   loss.backward();
   auto params = model->named_parameters();
-  CHECK(params["backbone.res5.0.conv1.weight"].grad().defined(), "backbone grad");
-  CHECK(params["label_enc.weight"].grad().defined(), "label_enc grad");
-  CHECK(params["transformer.encoder.layers.0.attentions.0.sampling_offsets.weight"].grad().defined(), "msda grad");
+  EXPECT(params["backbone.res5.0.conv1.weight"].grad().defined(), "backbone grad");
+  EXPECT(params["label_enc.weight"].grad().defined(), "label_enc grad");
+  EXPECT(params["transformer.encoder.layers.0.attentions.0.sampling_offsets.weight"].grad().defined(), "msda grad");
 }
 
 void testPaddingInvariance() {
@@ -121,25 +110,16 @@ void testPaddingInvariance() {
   auto dl = (alone.layers.back().logits - withPad.layers.back().logits).abs().max().item<double>();
   auto db = (alone.layers.back().boxes - withPad.layers.back().boxes).abs().max().item<double>();
   std::printf("padding invariance: max |dlogits| %.3g, max |dboxes| %.3g\n", dl, db);
-  CHECK(dl < 1e-3 && db < 1e-4, "padding changed the predictions: %g %g", dl, db);
+  EXPECT(dl < 1e-3 && db < 1e-4, "padding changed the predictions: %g %g", dl, db);
 }
 
 }  // namespace
 
 int main() {
-  try {
+  return adetr::test::runTests("test_model", [] {
     testParameterCounts();
     testDenoisingMask();
     testShapesAndDenoising();
     testPaddingInvariance();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "exception: %s\n", e.what());
-    return 1;
-  }
-  if (failures) {
-    std::fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("test_model: all checks passed\n");
-  return 0;
+  });
 }

@@ -12,19 +12,9 @@
 
 #include "common/arg_error.h"
 #include "ops/msda/msda.h"
+#include "tests/test_support.h"
 
 namespace {
-
-int failures = 0;
-#define EXPECT(cond, ...)                                    \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                    \
-      std::fprintf(stderr, "\n");                           \
-      ++failures;                                           \
-    }                                                       \
-  } while (0)
 
 struct Case {
   std::string name;
@@ -185,25 +175,17 @@ void checkNonContiguous() {
 void checkErrors() {
   const Case c{"err", 1, 3, 2, 4, 2, {{3, 2}, {1, 1}}};
   const Inputs in = makeInputs(c, at::kFloat, 5);
-  auto expectError = [&](const char* what, const std::string& prefix, auto&& fn) {
-    try {
-      fn();
-      EXPECT(false, "%s: no error", what);
-    } catch (const adetr::ArgError& e) {
-      EXPECT(std::string(e.what()).rfind(prefix, 0) == 0, "%s: message '%s' does not start with '%s'", what, e.what(),
-            prefix.c_str());
-    }
-  };
-  expectError("bad S", "spatialShapes:", [&] {
+  using adetr::test::expectArgError;
+  expectArgError("bad S", "spatialShapes:", [&] {
     adetr::ops::msDeformAttnForward(in.value.narrow(1, 0, 6), in.shapes, in.starts, in.loc, in.attn);
   });
-  expectError("bad start", "levelStartIndex:", [&] {
+  expectArgError("bad start", "levelStartIndex:", [&] {
     adetr::ops::msDeformAttnForward(in.value, in.shapes, in.starts + 1, in.loc, in.attn);
   });
-  expectError("dtype", "attentionWeights:", [&] {
+  expectArgError("dtype", "attentionWeights:", [&] {
     adetr::ops::msDeformAttnForward(in.value, in.shapes, in.starts, in.loc, in.attn.to(at::kDouble));
   });
-  expectError("rank", "samplingLocations:", [&] {
+  expectArgError("rank", "samplingLocations:", [&] {
     adetr::ops::msDeformAttnForward(in.value, in.shapes, in.starts, in.loc.select(-1, 0), in.attn);
   });
 }
@@ -212,29 +194,25 @@ void checkErrors() {
 
 int main() {
   std::printf("threads: %d\n", at::get_num_threads());
-  const std::vector<Case> cases = {
-      {"deformable-detr test shapes", 1, 2, 2, 2, 2, {{6, 4}, {3, 2}}},
-      {"1x1 level, P=1", 2, 5, 3, 8, 1, {{1, 1}, {4, 7}}},
-      {"P=3, odd D (tail)", 2, 7, 2, 11, 3, {{5, 5}, {2, 3}, {1, 1}}},
-      {"P=4, D=32, 4 levels", 1, 9, 4, 32, 4, {{8, 12}, {4, 6}, {2, 3}, {1, 2}}},
-  };
-  for (const Case& c : cases) {
-    checkAgainstNaive(c, at::kDouble, 1e-10);
-    checkAgainstNaive(c, at::kFloat, 2e-4);
-    checkAutograd(c);
-  }
-  // The chunked (per-copy) value-gradient path: more threads than (batch, head) pairs.
-  const int threadsBefore = at::get_num_threads();
-  at::set_num_threads(5);
-  const Case chunked{"chunked backward", 1, 13, 2, 9, 2, {{4, 4}, {2, 2}}};
-  checkAgainstNaive(chunked, at::kDouble, 1e-10);
-  at::set_num_threads(threadsBefore);
-  checkNonContiguous();
-  checkErrors();
-  if (failures) {
-    std::fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("test_msda_cpu: all checks passed\n");
-  return 0;
+  return adetr::test::runTests("test_msda_cpu", [] {
+    const std::vector<Case> cases = {
+        {"deformable-detr test shapes", 1, 2, 2, 2, 2, {{6, 4}, {3, 2}}},
+        {"1x1 level, P=1", 2, 5, 3, 8, 1, {{1, 1}, {4, 7}}},
+        {"P=3, odd D (tail)", 2, 7, 2, 11, 3, {{5, 5}, {2, 3}, {1, 1}}},
+        {"P=4, D=32, 4 levels", 1, 9, 4, 32, 4, {{8, 12}, {4, 6}, {2, 3}, {1, 2}}},
+    };
+    for (const Case& c : cases) {
+      checkAgainstNaive(c, at::kDouble, 1e-10);
+      checkAgainstNaive(c, at::kFloat, 2e-4);
+      checkAutograd(c);
+    }
+    // The chunked (per-copy) value-gradient path: more threads than (batch, head) pairs.
+    const int threadsBefore = at::get_num_threads();
+    at::set_num_threads(5);
+    const Case chunked{"chunked backward", 1, 13, 2, 9, 2, {{4, 4}, {2, 2}}};
+    checkAgainstNaive(chunked, at::kDouble, 1e-10);
+    at::set_num_threads(threadsBefore);
+    checkNonContiguous();
+    checkErrors();
+  });
 }

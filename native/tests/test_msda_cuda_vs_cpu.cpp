@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ops/msda/msda.h"
+#include "tests/test_support.h"
 
 #ifndef ADETR_WITH_CUDA
 int main() {
@@ -17,8 +18,6 @@ int main() {
 #else
 
 namespace {
-
-int failures = 0;
 
 struct Case {
   const char* name;
@@ -54,10 +53,7 @@ void compare(const char* what, const Case& c, const char* dtype, const at::Tenso
   const at::Tensor g = gpu.to(at::kCPU).to(at::kDouble), r = cpu.to(at::kDouble);
   const double err = (g - r).abs().max().item<double>();
   const double scale = r.abs().max().item<double>();
-  if (!(err <= atol + rtol * scale)) {
-    std::fprintf(stderr, "FAIL %s [%s] %s: max |cuda - cpu| = %g (scale %g)\n", c.name, dtype, what, err, scale);
-    ++failures;
-  }
+  EXPECT(err <= atol + rtol * scale, "%s [%s] %s: max |cuda - cpu| = %g (scale %g)", c.name, dtype, what, err, scale);
 }
 
 void runCase(const Case& c, at::ScalarType dtype, double rtol, double atol) {
@@ -74,10 +70,7 @@ void runCase(const Case& c, at::ScalarType dtype, double rtol, double atol) {
   const at::Tensor outGpu = adetr::ops::msDeformAttnForward(vG, in64.shapes, in64.starts, lG, aG);
   const auto gGpu = adetr::ops::msDeformAttnBackward(vG, in64.shapes.cuda(), in64.starts.cuda(), lG, aG, goG);
   const char* dt = c10::toString(dtype);
-  if (outGpu.scalar_type() != dtype || gGpu.gradValue.scalar_type() != dtype) {
-    std::fprintf(stderr, "FAIL %s [%s]: result dtype\n", c.name, dt);
-    ++failures;
-  }
+  EXPECT(outGpu.scalar_type() == dtype && gGpu.gradValue.scalar_type() == dtype, "%s [%s]: result dtype", c.name, dt);
   compare("forward", c, dt, outGpu, outCpu, rtol, atol);
   compare("gradValue", c, dt, gGpu.gradValue, gCpu.gradValue, rtol, atol);
   compare("gradSamplingLocations", c, dt, gGpu.gradSamplingLocations, gCpu.gradSamplingLocations, rtol, atol);
@@ -98,17 +91,13 @@ int main() {
       {"wide D=96", 1, 40, 2, 96, 3, {{7, 6}, {3, 3}}},
       {"D=1025", 1, 5, 1, 1025, 2, {{4, 4}}},
   };
-  for (const Case& c : cases) {
-    runCase(c, at::kDouble, 1e-12, 1e-12);
-    runCase(c, at::kFloat, 1e-4, 1e-5);
-    runCase(c, at::kHalf, 2e-2, 2e-2);
-    runCase(c, at::kBFloat16, 5e-2, 5e-2);
-  }
-  if (failures) {
-    std::fprintf(stderr, "%d comparison(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("test_msda_cuda_vs_cpu: CUDA matches CPU\n");
-  return 0;
+  return adetr::test::runTests("test_msda_cuda_vs_cpu", [&] {
+    for (const Case& c : cases) {
+      runCase(c, at::kDouble, 1e-12, 1e-12);
+      runCase(c, at::kFloat, 1e-4, 1e-5);
+      runCase(c, at::kHalf, 2e-2, 2e-2);
+      runCase(c, at::kBFloat16, 5e-2, 5e-2);
+    }
+  });
 }
 #endif

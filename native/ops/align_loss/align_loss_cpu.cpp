@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/compute_type.h"
 #include "ops/align_loss/align_loss.h"
 #include "ops/align_loss/align_loss_math.h"
 
@@ -22,16 +23,7 @@ namespace {
 
 constexpr int64_t kBlock = 16384;
 
-template <typename T>
-struct ComputeOf {
-  using type = float;
-};
-template <>
-struct ComputeOf<double> {
-  using type = double;
-};
-
-template <typename T, typename A = typename ComputeOf<T>::type>
+template <typename T, typename A = ComputeType<T>>
 double runBlocks(const T* x, const A* t, const bool* positive, const A* w, T* grad, int64_t n,
                  const align_math::Coeffs<A>& c) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
@@ -69,7 +61,7 @@ AlignLossResult alignLossCpu(const at::Tensor& logits, const at::Tensor& target,
   if (withGrad) r.gradLogits = at::empty(logits.sizes(), logits.options());
   double total = 0.0;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, logits.scalar_type(), "alignLossCpu", [&] {
-    using A = typename ComputeOf<scalar_t>::type;
+    using A = ComputeType<scalar_t>;
     const auto c = align_math::makeCoeffs<A>(static_cast<int>(kind), params.gamma, params.focalAlpha, params.vflAlpha,
                                              params.qflBeta);
     total = runBlocks<scalar_t>(logits.data_ptr<scalar_t>(), target.data_ptr<A>(), positive.data_ptr<bool>(),

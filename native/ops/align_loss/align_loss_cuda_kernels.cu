@@ -7,9 +7,7 @@
 // bit-identical from run to run (no atomics).
 #include "ops/align_loss/align_loss_cuda_kernels.h"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+#include "common/cuda_compute_type.cuh"
 #include "ops/align_loss/align_loss_math.h"
 
 namespace adetr::ops::cuda {
@@ -19,31 +17,6 @@ constexpr int kThreads = 256;
 constexpr int kEntriesPerThread = 4;  // at least this many per thread before adding blocks
 constexpr int kMaxBlocks = 1024;
 constexpr int kReduceThreads = 1024;
-
-template <typename T>
-struct ComputeOf {
-  using type = float;
-};
-template <>
-struct ComputeOf<double> {
-  using type = double;
-};
-
-__device__ __forceinline__ float toCompute(float v) { return v; }
-__device__ __forceinline__ double toCompute(double v) { return v; }
-__device__ __forceinline__ float toCompute(__half v) { return __half2float(v); }
-__device__ __forceinline__ float toCompute(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ __forceinline__ T fromCompute(typename ComputeOf<T>::type v);
-template <>
-__device__ __forceinline__ float fromCompute<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ double fromCompute<double>(double v) { return v; }
-template <>
-__device__ __forceinline__ __half fromCompute<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 fromCompute<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 __device__ __forceinline__ double warpSum(double v) {
 #pragma unroll
@@ -67,11 +40,11 @@ __device__ __forceinline__ double blockSum(double v) {
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
-    lossKernel(const T* __restrict__ logits, const typename ComputeOf<T>::type* __restrict__ target,
-               const bool* __restrict__ positive, const typename ComputeOf<T>::type* __restrict__ weights,
-               int64_t n, align_math::Coeffs<typename ComputeOf<T>::type> c, T* __restrict__ grad,
+    lossKernel(const T* __restrict__ logits, const ComputeType<T>* __restrict__ target,
+               const bool* __restrict__ positive, const ComputeType<T>* __restrict__ weights,
+               int64_t n, align_math::Coeffs<ComputeType<T>> c, T* __restrict__ grad,
                double* __restrict__ partials) {
-  using A = typename ComputeOf<T>::type;
+  using A = ComputeType<T>;
   double sum = 0.0;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
@@ -107,7 +80,7 @@ int blocksFor(int64_t n) {
 template <typename T>
 cudaError_t launch(const void* logits, const void* target, const bool* positive, const void* weights, int64_t n,
                    const AlignLossArgs& args, void* grad, double* partials, void* lossOut, cudaStream_t stream) {
-  using A = typename ComputeOf<T>::type;
+  using A = ComputeType<T>;
   const auto c = align_math::makeCoeffs<A>(args.kind, args.gamma, args.focalAlpha, args.vflAlpha, args.qflBeta);
   const int blocks = blocksFor(n);
   lossKernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<const T*>(logits), static_cast<const A*>(target),

@@ -12,38 +12,12 @@
 // instead of the reference's serial per-block sum.
 #include "ops/msda/msda_cuda_kernels.h"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "common/cuda_compute_type.cuh"
 
 namespace adetr::ops::cuda {
 namespace {
 
 constexpr int kBlockThreads = 256;
-
-template <typename T>
-struct AccOf {
-  using type = float;
-};
-template <>
-struct AccOf<double> {
-  using type = double;
-};
-
-__device__ __forceinline__ float toAcc(float v) { return v; }
-__device__ __forceinline__ double toAcc(double v) { return v; }
-__device__ __forceinline__ float toAcc(__half v) { return __half2float(v); }
-__device__ __forceinline__ float toAcc(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ __forceinline__ T fromAcc(typename AccOf<T>::type v);
-template <>
-__device__ __forceinline__ float fromAcc<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ double fromAcc<double>(double v) { return v; }
-template <>
-__device__ __forceinline__ __half fromAcc<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 fromAcc<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 // CPT channels moved with one aligned vector access.
 template <typename T, int CPT>
@@ -136,7 +110,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     forwardKernel(const T* __restrict__ value, const int64_t* __restrict__ shapes, const int64_t* __restrict__ starts,
                   const T* __restrict__ loc, const T* __restrict__ attn, T* __restrict__ out, MsdaSizes s,
                   int groupSize) {
-  using A = typename AccOf<T>::type;
+  using A = ComputeType<T>;
   const GroupPos g = groupPos(groupSize, s);
   if (g.group >= s.batch * s.queries * s.heads) return;  // no collective ops in this kernel
   const int64_t D = s.channels, pixelStride = s.heads * D, chunks = D / CPT;
@@ -151,21 +125,21 @@ __global__ void __launch_bounds__(kBlockThreads)
       for (int64_t p = 0; p < s.points; ++p) {
         const int64_t si = sampleBase + l * s.points + p;
         Tap<A> t;
-        if (!makeTap(t, toAcc(loc[2 * si]), toAcc(loc[2 * si + 1]), H, W, pixelStride)) continue;
-        const A a = toAcc(attn[si]);
+        if (!makeTap(t, toCompute(loc[2 * si]), toCompute(loc[2 * si + 1]), H, W, pixelStride)) continue;
+        const A a = toCompute(attn[si]);
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
           if (!t.inside[c]) continue;
           const Pack<T, CPT> v = loadPack<T, CPT>(level + t.offset[c]);
           const A wc = a * t.w[c];
 #pragma unroll
-          for (int k = 0; k < CPT; ++k) acc[k] += wc * toAcc(v.v[k]);
+          for (int k = 0; k < CPT; ++k) acc[k] += wc * toCompute(v.v[k]);
         }
       }
     }
     Pack<T, CPT> o;
 #pragma unroll
-    for (int k = 0; k < CPT; ++k) o.v[k] = fromAcc<T>(acc[k]);
+    for (int k = 0; k < CPT; ++k) o.v[k] = fromCompute<T>(acc[k]);
     *reinterpret_cast<Pack<T, CPT>*>(out + g.group * D + chunk * CPT) = o;
   }
 }
@@ -180,9 +154,9 @@ template <typename T, int CPT>
 __global__ void __launch_bounds__(kBlockThreads)
     backwardKernel(const T* __restrict__ value, const int64_t* __restrict__ shapes,
                    const int64_t* __restrict__ starts, const T* __restrict__ loc, const T* __restrict__ attn,
-                   const T* __restrict__ gradOut, typename AccOf<T>::type* __restrict__ gradValue,
+                   const T* __restrict__ gradOut, ComputeType<T>* __restrict__ gradValue,
                    T* __restrict__ gradLoc, T* __restrict__ gradAttn, MsdaSizes s, int groupSize) {
-  using A = typename AccOf<T>::type;
+  using A = ComputeType<T>;
   const GroupPos g = groupPos(groupSize, s);
   // Lanes past the end stay in the loop (contributing zeros) so every lane of the warp reaches
   // the shuffles.
@@ -199,8 +173,8 @@ __global__ void __launch_bounds__(kBlockThreads)
       Tap<A> t;
       bool sampled = false;
       if (active) {
-        a = toAcc(attn[si]);
-        sampled = makeTap(t, toAcc(loc[2 * si]), toAcc(loc[2 * si + 1]), H, W, pixelStride);
+        a = toCompute(attn[si]);
+        sampled = makeTap(t, toCompute(loc[2 * si]), toCompute(loc[2 * si + 1]), H, W, pixelStride);
       }
       if (sampled) {
         for (int64_t chunk = g.lane; chunk < chunks; chunk += groupSize) {
@@ -211,7 +185,7 @@ __global__ void __launch_bounds__(kBlockThreads)
             if (t.inside[c]) {
               const Pack<T, CPT> pv = loadPack<T, CPT>(value + levelOffset + t.offset[c] + chunk * CPT);
 #pragma unroll
-              for (int k = 0; k < CPT; ++k) v[c][k] = toAcc(pv.v[k]);
+              for (int k = 0; k < CPT; ++k) v[c][k] = toCompute(pv.v[k]);
             } else {
 #pragma unroll
               for (int k = 0; k < CPT; ++k) v[c][k] = A(0);
@@ -220,7 +194,7 @@ __global__ void __launch_bounds__(kBlockThreads)
           A gd[CPT];
 #pragma unroll
           for (int k = 0; k < CPT; ++k) {
-            gd[k] = toAcc(gp.v[k]);
+            gd[k] = toCompute(gp.v[k]);
             sumS += gd[k] * (t.w[0] * v[0][k] + t.w[1] * v[1][k] + t.w[2] * v[2][k] + t.w[3] * v[3][k]);
             sumX += gd[k] * (t.hh * (v[1][k] - v[0][k]) + t.lh * (v[3][k] - v[2][k]));
             sumY += gd[k] * (t.hw * (v[2][k] - v[0][k]) + t.lw * (v[3][k] - v[1][k]));
@@ -239,9 +213,9 @@ __global__ void __launch_bounds__(kBlockThreads)
       sumX = groupSum(sumX, groupSize);
       sumY = groupSum(sumY, groupSize);
       if (active && g.lane == 0) {
-        gradAttn[si] = fromAcc<T>(sampled ? sumS : A(0));
-        gradLoc[2 * si] = fromAcc<T>(sampled ? static_cast<A>(W) * a * sumX : A(0));
-        gradLoc[2 * si + 1] = fromAcc<T>(sampled ? static_cast<A>(H) * a * sumY : A(0));
+        gradAttn[si] = fromCompute<T>(sampled ? sumS : A(0));
+        gradLoc[2 * si] = fromCompute<T>(sampled ? static_cast<A>(W) * a * sumX : A(0));
+        gradLoc[2 * si + 1] = fromCompute<T>(sampled ? static_cast<A>(H) * a * sumY : A(0));
       }
     }
   }
@@ -305,7 +279,7 @@ template <typename T>
 cudaError_t backwardTyped(const void* value, const int64_t* shapes, const int64_t* starts, const void* loc,
                           const void* attn, const void* gradOut, void* gradValue, void* gradLoc, void* gradAttn,
                           const MsdaSizes& s, cudaStream_t stream) {
-  using A = typename AccOf<T>::type;
+  using A = ComputeType<T>;
   const int64_t groups = s.batch * s.queries * s.heads;
   if (groups == 0) return cudaSuccess;
   // The accumulation buffer is aligned for CPT accumulators when it is for CPT elements of T
