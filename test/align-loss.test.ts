@@ -3,10 +3,10 @@
 // by make_align_loss_fixtures.py; saturated logits ±30 / ±100 included), float64 finite
 // differences of the op's own loss, and every argument error.
 import test from 'ava';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Tensor, ops } from '../lib/index';
 import type { AlignLossKind, AlignLossOptions } from '../lib/ops/index';
+import { floats, int64, loadFixture, maxRel, rng, values } from './helpers/support';
+import type { Float } from './helpers/support';
 
 // ---- fixtures and helpers --------------------------------------------------------------------
 
@@ -40,35 +40,10 @@ interface TargetCase {
   target: number[];
 }
 
-const fixtures = JSON.parse(
-  fs.readFileSync(path.resolve(__dirname, '../../test/fixtures/align-loss/align_loss_fixtures.json'), 'utf8'),
-) as { cases: LossCase[]; targets: TargetCase[] };
-
-type Float = 'float32' | 'float64';
-
-function floats(data: ArrayLike<number>, shape: number[], dtype: Float): Tensor {
-  return dtype === 'float64'
-    ? Tensor.from(Float64Array.from(data), shape)
-    : Tensor.from(Float32Array.from(data), shape);
-}
+const fixtures = loadFixture<{ cases: LossCase[]; targets: TargetCase[] }>('align-loss/align_loss_fixtures.json');
 
 function mask(data: ArrayLike<number>, shape: number[]): Tensor {
   return Tensor.from(Uint8Array.from(data), shape);
-}
-
-function int64(data: number[]): Tensor {
-  return Tensor.from(BigInt64Array.from(data.map((x) => BigInt(x))), [data.length]);
-}
-
-function values(t: Tensor): number[] {
-  return Array.from(t.toTypedArray() as ArrayLike<number>);
-}
-
-/** Largest |a − b| / (|b| + floor). */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  let worst = 0;
-  for (let i = 0; i < b.length; ++i) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor));
-  return worst;
 }
 
 function optionsOf(c: LossCase): AlignLossOptions {
@@ -88,18 +63,6 @@ function runCase(c: LossCase, dtype: Float, extra: AlignLossOptions = {}) {
   } finally {
     for (const tensor of [x, t, p, w]) tensor?.dispose();
   }
-}
-
-/** Seeded generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---- golden values ---------------------------------------------------------------------------

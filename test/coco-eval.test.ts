@@ -2,7 +2,7 @@
 // test/fixtures/coco-eval/make_coco_eval_fixtures.py), input errors, batch
 // accumulation, and the alignment diagnostics against brute force.
 import test from 'ava';
-import { promises as fs, readdirSync, readFileSync } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -11,6 +11,7 @@ import {
 } from '../lib/evaluator/index';
 import { ScoreSorter } from '../lib/evaluator/score-sort';
 import type { AlignmentSample, CocoDataset, CocoDetection, CocoEvalResult, ImageMatchings } from '../lib/evaluator/index';
+import { FIXTURES_DIR, loadFixture, maxAbsDiff } from './helpers/support';
 
 interface Expected {
   stats: number[];
@@ -22,16 +23,11 @@ interface Expected {
 }
 interface Fixture { gt: CocoDataset; dt: CocoDetection[]; expected: Expected }
 
-const FIXTURES = path.resolve(__dirname, '../../test/fixtures/coco-eval');
+const FIXTURES = path.join(FIXTURES_DIR, 'coco-eval');
 const fixtureNames = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
-const load = (name: string): Fixture => JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Fixture;
+const load = (name: string): Fixture => loadFixture<Fixture>(`coco-eval/${name}.json`);
 
 const TOL = 1e-12;
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 /** sum over the recall axis of precision [T, R, K, A, M] -> [T, K, A, M]. */
 function precisionSumOverRecall(r: CocoEvalResult): Float64Array {

@@ -2,24 +2,11 @@
 // parity with scipy's golden answers (test/fixtures/lsa, made by make_lsa_fixtures.py), every
 // error path, and the batched entry points equal to single solves.
 import test from 'ava';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Tensor, ops } from '../lib/index';
 import type { Assignment, CostInput } from '../lib/ops/lsa';
+import { loadFixture, rng } from './helpers/support';
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-/** A small seeded generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Best total over every assignment of min(rows, cols) pairs (±Infinity when none avoids the forbidden entries). */
 function bruteForce(data: Float64Array, rows: number, cols: number, maximize: boolean): number {
@@ -125,9 +112,7 @@ interface GoldenCase {
   error?: string;
 }
 
-const golden = JSON.parse(
-  fs.readFileSync(path.resolve(__dirname, '../../test/fixtures/lsa/lsa_golden.json'), 'utf8'),
-) as { scipy: string; cases: GoldenCase[] };
+const golden = loadFixture<{ scipy: string; cases: GoldenCase[] }>('lsa/lsa_golden.json');
 
 function decode(values: Array<number | string>): Float64Array {
   const special: Record<string, number> = { inf: Infinity, '-inf': -Infinity, nan: NaN };

@@ -3,9 +3,9 @@
 // a float64 finite-difference gradient check, adjoint identities tying backward to forward,
 // and every argument error.
 import test from 'ava';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Tensor, ops } from '../lib/index';
+import { floats, int64, loadFixture, maxAbsDiff, rng } from './helpers/support';
+import type { Float } from './helpers/support';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -24,33 +24,7 @@ interface FixtureCase {
   gradAttentionWeights: number[];
 }
 
-const fixtures = JSON.parse(
-  fs.readFileSync(path.resolve(__dirname, '../../test/fixtures/msda/msda_fixtures.json'), 'utf8'),
-) as { cases: FixtureCase[] };
-
-type Float = 'float32' | 'float64';
-
-function floats(data: ArrayLike<number>, shape: number[], dtype: Float): Tensor {
-  return dtype === 'float64'
-    ? Tensor.from(Float64Array.from(data), shape)
-    : Tensor.from(Float32Array.from(data), shape);
-}
-
-function int64(data: number[], shape: number[]): Tensor {
-  return Tensor.from(BigInt64Array.from(data.map((x) => BigInt(x))), shape);
-}
-
-/** Seeded generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const fixtures = loadFixture<{ cases: FixtureCase[] }>('msda/msda_fixtures.json');
 
 interface Problem {
   N: number; Q: number; M: number; D: number; P: number;
@@ -95,13 +69,6 @@ function tensorsOf(p: Problem, dtype: Float = 'float64') {
 
 function forward(t: ReturnType<typeof tensorsOf>): Tensor {
   return ops.msDeformAttn(t.value, t.spatialShapes, t.levelStartIndex, t.samplingLocations, t.attentionWeights);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
 }
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {

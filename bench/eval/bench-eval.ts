@@ -11,18 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CocoEvaluator } from '../../lib/evaluator/index';
 import type { CocoAnnotation, CocoDataset, CocoDetection } from '../../lib/evaluator/index';
-
-/** mulberry32: small seeded PRNG, enough for synthetic data. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { cpuSummary, flag, numberArg, rng } from '../support';
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));
 
@@ -71,27 +60,21 @@ function generate(numImages: number, numCats: number, seed: number): { gt: CocoD
   return { gt: { images, annotations, categories }, dt };
 }
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
 async function main(): Promise<void> {
-  const numImages = arg('--images', 5000);
-  const repeat = arg('--repeat', 3);
+  const numImages = numberArg('images', 5000);
+  const repeat = numberArg('repeat', 3);
   const python = process.env.COCO_PYTHON ?? '/opt/refvenv/bin/python';
   const { gt, dt } = generate(numImages, 80, 2024);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coco-bench-'));
   const gtPath = path.join(dir, 'gt.json'), dtPath = path.join(dir, 'dt.json');
   await fs.writeFile(gtPath, JSON.stringify(gt));
   await fs.writeFile(dtPath, JSON.stringify(dt));
-  const cpu = os.cpus();
-  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} threads, node ${process.version}`);
+  console.log(`machine: ${cpuSummary()}, node ${process.version}`);
   console.log(`data: ${gt.images.length} images, ${gt.categories.length} categories, ${gt.annotations.length} GT, ${dt.length} detections (${dir})`);
 
   const script = path.resolve(__dirname, '../../../bench/eval/pycocotools_time.py');
   // --no-reference: time ours only (profiling); nothing is compared then.
-  const ref = process.argv.includes('--no-reference')
+  const ref = flag('no-reference')
     ? { stats: new Array<number>(12).fill(NaN), loadGt_s: NaN, loadRes_s: NaN, eval_s: NaN, loadRes_cpu_s: NaN, eval_cpu_s: NaN }
     : JSON.parse(execFileSync(python, [script, gtPath, dtPath], { encoding: 'utf8', maxBuffer: 1 << 24 })) as {
       stats: number[]; loadGt_s: number; loadRes_s: number; eval_s: number; loadRes_cpu_s: number; eval_cpu_s: number;

@@ -12,18 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildInfo, ops } from '../../lib/index';
 import { lsaKernelName } from '../../lib/ops/lsa';
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { cpuSummary, flag, rng, timed } from '../support';
 
 interface Case {
   name: string;
@@ -32,7 +21,7 @@ interface Case {
   repeat: number;
 }
 
-const quick = process.argv.includes('--quick');
+const quick = flag('quick');
 const cases: Case[] = [
   { name: 'DETR 900x7', rows: 900, cols: 7, repeat: quick ? 200 : 2000 },
   { name: 'DETR 900x100', rows: 900, cols: 100, repeat: quick ? 20 : 200 },
@@ -69,9 +58,9 @@ function main(): void {
       let a = ops.linearSumAssignment(cost); // warm-up
       const times: number[] = [];
       for (let r = 0; r < c.repeat; r++) {
-        const t0 = process.hrtime.bigint();
-        a = ops.linearSumAssignment(cost);
-        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        const run = timed(() => ops.linearSumAssignment(cost));
+        a = run.result;
+        times.push(run.ms);
       }
       ours.set(c.name, {
         meanMs: times.reduce((x, y) => x + y, 0) / times.length,
@@ -92,7 +81,7 @@ function main(): void {
     };
 
     const info = buildInfo();
-    console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown cpu'}, ${os.cpus().length} logical cpus; ` +
+    console.log(`machine: ${cpuSummary()}; ` +
       `libtorch threads ${info.numThreads}; solver kernel ${lsaKernelName()}; scipy ${ref.scipy} (${py})`);
     console.log('single-threaded solves, mean (min) per call, uniform random costs');
     console.log('shape              ours ms            scipy ms           scipy/ours  same total  same cols');

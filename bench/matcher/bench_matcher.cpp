@@ -11,41 +11,21 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "ops/lsa/lsa.h"
 #include "train/matcher.h"
 
+#include "../bench_support.h"
+
 namespace {
 
-std::string cpuModel() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-double medianMs(int repeats, const std::function<void()>& fn) {
-  fn();  // warm-up
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
+using adetr::bench::cpuModel;
+using adetr::bench::medianMs;
 
 at::Tensor toXyxy(const at::Tensor& b) {
   auto cxcy = b.narrow(-1, 0, 2), half = b.narrow(-1, 2, 2) * 0.5;

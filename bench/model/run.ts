@@ -6,26 +6,9 @@
 // (the recipe's test size) and at the tiny preset's own test size (320×512, scaled to keep the
 // aspect). predict: the whole path from RGB pixels (resize, normalise, forward, post-process)
 // for a 480×640 image (BCCD's size), which each preset resizes to its own test size.
-import * as os from 'node:os';
 import { AlignDetr, Tensor, buildInfo } from '../../lib/index';
 import type { Preset } from '../../lib/index';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
-
-async function time(fn: () => Promise<unknown>, repeats: number): Promise<{ median: number; min: number }> {
-  await fn(); // warm-up (allocator, oneDNN kernels)
-  const t: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = process.hrtime.bigint();
-    await fn();
-    t.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  t.sort((a, b) => a - b);
-  return { median: t[Math.floor(t.length / 2)], min: t[0] };
-}
+import { arg, cpuSummary, timeAsync } from '../support';
 
 function batch(h: number, w: number): { images: Tensor; sizes: Tensor } {
   const data = new Float32Array(3 * h * w);
@@ -37,7 +20,7 @@ async function main(): Promise<void> {
   const repeats = Number(arg('repeats', '3'));
   const presets = arg('presets', 'tiny,dino-r50-4scale').split(',') as Preset[];
   const info = buildInfo();
-  console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} logical CPUs; libtorch ${info.libtorchVersion}, ${info.numThreads} threads`);
+  console.log(`machine: ${cpuSummary()}; libtorch ${info.libtorchVersion}, ${info.numThreads} threads`);
   const pixels = new Uint8Array(480 * 640 * 3).map((_, i) => (i * 31) % 251);
   const image = { data: pixels, width: 640, height: 480, channels: 3 as const };
   console.log('preset            | forward 800×1333 | forward 320×533 | predict 480×640 image (resized to its test size)');
@@ -45,9 +28,9 @@ async function main(): Promise<void> {
     const model = await AlignDetr.create({ preset, numClasses: 80 });
     const big = batch(800, 1333);
     const small = batch(320, 533);
-    const fBig = await time(() => model.forward(big.images, big.sizes), repeats);
-    const fSmall = await time(() => model.forward(small.images, small.sizes), repeats);
-    const p = await time(() => model.predict(image), repeats);
+    const fBig = await timeAsync(() => model.forward(big.images, big.sizes), repeats);
+    const fSmall = await timeAsync(() => model.forward(small.images, small.sizes), repeats);
+    const p = await timeAsync(() => model.predict(image), repeats);
     const cfg = model.config;
     console.log(
       `${preset.padEnd(17)} | ${fBig.median.toFixed(0).padStart(8)} ms      | ${fSmall.median.toFixed(0).padStart(8)} ms     | ` +

@@ -17,18 +17,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ops/msda/msda.h"
+
+#include "../bench_support.h"
 
 namespace {
 
@@ -170,21 +170,10 @@ Measure measure(int repeats, const std::function<void()>& fn) {
   for (int r = 0; r < repeats; ++r) {
     const int64_t base = liveBytes.load();
     peakBytes = base;
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    times.push_back(adetr::bench::elapsedMs(fn));
     worstPeak = std::max(worstPeak, peakBytes.load() - base);
   }
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], worstPeak / 1048576.0};
-}
-
-std::string cpuModel() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
+  return {adetr::bench::median(std::move(times)), worstPeak / 1048576.0};
 }
 
 void runWorkload(const Workload& w, int repeats) {
@@ -244,7 +233,7 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   const auto levels = levelsFor(scale);
   std::printf("MSDA CPU benchmark: ours vs grid_sample composition (ATen, same process)\n");
-  std::printf("machine: %s, %u hardware threads; intra-op threads used: %d; libtorch %s\n", cpuModel().c_str(),
+  std::printf("machine: %s, %u hardware threads; intra-op threads used: %d; libtorch %s\n", adetr::bench::cpuModel().c_str(),
               std::thread::hardware_concurrency(), at::get_num_threads(), TORCH_VERSION);
   std::printf("image %.0fx%.0f (scale %.2f of 800x1333), levels", 800 * scale, 1333 * scale, scale);
   for (auto [h, w] : levels) std::printf(" %lldx%lld", static_cast<long long>(h), static_cast<long long>(w));

@@ -1,7 +1,7 @@
 // BCCD result and training speed (not a test): trains a preset on BCCD's train split for a fixed
 // wall-clock budget, evaluates on the test split, and prints steps/s and the COCO stats.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/train/bccd.js [--minutes 20] [--preset tiny] [--lr 2e-4] [--batch-size 2] [--out DIR]
+//   npx tsc -p tsconfig.json && node dist/bench/train/bccd.js [--minutes 20] [--preset tiny] [--lr 4e-4] [--batch-size 2] [--out DIR]
 //
 // BCCD is read from ../shared/data/bccd (or $ALIGN_DETR_BCCD).
 import * as fs from 'node:fs';
@@ -10,23 +10,19 @@ import * as path from 'node:path';
 import { AlignDetr, buildInfo, datasets } from '../../lib/index';
 import type { Preset } from '../../lib/index';
 import { Trainer } from '../../lib/trainer';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
-}
+import { arg, cpuSummary } from '../support';
 
 async function main(): Promise<void> {
   const minutes = Number(arg('minutes', '20'));
   const preset = arg('preset', 'tiny') as Preset;
-  const lr = Number(arg('lr', '2e-4'));
+  const lr = Number(arg('lr', '4e-4'));
   const batchSize = Number(arg('batch-size', '2'));
   const out = path.resolve(arg('out', path.join(os.tmpdir(), 'adetr-bccd')));
   const root = process.env.ALIGN_DETR_BCCD ?? path.resolve(__dirname, '../../../../shared/data/bccd');
   const train = await datasets.voc({ root, split: 'train', filterEmpty: true });
   const test = await datasets.voc({ root, split: 'test' });
   const info = buildInfo();
-  console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} logical CPUs; libtorch ${info.libtorchVersion}, ${info.numThreads} threads`);
+  console.log(`machine: ${cpuSummary()}; libtorch ${info.libtorchVersion}, ${info.numThreads} threads`);
   console.log(`BCCD: ${train.length} train / ${test.length} test images; preset ${preset}; lr ${lr}; batch ${batchSize}; ${minutes} min`);
   const model = await AlignDetr.create({ preset, categories: train.categories });
   const trainer = new Trainer(model, { lr });

@@ -33,7 +33,7 @@ train:
   --preset NAME                tiny (default) | dino-r50-4scale
   --epochs N                   default 12 (synthetic: 6)
   --batch-size N               default 2
-  --lr X                       default 1e-4 (backbone ×0.1)
+  --lr X                       default 4e-4 for tiny, 1e-4 (the recipe's) otherwise; backbone ×0.1
   --loss NAME                  align (default) | ia-bce | focal | qfl | vfl | stable-dino
   --max-minutes M              stop with a checkpoint after M minutes
   --out DIR                    default ./align-detr-out: last.adetr, model.adetr, history.json, training.png
@@ -130,7 +130,10 @@ async function train(flags: Flags): Promise<number> {
   } else {
     const preset = (str(flags, 'preset') ?? 'tiny') as Preset;
     const model = await AlignDetr.create({ preset, categories: data.train.categories });
-    trainer = new Trainer(model, { lr: num(flags, 'lr', 1e-4), loss: lossName, seed: num(flags, 'seed', 42, true) });
+    // The recipe's 1e-4 suits pretrained backbones; the tiny preset trains from scratch and
+    // converges faster at 4e-4 (BCCD: AP50 0.66 vs 0.33 after 20 CPU minutes).
+    const defaultLr = preset === 'tiny' ? 4e-4 : 1e-4;
+    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), loss: lossName, seed: num(flags, 'seed', 42, true) });
   }
   const info = buildInfo();
   console.log(`align-detr train: ${data.description}; ${trainer.model.numParameters()} parameters; ` +

@@ -22,11 +22,7 @@
 
 #include <math.h>
 
-#ifdef __CUDACC__
-#define ADETR_HD __host__ __device__ __forceinline__
-#else
-#define ADETR_HD inline
-#endif
+#include "common/host_device.h"
 
 namespace adetr::ops::align_math {
 

@@ -5,22 +5,14 @@
 
 #include <cmath>
 #include <cstdint>
-#include <sstream>
 #include <string>
 
 #include "common/arg_error.h"
+#include "common/shape_string.h"
 #include "ops/align_loss/align_loss.h"
 
 namespace adetr::ops {
 namespace {
-
-std::string shapeString(const at::Tensor& t) {
-  std::ostringstream os;
-  os << '[';
-  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? ", " : "") << t.size(i);
-  os << ']';
-  return os.str();
-}
 
 bool isLossFloat(at::ScalarType st) {
   return st == at::kFloat || st == at::kDouble || st == at::kHalf || st == at::kBFloat16;

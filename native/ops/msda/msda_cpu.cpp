@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ops/msda/msda.h"
+#include "ops/msda/msda_bilinear.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define ADETR_MSDA_CLONES __attribute__((target_clones("arch=haswell", "default")))
@@ -83,12 +84,9 @@ struct Args {
 // One bilinear sample: the four corner rows of value (a zero row for a corner outside the
 // map), their weights (bilinear · attention), and which corners are inside.
 template <typename T>
-struct Tap {
-  const T* v[4];  // (h0,w0), (h0,w1), (h1,w0), (h1,w1)
-  T w[4];         // bilinear weights (without the attention weight)
-  bool inside[4];
+struct Tap : msda::Bilinear<T> {  // w: bilinear weights (without the attention weight)
+  const T* v[4];      // (h0,w0), (h0,w1), (h1,w0), (h1,w1)
   int64_t offset[4];  // element offset of each inside corner in value
-  T lh, lw, hh, hw;
 };
 
 // Fills `tap` for location (x, y) on a level of H×W whose (n, m) channel row of pixel 0 is at
@@ -96,24 +94,9 @@ struct Tap {
 template <typename T>
 ADETR_MSDA_INLINE bool makeTap(Tap<T>& tap, const T* value, const T* zeroRow, int64_t levelBase, int64_t pixelStride,
                                int64_t H, int64_t W, T x, T y) {
-  const T hIm = y * static_cast<T>(H) - T(0.5);
-  const T wIm = x * static_cast<T>(W) - T(0.5);
-  // Written so that NaN coordinates fail the test, as in the reference.
-  if (!(hIm > T(-1) && wIm > T(-1) && hIm < static_cast<T>(H) && wIm < static_cast<T>(W))) return false;
-  const T hFloor = std::floor(hIm), wFloor = std::floor(wIm);
-  const int64_t h0 = static_cast<int64_t>(hFloor), w0 = static_cast<int64_t>(wFloor);
-  tap.lh = hIm - hFloor;
-  tap.lw = wIm - wFloor;
-  tap.hh = T(1) - tap.lh;
-  tap.hw = T(1) - tap.lw;
-  tap.w[0] = tap.hh * tap.hw;
-  tap.w[1] = tap.hh * tap.lw;
-  tap.w[2] = tap.lh * tap.hw;
-  tap.w[3] = tap.lh * tap.lw;
+  if (!msda::bilinearCorners(tap, x, y, H, W)) return false;
   for (int c = 0; c < 4; ++c) {
-    const int64_t h = h0 + (c >> 1), w = w0 + (c & 1);
-    tap.inside[c] = h >= 0 && h < H && w >= 0 && w < W;
-    tap.offset[c] = tap.inside[c] ? levelBase + (h * W + w) * pixelStride : 0;
+    tap.offset[c] = tap.inside[c] ? levelBase + msda::cornerPixel(tap, c, W) * pixelStride : 0;
     tap.v[c] = tap.inside[c] ? value + tap.offset[c] : zeroRow;
   }
   return true;

@@ -13,6 +13,7 @@
 #include "ops/msda/msda_cuda_kernels.h"
 
 #include "common/cuda_compute_type.cuh"
+#include "ops/msda/msda_bilinear.h"
 
 namespace adetr::ops::cuda {
 namespace {
@@ -28,35 +29,16 @@ struct alignas(sizeof(T) * CPT) Pack {
 // One bilinear sample's geometry: corner offsets (elements, relative to the level's pixel 0
 // of this (batch, head)), which corners lie inside, and the weights.
 template <typename A>
-struct Tap {
+struct Tap : msda::Bilinear<A> {
   int64_t offset[4];
-  bool inside[4];
-  A w[4];
-  A lh, lw, hh, hw;
 };
 
 // False when the sample lies wholly outside the H×W map (it then contributes nothing).
 template <typename A>
 __device__ __forceinline__ bool makeTap(Tap<A>& t, A x, A y, int64_t H, int64_t W, int64_t pixelStride) {
-  const A hIm = y * static_cast<A>(H) - A(0.5);
-  const A wIm = x * static_cast<A>(W) - A(0.5);
-  if (!(hIm > A(-1) && wIm > A(-1) && hIm < static_cast<A>(H) && wIm < static_cast<A>(W))) return false;
-  const A hFloor = floor(hIm), wFloor = floor(wIm);
-  const int64_t h0 = static_cast<int64_t>(hFloor), w0 = static_cast<int64_t>(wFloor);
-  t.lh = hIm - hFloor;
-  t.lw = wIm - wFloor;
-  t.hh = A(1) - t.lh;
-  t.hw = A(1) - t.lw;
-  t.w[0] = t.hh * t.hw;
-  t.w[1] = t.hh * t.lw;
-  t.w[2] = t.lh * t.hw;
-  t.w[3] = t.lh * t.lw;
+  if (!msda::bilinearCorners(t, x, y, H, W)) return false;
 #pragma unroll
-  for (int c = 0; c < 4; ++c) {
-    const int64_t h = h0 + (c >> 1), w = w0 + (c & 1);
-    t.inside[c] = h >= 0 && h < H && w >= 0 && w < W;
-    t.offset[c] = (h * W + w) * pixelStride;
-  }
+  for (int c = 0; c < 4; ++c) t.offset[c] = msda::cornerPixel(t, c, W) * pixelStride;
   return true;
 }
 

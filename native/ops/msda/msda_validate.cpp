@@ -3,11 +3,11 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/arg_error.h"
+#include "common/shape_string.h"
 #include "ops/msda/msda.h"
 
 namespace adetr::ops {
@@ -20,14 +20,6 @@ bool isKernelFloat(const at::Tensor& t) {
   if (st == at::kFloat || st == at::kDouble) return true;
   // Half precision runs on CUDA only (the CPU kernel keeps float32 / float64).
   return t.is_cuda() && (st == at::kHalf || st == at::kBFloat16);
-}
-
-std::string shapeString(const at::Tensor& t) {
-  std::ostringstream os;
-  os << '[';
-  for (int64_t i = 0; i < t.dim(); ++i) os << (i ? ", " : "") << t.size(i);
-  os << ']';
-  return os.str();
 }
 
 void checkDefined(const at::Tensor& t, const char* name) { checkType(t.defined(), name, ": expected a tensor"); }
