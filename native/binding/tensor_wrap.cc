@@ -11,6 +11,7 @@
 #include "binding/dtype_map.h"
 #include "binding/guard.h"
 #include "common/arg_error.h"
+#include "common/shape_string.h"
 
 namespace adetr::binding {
 
@@ -19,12 +20,6 @@ namespace {
 int64_t hostBytesOf(const at::Tensor& t) {
   if (!t.defined() || !t.device().is_cpu()) return 0;
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
-}
-
-std::string shapeString(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
 }
 
 }  // namespace
