@@ -235,7 +235,9 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
     }
   }
 
-  auto decoded = decoder_->forward(target, reference, validRatios, attnMask, ms, bboxEmbed_);
+  // The decoder's cross-attention reads the encoder memory (detrex: value=memory), not the neck.
+  MultiScaleValue memoryValue{memory, maskFlat, spatialShapes, levelStart};
+  auto decoded = decoder_->forward(target, reference, validRatios, attnMask, memoryValue, bboxEmbed_);
   const int64_t total = target.size(1);
   for (int64_t i = 0; i < config_.decoderLayers; ++i) {
     const auto& refBefore = i == 0 ? reference : decoded.references[i - 1];
