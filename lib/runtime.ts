@@ -17,6 +17,12 @@ export interface BuildInfo {
   cxx11Abi: boolean;
   /** Node-API version the addon targets. */
   napiVersion: number;
+  /** The libtorch_cpu file this process really runs on (the bundled package, a CUDA libtorch, or the system's). */
+  libtorchPath: string;
+  /** The libc10 file loaded. */
+  libc10Path: string;
+  /** The addon file loaded. */
+  addonPath: string;
 }
 
 interface RuntimeBinding {

@@ -4,6 +4,10 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
+#include <c10/core/CPUAllocator.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #include <cstdlib>
 #include <string>
@@ -16,6 +20,14 @@
 
 namespace adetr::binding {
 namespace {
+
+// The file a symbol was loaded from (resolved), or "" when the loader cannot tell.
+std::string libraryOf(const void* symbol) {
+  Dl_info info{};
+  if (dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return "";
+  char resolved[PATH_MAX];
+  return realpath(info.dli_fname, resolved) != nullptr ? std::string(resolved) : std::string(info.dli_fname);
+}
 
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -31,6 +43,11 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   out.Set("parallelBackend", Napi::String::New(env, at::get_parallel_info()));
   out.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI != 0));
   out.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  // Where the libtorch this process runs really lives (not where it was built): the bundled
+  // package, a CUDA libtorch found at load, or the system's.
+  out.Set("libtorchPath", Napi::String::New(env, libraryOf(reinterpret_cast<const void*>(&at::get_num_threads))));
+  out.Set("libc10Path", Napi::String::New(env, libraryOf(reinterpret_cast<const void*>(&c10::GetCPUAllocator))));
+  out.Set("addonPath", Napi::String::New(env, libraryOf(reinterpret_cast<const void*>(&BuildInfo))));
   return out;
 }
 
