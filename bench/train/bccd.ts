@@ -1,7 +1,7 @@
 // BCCD result and training speed (not a test): trains a preset on BCCD's train split for a fixed
 // wall-clock budget, evaluates on the test split, and prints steps/s and the COCO stats.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/train/bccd.js [--minutes 20] [--preset tiny] [--lr 4e-4] [--batch-size 2] [--out DIR]
+//   npx tsc -p tsconfig.json && node dist/bench/train/bccd.js [--minutes 20] [--steps N] [--preset tiny] [--lr 4e-4] [--batch-size 2] [--out DIR]
 //
 // BCCD is read from ../shared/data/bccd (or $ALIGN_DETR_BCCD).
 import * as fs from 'node:fs';
@@ -14,6 +14,8 @@ import { arg, cpuSummary } from '../support';
 
 async function main(): Promise<void> {
   const minutes = Number(arg('minutes', '20'));
+  // --steps N: stop after N optimizer steps (a budget that does not depend on the machine's load).
+  const maxSteps = Number(arg('steps', '0'));
   const preset = arg('preset', 'tiny') as Preset;
   const lr = Number(arg('lr', '4e-4'));
   const batchSize = Number(arg('batch-size', '2'));
@@ -28,12 +30,15 @@ async function main(): Promise<void> {
   const trainer = new Trainer(model, { lr });
   const start = Date.now();
   let lastLog = 0;
+  const stop = new AbortController();
   const history = await trainer.fit(train, {
     epochs: 1000,
     batchSize,
     maxMinutes: minutes,
     checkpointDir: out,
+    signal: stop.signal,
     onProgress: (e) => {
+      if (e.type === 'step' && maxSteps > 0 && e.step >= maxSteps) stop.abort();
       if (e.type === 'step' && Date.now() - lastLog > 30_000) {
         lastLog = Date.now();
         console.log(`step ${e.step} epoch ${e.epoch + 1} loss ${e.loss.toFixed(3)} ${(e.step / ((Date.now() - start) / 1000)).toFixed(2)} steps/s`);

@@ -2,7 +2,7 @@
 // CUDA addon variant (CUDA libtorch is gigabytes, so no npm package carries it).
 //
 //   --cuda X.Y        CUDA version of the build (12.6, 12.8, 13.0)
-//   --version V       libtorch version (default: the CUDA package's, else DEFAULT_VERSION)
+//   --libtorch-version V  libtorch version (default: the CUDA package's, else DEFAULT_VERSION)
 //   --url URL         where to download the zip (default: PyTorch's published libtorch zips)
 //   --zip FILE        an already-downloaded zip instead of a download
 //   --sha256 HEX      the zip's expected SHA-256; required unless the build is pinned below,

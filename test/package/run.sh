@@ -139,7 +139,7 @@ else
   SRC_APP=$WORK/src-app
   mkdir -p "$SRC_APP" && (cd "$SRC_APP" && npm init -y >/dev/null)
   # The system libtorch (Debian's libtorch-dev in CI); python3's torch must not be picked instead.
-  if (cd "$SRC_APP" && CCACHE_BASEDIR="$SRC_APP/node_modules/align-detr" PATH="/usr/bin:/bin" npm install --no-audit --no-fund --loglevel=error "$MAIN_TGZ" > "$WORK/src.log" 2>&1); then
+  if (cd "$SRC_APP" && env -u LIBTORCH -u Torch_DIR CCACHE_BASEDIR="$SRC_APP/node_modules/align-detr" PATH="/usr/bin:/bin" npm install --no-audit --no-fund --loglevel=error "$MAIN_TGZ" > "$WORK/src.log" 2>&1); then
     got=$(cd "$SRC_APP" && node -p "const i = require('align-detr').buildInfo(); i.addonPath + ' ' + i.libtorchVersion" 2>&1 || true)
     case "$got" in *node_modules/align-detr/build*) ok "source fallback built and loads: $got";; *) bad "source fallback loads: $got";; esac
   else

@@ -28,7 +28,8 @@ async function main(): Promise<void> {
   const model = await AlignDetr.create({ preset: 'tiny', categories: [...all.categories], seed: 7 } as Parameters<typeof AlignDetr.create>[0]);
   const trainer = new Trainer(model, { lr: 4e-4 });
   const history = await trainer.fit(subset, { epochs: 2, batchSize: 2, augment: 'none' });
-  const losses = history.map((e) => e.loss);
+  const losses = history.epochs.map((e) => e.loss);
+  if (history.steps !== 4) fail(`trained ${history.steps} steps, expected 4`);
   if (!losses.every(Number.isFinite)) fail(`non-finite losses ${losses}`);
   const image = path.join(bccd, 'BCCD', 'JPEGImages', 'BloodImage_00000.jpg');
   const [before] = await model.predict(image, { scoreThreshold: 0 });
