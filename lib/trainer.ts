@@ -74,6 +74,12 @@ export interface FitOptions {
   prefetch?: number;
   /** Images per predict call during evaluation (default 2). */
   evalBatchSize?: number;
+  /**
+   * Caller's JSON-serialisable notes stored in every checkpoint this fit writes (the CLI keeps
+   * its data flags here); `Trainer.resume` gives them back as `trainer.runInfo`. Default: the
+   * resumed checkpoint's.
+   */
+  runInfo?: Record<string, unknown>;
 }
 
 export type ProgressEvent =
@@ -116,6 +122,8 @@ interface TrainingMetadata {
   stepInEpoch: number;
   history: EpochRecord[];
   options: TrainerOptions;
+  /** FitOptions.runInfo (absent in checkpoints written before it existed). */
+  runInfo?: Record<string, unknown>;
 }
 
 const binding = (): TrainerBinding => loadAddon() as unknown as TrainerBinding;
@@ -173,6 +181,7 @@ export class Trainer {
   readonly options: TrainerOptions;
   #handle: TrainerHandle;
   #resume?: TrainingMetadata;
+  #runInfo?: Record<string, unknown>;
 
   /**
    * Binds a trainer to `model` (its weights are trained in place).
@@ -185,6 +194,12 @@ export class Trainer {
     this.options = { ...options };
     this.#handle = restored ? restored.handle : binding().createTrainer(model._handle, this.options);
     this.#resume = restored?.progress;
+    this.#runInfo = restored?.progress.runInfo;
+  }
+
+  /** The `runInfo` of the checkpoint this trainer was resumed from (or of its latest fit); undefined when none was stored. */
+  get runInfo(): Record<string, unknown> | undefined {
+    return this.#runInfo;
   }
 
   /** Restores model, optimizer, schedule, random state and progress from a checkpoint written by fit(). */
@@ -240,8 +255,13 @@ export class Trainer {
   }
 
   /** Writes a resumable checkpoint (weights, optimizer, schedule, random state, progress) atomically. */
-  async saveCheckpoint(file: string, progress: { epoch: number; stepInEpoch: number; history: EpochRecord[] }): Promise<void> {
-    const meta: TrainingMetadata = { categories: [...this.model.categories], ...progress, options: this.options };
+  async saveCheckpoint(
+    file: string,
+    progress: { epoch: number; stepInEpoch: number; history: EpochRecord[]; runInfo?: Record<string, unknown> },
+  ): Promise<void> {
+    const { runInfo = this.#runInfo, ...rest } = progress;
+    const meta: TrainingMetadata = { categories: [...this.model.categories], ...rest, options: this.options };
+    if (runInfo !== undefined) meta.runInfo = runInfo;
     await fs.promises.mkdir(path.dirname(path.resolve(file)), { recursive: true });
     await this.#handle.save(path.resolve(file), JSON.stringify(meta));
   }
@@ -279,6 +299,7 @@ export class Trainer {
     let epoch = this.#resume?.epoch ?? 0;
     let skip = this.#resume?.stepInEpoch ?? 0;
     this.#resume = undefined;
+    if (options.runInfo !== undefined) this.#runInfo = options.runInfo;
     const checkpoint = options.checkpointDir ? path.join(options.checkpointDir, 'last.adetr') : undefined;
     const save = async (e: number, s: number): Promise<void> => {
       if (!checkpoint) return;

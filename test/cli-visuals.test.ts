@@ -237,6 +237,37 @@ test('plot: one epoch, no evaluation yet, constant series and an empty history d
   t.deepEqual([png.width, png.height], [640, 320]);
 });
 
+test('plot: per-step losses alone (a run shorter than one epoch) are drawn where the mapping puts them', (t) => {
+  const steps = [{ epoch: 0.25, loss: 3.1 }, { epoch: 0.5, loss: 2.2 }, { epoch: 0.75, loss: 2.6 }];
+  const layout = plotLayout([], { steps });
+  t.is(layout.loss.xDomain[0], 0, 'the first epoch starts the axis at 0');
+  t.true(layout.loss.xDomain[1] > 0.75 && layout.loss.yDomain[0] <= 2.2 && layout.loss.yDomain[1] >= 3.1);
+  t.true(layout.loss.xTicks.length >= 3 && layout.loss.xDecimals > 0, `ticks ${layout.loss.xTicks}`);
+  const img = renderTrainingPlot([], { steps }).toImage();
+  for (const p of steps) {
+    const x = Math.floor(layout.loss.xToPixel(p.epoch)), y = Math.floor(layout.loss.yToPixel(p.loss));
+    t.deepEqual(pixelOf(img, x, y), [...PLOT_COLORS.stepLoss], `step at ${p.epoch}`);
+  }
+  // Without the steps the same history draws no loss at all: that was the blank training.png.
+  const blankPlot = renderTrainingPlot([]).toImage();
+  const lossPixels = (im: RgbImage, color: readonly number[]) => {
+    let n = 0;
+    for (let y = layout.loss.top; y < layout.loss.bottom; y++) {
+      for (let x = layout.loss.left; x < layout.loss.right; x++) if (pixelOf(im, x, y).join() === color.join()) n++;
+    }
+    return n;
+  };
+  t.is(lossPixels(blankPlot, PLOT_COLORS.stepLoss) + lossPixels(blankPlot, PLOT_COLORS.loss), 0);
+  t.true(lossPixels(img, PLOT_COLORS.stepLoss) > 50);
+  // With epoch means as well, both series are drawn on the shared epoch axis (means at the epoch's end).
+  const both = [{ epoch: 1, loss: 2.5 }, { epoch: 2, loss: 1.5 }];
+  const more = [...steps, { epoch: 1, loss: 2.4 }, { epoch: 1.5, loss: 1.2 }, { epoch: 2, loss: 1.8 }];
+  const l2 = plotLayout(both, { steps: more });
+  const img2 = renderTrainingPlot(both, { steps: more }).toImage();
+  for (const p of both) t.deepEqual(pixelOf(img2, Math.floor(l2.loss.xToPixel(p.epoch)), Math.floor(l2.loss.yToPixel(p.loss))), [...PLOT_COLORS.loss]);
+  t.deepEqual(pixelOf(img2, Math.floor(l2.loss.xToPixel(1.5)), Math.floor(l2.loss.yToPixel(1.2))), [...PLOT_COLORS.stepLoss]);
+});
+
 // ---------------------------------------------------------------- detections
 
 const blank = (w: number, h: number): RgbImage => ({ data: new Uint8Array(w * h * 3), width: w, height: h, channels: 3 });

@@ -4,16 +4,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { datasets } from '../data/index';
-import type { Dataset } from '../data/types';
+import { decodeImage, ImageDecodeError } from '../data/decode';
+import type { Category, Dataset, RgbImage } from '../data/types';
 import { AlignDetr } from '../model';
 import type { Preset } from '../model';
+import { packageRoot } from '../native';
 import { buildInfo } from '../runtime';
 import { Trainer } from '../trainer';
 import type { EpochRecord, LossKind } from '../trainer';
 import type { CocoEvalResult } from '../evaluator/index';
 import { writeDetectionsImage, toCocoResults } from './draw';
-import { writeTrainingPlot } from './plot';
+import { writeTrainingPlot, type StepPoint } from './plot';
 import { ProgressReporter } from './progress';
+import { doctorReport } from './doctor';
+import { installLibtorch } from './install-libtorch';
 
 const USAGE = `usage: align-detr <command> [options]
 
@@ -22,12 +26,20 @@ commands:
   eval      evaluate a checkpoint: --checkpoint FILE plus the same data flags as train
   predict   --checkpoint FILE IMAGE...: write detections.json (COCO results) and one PNG per image
   info      print the native build (libtorch version, CUDA, threads)
+  doctor    platform, Node, installed variants, the libtorch each resolves to, GPU, which binary loads
+  install-libtorch --cuda X.Y [--libtorch-version V] [--url URL | --zip FILE] [--sha256 HEX | --no-verify]
+            put a CUDA libtorch in the per-user cache for the CUDA variant (checksum verified)
+
+  -h, --help                   print this and exit
+  --version                    print the package version and exit
 
 data (train and eval; nothing = the built-in synthetic shapes):
   --coco FILE --images DIR     COCO JSON annotations and their image folder
   --voc DIR [--split NAME]     Pascal VOC root and split (train: 'train', eval: 'test')
   --val-split NAME             VOC split evaluated after each epoch (default 'val' when it exists)
   --val-coco FILE              COCO JSON evaluated after each epoch (images from --images)
+  --synthetic                  the built-in synthetic shapes (seeded by --seed)
+  --seed N                     default 42: synthetic data; for train also weight init, data order, augmentation
 
 train:
   --preset NAME                tiny (default) | dino-r50-4scale
@@ -35,16 +47,25 @@ train:
   --batch-size N               default 2
   --lr X                       default 4e-4 for tiny, 1e-4 (the recipe's) otherwise; backbone ×0.1
   --loss NAME                  align (default) | ia-bce | focal | qfl | vfl | stable-dino
-  --max-minutes M              stop with a checkpoint after M minutes
-  --out DIR                    default ./align-detr-out: last.adetr, model.adetr, history.json, training.png
-  --resume FILE                continue from a last.adetr
-  --seed N                     default 42
+  --max-minutes M              stop with a checkpoint after M minutes (then evaluate)
+  --max-steps N                stop with a checkpoint after N steps of this run (then evaluate)
+  --out DIR                    default ./align-detr-out (with --resume: the checkpoint's folder):
+                               last.adetr, model.adetr, history.json, training.png
+  --resume FILE                continue from a last.adetr, on the dataset it remembers (data flags
+                               given here win, with a note); its preset, lr, loss and seed are kept
+  --eval-on-stop               after Ctrl-C, still evaluate before exiting
+  Ctrl-C (or SIGTERM) stops after the current step, writes last.adetr and model.adetr and exits
+  with status 130 (143 for SIGTERM) without evaluating; a second one ends the process at once.
 
 predict:
   --score-threshold X          default 0.3
   --out DIR                    default ./align-detr-predictions
+  An image that cannot be read is skipped with a message on stderr naming it; the exit status
+  is non-zero only when no image could be read. image_id = the image's position on the command line.
 
-The last line that train and eval print is one JSON object with the 12 COCO stats by name.`;
+Unknown flags, and flags of another command, are errors (exit status 2).
+The last line that train and eval print is one JSON object with the 12 COCO stats by name
+(not after a Ctrl-C stop without --eval-on-stop).`;
 
 const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
 
@@ -52,12 +73,103 @@ type Flags = Record<string, string | boolean | undefined>;
 
 class UsageError extends Error {}
 
-function num(flags: Flags, key: string, fallback: number, integer = false): number {
+// ---------------------------------------------------------------- flags
+
+const GLOBAL_FLAGS = ['help', 'version'];
+const DATA_FLAGS = ['coco', 'images', 'voc', 'split', 'val-split', 'val-coco', 'synthetic', 'seed'];
+/** The flags each command accepts (besides --help and --version). */
+export const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  train: [...DATA_FLAGS, 'preset', 'epochs', 'batch-size', 'lr', 'loss', 'max-minutes', 'max-steps', 'out', 'resume', 'eval-on-stop'],
+  eval: [...DATA_FLAGS, 'checkpoint'],
+  predict: ['checkpoint', 'score-threshold', 'out'],
+  info: [],
+  doctor: [],
+  'install-libtorch': ['cuda', 'libtorch-version', 'url', 'zip', 'sha256', 'no-verify'],
+};
+const BOOLEAN_FLAGS = new Set(['help', 'version', 'synthetic', 'eval-on-stop', 'no-verify']);
+const ALL_FLAGS = [...new Set([...GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS).flat()])];
+
+/** Optimal-string-alignment edit distance (insertions, deletions, substitutions, adjacent swaps). */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The candidate nearest to `word`, when near enough to be a likely typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(word, c);
+    if (dist < bestD) [best, bestD] = [c, dist];
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+interface ParsedArgs {
+  command?: string;
+  operands: string[];
+  flags: Flags;
+}
+
+/** Parses and checks the command line: unknown flags, flags of another command, missing values. */
+export function parseCommandLine(argv: string[]): ParsedArgs {
+  const { positionals, values, tokens } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+    options: Object.fromEntries(
+      ALL_FLAGS.map((k) => [k, BOOLEAN_FLAGS.has(k) ? { type: 'boolean' as const, ...(k === 'help' ? { short: 'h' } : {}) } : { type: 'string' as const }]),
+    ),
+  });
+  const flags = values as Flags;
+  const [command, ...operands] = positionals;
+  if (flags.help || flags.version) return { command, operands, flags };
+  const known = command !== undefined && Object.hasOwn(COMMAND_FLAGS, command);
+  const allowed = new Set([...GLOBAL_FLAGS, ...(known ? COMMAND_FLAGS[command] : ALL_FLAGS)]);
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const { name, rawName } = token;
+    if (!ALL_FLAGS.includes(name)) {
+      const guess = closest(name, [...allowed]);
+      throw new UsageError(`unknown flag ${rawName}${guess ? ` (did you mean --${guess}?)` : ''}`);
+    }
+    if (!allowed.has(name)) {
+      const owners = Object.keys(COMMAND_FLAGS).filter((c) => COMMAND_FLAGS[c].includes(name));
+      throw new UsageError(`${rawName} is a flag of ${owners.join(', ')}, not of ${command}`);
+    }
+    if (BOOLEAN_FLAGS.has(name)) {
+      if (token.value !== undefined) throw new UsageError(`${rawName} takes no value`);
+    } else if (token.value === undefined) {
+      throw new UsageError(`${rawName} needs a value`);
+    } else if (!token.inlineValue && token.value.startsWith('--')) {
+      throw new UsageError(`${rawName} needs a value, got the flag ${token.value}`);
+    }
+  }
+  if (command !== undefined && !known) {
+    const guess = closest(command, Object.keys(COMMAND_FLAGS));
+    throw new UsageError(`unknown command '${command}'${guess ? ` (did you mean '${guess}'?)` : ''}`);
+  }
+  if (command !== undefined && command !== 'predict' && operands.length > 0) {
+    throw new UsageError(`unexpected argument '${operands[0]}' (${command} takes flags only)`);
+  }
+  return { command, operands, flags };
+}
+
+function num(flags: Flags, key: string, fallback: number, integer = false, allowZero = false): number {
   const v = flags[key];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (typeof v !== 'string' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n <= 0) {
-    throw new UsageError(`--${key}: expected a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < 0 || (n === 0 && !allowZero)) {
+    throw new UsageError(`--${key}: expected a ${allowZero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}, got '${v}'`);
   }
   return n;
 }
@@ -69,8 +181,83 @@ function str(flags: Flags, key: string): string | undefined {
   return v;
 }
 
+function seedOf(flags: Flags): number {
+  const seed = num(flags, 'seed', 42, true, true);
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: expected an integer in [0, 2^53 - 1], got '${flags.seed}'`);
+  return seed;
+}
+
 function statsObject(result: CocoEvalResult): Record<string, number> {
   return Object.fromEntries(STAT_NAMES.map((name, i) => [name, result.stats[i]]));
+}
+
+/** The package's version, from its package.json. */
+export function readPackageVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+// ---------------------------------------------------------------- data
+
+/** A dataset as the data flags name it, paths absolute; what a training checkpoint remembers. */
+export type DataSpec =
+  | { kind: 'coco'; coco: string; images: string; valCoco?: string }
+  | { kind: 'voc'; voc: string; split?: string; valSplit?: string }
+  | { kind: 'synthetic'; seed: number };
+
+/** The data flags as a DataSpec; undefined when none is given. */
+function dataSpecFromFlags(flags: Flags): DataSpec | undefined {
+  const coco = str(flags, 'coco');
+  const voc = str(flags, 'voc');
+  const images = str(flags, 'images');
+  const split = str(flags, 'split');
+  const valSplit = str(flags, 'val-split');
+  const valCoco = str(flags, 'val-coco');
+  const synthetic = flags.synthetic === true;
+  if ([coco, voc, synthetic || undefined].filter((v) => v !== undefined).length > 1) {
+    throw new UsageError('give one of --coco, --voc and --synthetic');
+  }
+  if (!coco && (images || valCoco)) throw new UsageError(`${images ? '--images' : '--val-coco'} needs --coco FILE`);
+  if (!voc && (split || valSplit)) throw new UsageError(`${split ? '--split' : '--val-split'} needs --voc DIR`);
+  if (coco) {
+    if (!images) throw new UsageError('--coco needs --images DIR');
+    return { kind: 'coco', coco: path.resolve(coco), images: path.resolve(images), ...(valCoco ? { valCoco: path.resolve(valCoco) } : {}) };
+  }
+  if (voc) return { kind: 'voc', voc: path.resolve(voc), ...(split ? { split } : {}), ...(valSplit ? { valSplit } : {}) };
+  // --seed alone is no data flag (on resume it would otherwise replace the remembered dataset).
+  if (synthetic) return { kind: 'synthetic', seed: seedOf(flags) };
+  return undefined;
+}
+
+/** A DataSpec read back from a checkpoint's runInfo (undefined when it has none or it is malformed). */
+function storedDataSpec(runInfo: Record<string, unknown> | undefined): DataSpec | undefined {
+  const d = runInfo?.data as Record<string, unknown> | undefined;
+  if (typeof d !== 'object' || d === null) return undefined;
+  const s = (k: string): boolean => d[k] === undefined || typeof d[k] === 'string';
+  if (d.kind === 'coco' && typeof d.coco === 'string' && typeof d.images === 'string' && s('valCoco')) return d as DataSpec;
+  if (d.kind === 'voc' && typeof d.voc === 'string' && s('split') && s('valSplit')) return d as DataSpec;
+  if (d.kind === 'synthetic' && Number.isInteger(d.seed)) return d as DataSpec;
+  return undefined;
+}
+
+/** The spec as the flags that give it. */
+export function dataFlagsText(spec: DataSpec): string {
+  switch (spec.kind) {
+    case 'coco':
+      return `--coco ${spec.coco} --images ${spec.images}${spec.valCoco ? ` --val-coco ${spec.valCoco}` : ''}`;
+    case 'voc':
+      return `--voc ${spec.voc}${spec.split ? ` --split ${spec.split}` : ''}${spec.valSplit ? ` --val-split ${spec.valSplit}` : ''}`;
+    default:
+      return `--synthetic --seed ${spec.seed}`;
+  }
+}
+
+/** Whether two specs name the same data (defaults filled in: VOC's training split is 'train'). */
+function sameData(a: DataSpec, b: DataSpec): boolean {
+  const norm = (d: DataSpec): string => {
+    const o: Record<string, unknown> = d.kind === 'voc' ? { ...d, split: d.split ?? 'train' } : { ...d };
+    return JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+  };
+  return norm(a) === norm(b);
 }
 
 interface DataChoice {
@@ -79,36 +266,28 @@ interface DataChoice {
   description: string;
 }
 
-/** The datasets the data flags name; `role` picks VOC's default split. */
-async function loadData(flags: Flags, role: 'train' | 'eval'): Promise<DataChoice> {
-  const coco = str(flags, 'coco');
-  const voc = str(flags, 'voc');
-  if (coco && voc) throw new UsageError('give either --coco or --voc, not both');
-  if (coco) {
-    const images = str(flags, 'images');
-    if (!images) throw new UsageError('--coco needs --images DIR');
-    const train = await datasets.coco({ annotations: coco, images, filterEmpty: role === 'train' });
-    const valFile = str(flags, 'val-coco');
-    const val = valFile ? await datasets.coco({ annotations: valFile, images }) : undefined;
-    return { train, val, description: `COCO ${coco} (${train.length} images)` };
+/** The datasets a spec names; `role` picks VOC's default split. */
+async function loadData(spec: DataSpec, role: 'train' | 'eval'): Promise<DataChoice> {
+  if (spec.kind === 'coco') {
+    const train = await datasets.coco({ annotations: spec.coco, images: spec.images, filterEmpty: role === 'train' });
+    const val = spec.valCoco ? await datasets.coco({ annotations: spec.valCoco, images: spec.images }) : undefined;
+    return { train, val, description: `COCO ${spec.coco} (${train.length} images)` };
   }
-  if (voc) {
-    const split = str(flags, 'split') ?? (role === 'train' ? 'train' : 'test');
-    const train = await datasets.voc({ root: voc, split, filterEmpty: role === 'train' });
+  if (spec.kind === 'voc') {
+    const split = spec.split ?? (role === 'train' ? 'train' : 'test');
+    const train = await datasets.voc({ root: spec.voc, split, filterEmpty: role === 'train' });
     let val: Dataset | undefined;
-    const valSplit = str(flags, 'val-split');
     if (role === 'train') {
       try {
-        val = await datasets.voc({ root: voc, split: valSplit ?? 'val' });
+        val = await datasets.voc({ root: spec.voc, split: spec.valSplit ?? 'val' });
       } catch (err) {
-        if (valSplit) throw err; // an explicit split must exist; the default one may not
+        if (spec.valSplit) throw err; // an explicit split must exist; the default one may not
       }
     }
-    return { train, val, description: `VOC ${voc} split '${split}' (${train.length} images)` };
+    return { train, val, description: `VOC ${spec.voc} split '${split}' (${train.length} images)` };
   }
-  const seed = num(flags, 'seed', 42, true);
-  const train = await datasets.synthetic({ numImages: 96, seed, numClasses: 3, varySize: true });
-  const val = await datasets.synthetic({ numImages: 32, seed: seed + 1000, numClasses: 3, varySize: true });
+  const train = await datasets.synthetic({ numImages: 96, seed: spec.seed, numClasses: 3, varySize: true });
+  const val = await datasets.synthetic({ numImages: 32, seed: spec.seed + 1000, numClasses: 3, varySize: true });
   return {
     train: role === 'train' ? train : val,
     val: role === 'train' ? val : undefined,
@@ -116,81 +295,172 @@ async function loadData(flags: Flags, role: 'train' | 'eval'): Promise<DataChoic
   };
 }
 
+const categoriesText = (cats: readonly Category[]): string => cats.map((c) => `${c.id}:${c.name}`).join(', ');
+
+// ---------------------------------------------------------------- train
+
 async function train(flags: Flags): Promise<number> {
-  const data = await loadData(flags, 'train');
-  const synthetic = !flags.coco && !flags.voc;
-  const epochs = num(flags, 'epochs', synthetic ? 6 : 12, true);
-  const batchSize = num(flags, 'batch-size', 2, true);
-  const out = path.resolve(str(flags, 'out') ?? 'align-detr-out');
   const resume = str(flags, 'resume');
-  const lossName = (str(flags, 'loss') ?? 'align') as LossKind;
-  let trainer: Trainer;
+  const given = dataSpecFromFlags(flags);
+  const epochsFlag = flags.epochs !== undefined ? num(flags, 'epochs', 1, true) : undefined;
+  const batchSize = num(flags, 'batch-size', 2, true);
+  const maxMinutes = flags['max-minutes'] !== undefined ? num(flags, 'max-minutes', 1) : undefined;
+  const maxSteps = flags['max-steps'] !== undefined ? num(flags, 'max-steps', 1, true) : undefined;
+  const out = path.resolve(str(flags, 'out') ?? (resume ? path.dirname(path.resolve(resume)) : 'align-detr-out'));
+  let resumed: Trainer | undefined;
+  let spec: DataSpec;
   if (resume) {
-    trainer = await Trainer.resume(resume);
+    const ignored = ['preset', 'lr', 'loss', ...(given?.kind === 'synthetic' ? [] : ['seed'])].filter((k) => flags[k] !== undefined);
+    resumed = await Trainer.resume(resume);
+    const stored = storedDataSpec(resumed.runInfo);
+    if (!given && !stored) {
+      throw new UsageError(
+        `${resume} does not record the dataset it was trained on (written by an older align-detr): pass its data ` +
+          'flags, e.g. --voc DIR [--split NAME], --coco FILE --images DIR, or --synthetic [--seed N]',
+      );
+    }
+    if (given && stored && !sameData(given, stored)) {
+      console.error(`align-detr: note: training on the data flags given (${dataFlagsText(given)}), not the checkpoint's (${dataFlagsText(stored)})`);
+    }
+    spec = given ?? (stored as DataSpec);
+    if (ignored.length) {
+      console.error(`align-detr: note: ${ignored.map((k) => `--${k}`).join(', ')} ignored with --resume (the checkpoint's are kept)`);
+    }
+  } else {
+    spec = given ?? { kind: 'synthetic', seed: seedOf(flags) };
+  }
+  if (spec.kind === 'voc' && !spec.split) spec = { ...spec, split: 'train' }; // remembered explicitly
+  const data = await loadData(spec, 'train');
+  let trainer: Trainer;
+  if (resumed) {
+    if (categoriesText(data.train.categories) !== categoriesText(resumed.model.categories)) {
+      throw new Error(
+        `the dataset's categories (${categoriesText(data.train.categories)}) differ from those ${resume} was trained on ` +
+          `(${categoriesText(resumed.model.categories)})`,
+      );
+    }
+    trainer = resumed;
   } else {
     const preset = (str(flags, 'preset') ?? 'tiny') as Preset;
-    const model = await AlignDetr.create({ preset, categories: data.train.categories });
+    const seed = seedOf(flags);
+    // `seed` also seeds the weight initialisation (AlignDetr.create's `seed` option; the
+    // `& { seed? }` keeps this compiling against a model.ts from before CreateOptions had it).
+    const createOptions: Parameters<typeof AlignDetr.create>[0] & { seed?: number } = { preset, categories: data.train.categories, seed };
+    const model = await AlignDetr.create(createOptions);
     // The recipe's 1e-4 suits pretrained backbones; the tiny preset trains from scratch and
     // converges faster at 4e-4 (BCCD: AP50 0.66 vs 0.33 after 20 CPU minutes).
     const defaultLr = preset === 'tiny' ? 4e-4 : 1e-4;
-    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), loss: lossName, seed: num(flags, 'seed', 42, true) });
+    const lossName = (str(flags, 'loss') ?? 'align') as LossKind;
+    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), loss: lossName, seed });
   }
+  const epochs = epochsFlag ?? (spec.kind === 'synthetic' ? 6 : 12);
   const info = buildInfo();
   console.log(`align-detr train: ${data.description}; ${trainer.model.numParameters()} parameters; ` +
     `libtorch ${info.libtorchVersion}, ${info.numThreads} threads; output in ${out}`);
+
+  // First Ctrl-C / SIGTERM: stop after the current step with a checkpoint; a second one: exit now.
   const controller = new AbortController();
-  const onSignal = (): void => {
-    console.error('\nalign-detr: stopping after the current step (a checkpoint will be written)…');
+  const evalController = new AbortController(); // the final evaluation's
+  let stopCause: 'signal' | 'max-steps' | undefined;
+  let signalCode = 130;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopCause === 'signal') {
+      console.error(`\nalign-detr: ${signal} again: exiting now`);
+      // process.exit() would wait for the step running in native code (seconds); the signal's
+      // default action ends the process at once (status 128 + signal number, as the shell reports).
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+      setTimeout(() => process.exit(signal === 'SIGTERM' ? 143 : 130), 2000).unref();
+      return;
+    }
+    stopCause = 'signal';
+    signalCode = signal === 'SIGTERM' ? 143 : 130;
+    console.error(`\nalign-detr: stopping after the current step (writing last.adetr; ${signal === 'SIGINT' ? 'Ctrl-C' : signal} again exits at once)…`);
     controller.abort();
+    evalController.abort();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const stepsPerEpoch = Math.ceil(data.train.length / batchSize);
-  const progress = new ProgressReporter({ total: epochs * stepsPerEpoch, label: 'train' });
-  const maxMinutes = flags['max-minutes'] !== undefined ? num(flags, 'max-minutes', 0) : undefined;
-  const history = await trainer.fit(data.train, {
-    epochs,
-    batchSize,
-    valSet: data.val,
-    signal: controller.signal,
-    checkpointDir: out,
-    maxMinutes,
-    onProgress: (e) => {
-      if (e.type === 'step') progress.update(e.epoch * e.stepsPerEpoch + e.stepInEpoch, { epoch: e.epoch + 1, loss: e.loss, lr: e.lr });
-      else if (e.type === 'epoch') {
-        const ap = e.eval ? ` AP=${e.eval.AP.toFixed(4)} AP50=${e.eval.AP50.toFixed(4)}` : '';
-        progress.log(`epoch ${e.epoch + 1}/${epochs}: mean loss ${e.loss.toFixed(4)}${ap}`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const stepsPerEpoch = Math.ceil(data.train.length / batchSize);
+    const progress = new ProgressReporter({ total: epochs * stepsPerEpoch, label: 'train' });
+    const steps: StepPoint[] = [];
+    const history = await trainer.fit(data.train, {
+      epochs,
+      batchSize,
+      valSet: data.val,
+      signal: controller.signal,
+      checkpointDir: out,
+      maxMinutes,
+      runInfo: { data: spec },
+      onProgress: (e) => {
+        if (e.type === 'step') {
+          steps.push({ epoch: e.epoch + e.stepInEpoch / e.stepsPerEpoch, loss: e.loss });
+          progress.update(e.epoch * e.stepsPerEpoch + e.stepInEpoch, { epoch: e.epoch + 1, loss: e.loss, lr: e.lr });
+          if (maxSteps !== undefined && steps.length >= maxSteps && !controller.signal.aborted) {
+            stopCause = 'max-steps';
+            controller.abort();
+          }
+        } else if (e.type === 'epoch') {
+          const ap = e.eval ? ` AP=${e.eval.AP.toFixed(4)} AP50=${e.eval.AP50.toFixed(4)}` : '';
+          progress.log(`epoch ${e.epoch + 1}/${epochs}: mean loss ${e.loss.toFixed(4)}${ap}`);
+        }
+      },
+    });
+    progress.finish();
+    const interrupted = stopCause === 'signal';
+    const stopped = history.stopped === 'aborted' && stopCause === 'max-steps' ? 'max-steps' : history.stopped;
+    await trainer.model.save(path.join(out, 'model.adetr'));
+    await fs.promises.writeFile(path.join(out, 'history.json'), JSON.stringify({ ...history, stopped }, null, 2));
+    await writeTrainingPlot(
+      path.join(out, 'training.png'),
+      history.epochs.map((r: EpochRecord) => ({ epoch: r.epoch + 1, loss: r.loss, ap: r.eval?.AP, ap50: r.eval?.AP50 })),
+      { steps },
+    );
+    console.log(`stopped: ${stopped} after ${history.steps} steps; wrote model.adetr, last.adetr, history.json, training.png`);
+    // The final weights' metrics: the last epoch's evaluation when it ran on them, else a new one
+    // (but not after a Ctrl-C unless --eval-on-stop asks for it).
+    const last = history.epochs[history.epochs.length - 1];
+    if (stopped === 'completed' && last?.eval) {
+      console.log(JSON.stringify(statsObject({ stats: last.eval.stats } as CocoEvalResult)));
+      return 0;
+    }
+    if (stopCause === 'signal' && !flags['eval-on-stop']) {
+      // (also when the signal came while the files above were written)
+      console.log(`resume with: align-detr train --resume ${path.join(out, 'last.adetr')}`);
+      return signalCode;
+    }
+    const evalSet = data.val ?? data.train;
+    console.log(`evaluating on ${data.val ? 'the validation set' : 'the training set'} (${evalSet.length} images)…`);
+    // A first Ctrl-C during this evaluation ends it without stats; after the Ctrl-C that stopped
+    // training (--eval-on-stop) only a second one, which exits.
+    let result: CocoEvalResult;
+    try {
+      result = await trainer.evaluate(evalSet, { signal: interrupted ? undefined : evalController.signal });
+    } catch (err) {
+      if (evalController.signal.aborted && !interrupted) {
+        console.error('align-detr: evaluation stopped');
+        return signalCode;
       }
-    },
-  });
-  progress.finish();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
-  await trainer.model.save(path.join(out, 'model.adetr'));
-  await fs.promises.writeFile(path.join(out, 'history.json'), JSON.stringify(history, null, 2));
-  await writeTrainingPlot(
-    path.join(out, 'training.png'),
-    history.epochs.map((r: EpochRecord) => ({ epoch: r.epoch + 1, loss: r.loss, ap: r.eval?.AP, ap50: r.eval?.AP50 })),
-  );
-  console.log(`stopped: ${history.stopped} after ${history.steps} steps; wrote model.adetr, last.adetr, history.json, training.png`);
-  // The final weights' metrics: the last epoch's evaluation when it ran on them, else a new one.
-  const last = history.epochs[history.epochs.length - 1];
-  if (history.stopped === 'completed' && last?.eval) {
-    console.log(JSON.stringify(statsObject({ stats: last.eval.stats } as CocoEvalResult)));
-    return 0;
+      throw err;
+    }
+    console.log(JSON.stringify(statsObject(result)));
+    return stopCause === 'signal' ? signalCode : 0;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
   }
-  const evalSet = data.val ?? data.train;
-  console.log(`evaluating on ${data.val ? 'the validation set' : 'the training set'} (${evalSet.length} images)…`);
-  const result = await trainer.evaluate(evalSet);
-  console.log(JSON.stringify(statsObject(result)));
-  return 0;
 }
+
+// ---------------------------------------------------------------- eval, predict
 
 async function evaluate(flags: Flags): Promise<number> {
   const checkpoint = str(flags, 'checkpoint');
   if (!checkpoint) throw new UsageError('eval needs --checkpoint FILE');
+  const spec = dataSpecFromFlags(flags) ?? { kind: 'synthetic', seed: seedOf(flags) };
   const model = await AlignDetr.load(checkpoint);
-  const data = await loadData(flags, 'eval');
+  const data = await loadData(spec, 'eval');
   console.log(`align-detr eval: ${checkpoint} on ${data.description}`);
   const trainer = new Trainer(model);
   const result = await trainer.evaluate(data.train);
@@ -202,61 +472,96 @@ async function predict(flags: Flags, images: string[]): Promise<number> {
   const checkpoint = str(flags, 'checkpoint');
   if (!checkpoint) throw new UsageError('predict needs --checkpoint FILE');
   if (images.length === 0) throw new UsageError('predict needs at least one IMAGE');
-  const threshold = flags['score-threshold'] !== undefined ? Number(flags['score-threshold']) : 0.3;
+  const thresholdText = flags['score-threshold'];
+  const threshold = thresholdText !== undefined ? Number(thresholdText) : 0.3;
+  if (typeof thresholdText === 'string' && thresholdText.trim() === '') throw new UsageError('--score-threshold: expected a number in [0, 1]');
   if (!(threshold >= 0 && threshold <= 1)) throw new UsageError('--score-threshold: expected a number in [0, 1]');
   const out = path.resolve(str(flags, 'out') ?? 'align-detr-predictions');
-  await fs.promises.mkdir(out, { recursive: true });
   const model = await AlignDetr.load(checkpoint);
+  await fs.promises.mkdir(out, { recursive: true });
   const results: object[] = [];
+  const used = new Set<string>();
+  let done = 0;
+  const skipped: string[] = [];
   for (let i = 0; i < images.length; i++) {
-    const [dets] = await model.predict(images[i], { scoreThreshold: threshold });
-    results.push(...toCocoResults(i + 1, dets));
-    const png = path.join(out, `${path.parse(images[i]).name}.png`);
-    await writeDetectionsImage(images[i], dets, [...model.categories], png);
-    console.log(`${images[i]}: ${dets.length} detection(s) → ${png}`);
+    const file = images[i];
+    try {
+      let image: RgbImage;
+      try {
+        image = await decodeImage(file);
+      } catch (err) {
+        throw new Error(err instanceof ImageDecodeError ? err.reason : (err as Error).message);
+      }
+      const [dets] = await model.predict(image, { scoreThreshold: threshold });
+      // Two inputs with the same base name (a/x.jpg, b/x.jpg) get distinct PNGs.
+      let base = path.parse(file).name;
+      if (used.has(base)) base = `${base}-${i + 1}`;
+      used.add(base);
+      const png = path.join(out, `${base}.png`);
+      await writeDetectionsImage(image, dets, [...model.categories], png);
+      results.push(...toCocoResults(i + 1, dets));
+      done++;
+      console.log(`${file}: ${dets.length} detection(s) → ${png}`);
+    } catch (err) {
+      skipped.push(file);
+      console.error(`align-detr: skipping ${file}: ${(err as Error).message}`);
+    }
+  }
+  if (done === 0) {
+    console.error(`align-detr: none of the ${images.length} image(s) could be read; nothing written`);
+    return 1;
   }
   const json = path.join(out, 'detections.json');
   await fs.promises.writeFile(json, JSON.stringify(results, null, 1));
-  console.log(`wrote ${json} (image_id = position of the image on the command line, from 1)`);
+  console.log(`wrote ${json} for ${done} of ${images.length} image(s)` +
+    `${skipped.length ? ` (${skipped.length} skipped)` : ''} (image_id = position of the image on the command line, from 1)`);
   return 0;
 }
 
+// ---------------------------------------------------------------- main
+
+/** An error's message for the terminal: one `align-detr:` prefix (some library messages carry their own). */
+export function errorLine(message: string): string {
+  return `align-detr: ${message.replace(/^(align-detr:\s*)+/, '')}`;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      ...Object.fromEntries(
-        ['coco', 'images', 'voc', 'split', 'val-split', 'val-coco', 'preset', 'epochs', 'batch-size', 'lr', 'loss',
-          'max-minutes', 'out', 'resume', 'seed', 'checkpoint', 'score-threshold'].map((k) => [k, { type: 'string' as const }]),
-      ),
-    },
-  });
-  const [command, ...rest] = positionals;
-  const flags = values as Flags;
-  if (flags.help || !command) {
-    console.log(USAGE);
-    return command || flags.help ? 0 : 1;
-  }
   try {
+    const { command, operands, flags } = parseCommandLine(argv);
+    if (flags.version) {
+      console.log(readPackageVersion());
+      return 0;
+    }
+    if (flags.help || !command) {
+      console.log(USAGE);
+      return command || flags.help ? 0 : 1;
+    }
+    // A new command needs its entry in COMMAND_FLAGS too (parseCommandLine rejects others).
     switch (command) {
       case 'info':
         console.log(JSON.stringify(buildInfo(), null, 2));
         return 0;
+      case 'doctor':
+        console.log(doctorReport().join('\n'));
+        return 0;
+      case 'install-libtorch': {
+        if (typeof flags.cuda !== 'string') throw new UsageError('install-libtorch: --cuda X.Y is required (12.6, 12.8 or 13.0)');
+        const str = (k: string) => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+        await installLibtorch({ cuda: flags.cuda, version: str('libtorch-version'), url: str('url'), zip: str('zip'), sha256: str('sha256'), verify: flags['no-verify'] !== true });
+        return 0;
+      }
       case 'train':
         return await train(flags);
       case 'eval':
         return await evaluate(flags);
       case 'predict':
-        return await predict(flags, rest);
+        return await predict(flags, operands);
       default:
         throw new UsageError(`unknown command '${command}'`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`align-detr: ${err.message}\n\n${USAGE}`);
+      console.error(`${errorLine(err.message)}\n(align-detr --help lists the commands and flags)`);
       return 2;
     }
     throw err;
@@ -269,7 +574,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: Error) => {
-      console.error(`align-detr: ${err.message}`);
+      console.error(errorLine(err instanceof Error ? err.message : String(err)));
       process.exitCode = 1;
     },
   );

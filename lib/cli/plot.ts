@@ -1,5 +1,6 @@
-// The training plot `align-detr train` writes beside its checkpoints: two panels, the mean training
-// loss per epoch and the evaluation AP / AP50 per epoch, rasterised here and encoded to PNG by sharp.
+// The training plot `align-detr train` writes beside its checkpoints: two panels, the training loss
+// (per step, when the steps are given, and the mean per epoch) and the evaluation AP / AP50 per
+// epoch, rasterised here and encoded to PNG by sharp.
 import { Canvas, lineHeight, textWidth, type Rgb } from './raster';
 
 export interface TrainingPoint {
@@ -10,10 +11,21 @@ export interface TrainingPoint {
   ap50?: number;
 }
 
+/** One optimisation step's loss; `epoch` is fractional: epochs done after the step (0.25 = the first of 4 steps). */
+export interface StepPoint {
+  epoch: number;
+  loss: number;
+}
+
 export interface PlotOptions {
   width?: number;
   height?: number;
   title?: string;
+  /**
+   * Per-step losses, drawn as a thin line under the epoch means, so that a run shorter than one
+   * epoch still shows its loss.
+   */
+  steps?: readonly StepPoint[];
 }
 
 /** One panel's axes: data domains, ticks, and the mapping from data to pixel coordinates. */
@@ -27,6 +39,8 @@ export interface PanelLayout {
   yDomain: [number, number];
   xTicks: number[];
   yTicks: number[];
+  /** Digits after the point in the x tick labels (0 but on a fractional epoch axis). */
+  xDecimals: number;
   /** Digits after the point in the y tick labels. */
   yDecimals: number;
   xToPixel(x: number): number;
@@ -47,12 +61,13 @@ export const PLOT_COLORS = {
   text: [32, 32, 32] as Rgb,
   muted: [140, 140, 140] as Rgb,
   loss: [33, 102, 172] as Rgb,
+  stepLoss: [146, 190, 226] as Rgb,
   ap: [202, 64, 50] as Rgb,
   ap50: [26, 150, 65] as Rgb,
 };
 
 /** Every fixed string the plot draws besides numbers (for the font test). */
-export const PLOT_STRINGS = ['align-detr training', 'training loss', 'AP / AP50 per epoch', 'epoch', 'loss', 'AP', 'AP50', 'no evaluation yet'];
+export const PLOT_STRINGS = ['align-detr training', 'training loss', 'AP / AP50 per epoch', 'epoch', 'loss', 'AP', 'AP50', 'no evaluation yet', 'loss per step', 'epoch mean'];
 
 const MARKER_RADIUS = 3.5;
 const LINE_WIDTH = 2;
@@ -88,23 +103,38 @@ function niceYDomain(values: number[], includeZero: boolean, tickCount = 5): { d
   return { domain: [k0 * step, k1 * step], ticks, decimals };
 }
 
-/** Epoch axis: half an epoch of padding each side, integer ticks. */
-function epochDomain(epochs: number[]): { domain: [number, number]; ticks: number[] } {
+/**
+ * Epoch axis. Whole epochs only: half an epoch of padding each side, integer ticks. With
+ * fractional positions (per-step points): a little padding, never below 0, and ticks at
+ * fractions of an epoch when the run is short.
+ */
+function epochDomain(epochs: number[], fractional = false): { domain: [number, number]; ticks: number[]; decimals: number } {
   const finite = epochs.filter(Number.isFinite);
   const lo = finite.length ? Math.min(...finite) : 1;
   const hi = finite.length ? Math.max(...finite) : 1;
-  const step = Math.max(1, Math.round(niceStep((hi - lo) / 8)));
+  if (!fractional) {
+    const step = Math.max(1, Math.round(niceStep((hi - lo) / 8)));
+    const ticks: number[] = [];
+    for (let e = Math.ceil(lo / step) * step; e <= hi; e += step) ticks.push(e);
+    if (ticks.length === 0) ticks.push(lo);
+    return { domain: [lo - 0.5, hi + 0.5], ticks, decimals: 0 };
+  }
+  const pad = hi > lo ? (hi - lo) * 0.04 : 0.5;
+  // Within the first epoch the axis starts at 0 (the start of training).
+  const d0 = lo >= 0 && lo <= 1 ? 0 : lo - pad, d1 = hi + pad;
+  const width = d1 - d0;
+  const step = width >= 4 ? Math.max(1, Math.round(niceStep(width / 8))) : niceStep(width / 5);
+  const decimals = step >= 1 ? 0 : Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const ticks: number[] = [];
-  for (let e = Math.ceil(lo / step) * step; e <= hi; e += step) ticks.push(e);
-  if (ticks.length === 0) ticks.push(lo);
-  return { domain: [lo - 0.5, hi + 0.5], ticks };
+  for (let k = Math.ceil(d0 / step - 1e-9); k * step <= d1 + 1e-9; k++) ticks.push(Number((k * step).toFixed(decimals)));
+  return { domain: [d0, d1], ticks, decimals };
 }
 
 function panel(left: number, top: number, right: number, bottom: number, x: ReturnType<typeof epochDomain>, y: ReturnType<typeof niceYDomain>): PanelLayout {
   const [x0, x1] = x.domain, [y0, y1] = y.domain;
   return {
     left, top, right, bottom,
-    xDomain: x.domain, yDomain: y.domain, xTicks: x.ticks, yTicks: y.ticks, yDecimals: y.decimals,
+    xDomain: x.domain, yDomain: y.domain, xTicks: x.ticks, yTicks: y.ticks, xDecimals: x.decimals, yDecimals: y.decimals,
     xToPixel: (v) => left + ((v - x0) / (x1 - x0)) * (right - left),
     yToPixel: (v) => bottom - ((v - y0) / (y1 - y0)) * (bottom - top),
   };
@@ -115,8 +145,9 @@ const isValue = (v: number | undefined): v is number => v !== undefined && Numbe
 /** Where everything goes, exported so tests can find the pixel of a data point. */
 export function plotLayout(history: readonly TrainingPoint[], options: PlotOptions = {}): PlotLayout {
   const width = options.width ?? 800, height = options.height ?? 400;
-  const x = epochDomain(history.map((p) => p.epoch));
-  const lossY = niceYDomain(history.map((p) => p.loss), false);
+  const steps = (options.steps ?? []).filter((p) => isValue(p.epoch) && isValue(p.loss));
+  const x = epochDomain([...history.map((p) => p.epoch), ...steps.map((p) => p.epoch)], steps.length > 0);
+  const lossY = niceYDomain([...history.map((p) => p.loss), ...steps.map((p) => p.loss)], false);
   const apY = niceYDomain(history.flatMap((p) => [p.ap, p.ap50]).filter(isValue), true);
   const top = 56, bottom = height - 44, half = Math.floor(width / 2);
   return {
@@ -145,7 +176,7 @@ function drawAxes(c: Canvas, p: PanelLayout, title: string): void {
     const x = Math.round(p.xToPixel(t));
     c.fillRect(x, p.top, 1, h, PLOT_COLORS.grid);
     c.fillRect(x, p.bottom, 1, 4, PLOT_COLORS.axis);
-    const label = String(t);
+    const label = t.toFixed(p.xDecimals);
     c.drawText(label, x - Math.floor(textWidth(label) / 2), p.bottom + 8, PLOT_COLORS.text);
   }
   c.strokeRect(p.left - 1, p.top - 1, w + 2, h + 2, PLOT_COLORS.axis, 1);
@@ -153,12 +184,15 @@ function drawAxes(c: Canvas, p: PanelLayout, title: string): void {
   c.drawText(title, Math.round((p.left + p.right - textWidth(title, 2)) / 2), p.top - 22, PLOT_COLORS.text, 2);
 }
 
-function drawSeries(c: Canvas, p: PanelLayout, s: Series): void {
+function drawSeries(c: Canvas, p: PanelLayout, s: Series, style: { lineWidth: number; markerRadius: number } = { lineWidth: LINE_WIDTH, markerRadius: MARKER_RADIUS }): void {
   // Epochs without a value (no evaluation that epoch) are skipped: the line joins the ones that have one.
   const pts = s.points.filter((pt) => isValue(pt.y)).map((pt): [number, number] => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]);
-  if (pts.length > 1) c.strokePolyline(pts, LINE_WIDTH, s.color);
-  for (const [x, y] of pts) c.fillCircle(x, y, MARKER_RADIUS, s.color);
+  if (pts.length > 1) c.strokePolyline(pts, style.lineWidth, s.color);
+  if (style.markerRadius > 0) for (const [x, y] of pts) c.fillCircle(x, y, style.markerRadius, s.color);
 }
+
+/** Per-step markers while there are few enough steps for them to stay apart. */
+const stepMarkerRadius = (n: number): number => (n === 1 ? MARKER_RADIUS : n <= 40 ? 2 : 0);
 
 /** The legend goes in the corner of the plot area with the fewest data points under it. */
 function drawLegend(c: Canvas, p: PanelLayout, series: Series[]): void {
@@ -201,9 +235,13 @@ export function renderTrainingPlot(history: readonly TrainingPoint[], options: P
   c.drawText(title, Math.round((layout.width - textWidth(title, 2)) / 2), 8, PLOT_COLORS.text, 2);
 
   drawAxes(c, layout.loss, 'training loss');
-  const loss: Series = { name: 'loss', color: PLOT_COLORS.loss, points: sorted.map((p) => ({ x: p.epoch, y: p.loss })) };
+  const steps = [...(options.steps ?? [])].filter((p) => isValue(p.epoch) && isValue(p.loss)).sort((a, b) => a.epoch - b.epoch);
+  const stepLoss: Series = { name: 'loss per step', color: PLOT_COLORS.stepLoss, points: steps.map((p) => ({ x: p.epoch, y: p.loss })) };
+  const loss: Series = { name: steps.length ? 'epoch mean' : 'loss', color: PLOT_COLORS.loss, points: sorted.map((p) => ({ x: p.epoch, y: p.loss })) };
+  if (steps.length) drawSeries(c, layout.loss, stepLoss, { lineWidth: 1, markerRadius: stepMarkerRadius(steps.length) });
   drawSeries(c, layout.loss, loss);
-  if (sorted.length) drawLegend(c, layout.loss, [loss]);
+  const lossLegend = [...(steps.length ? [stepLoss] : []), ...(sorted.length ? [loss] : [])];
+  if (lossLegend.length) drawLegend(c, layout.loss, lossLegend);
 
   drawAxes(c, layout.ap, 'AP / AP50 per epoch');
   const ap: Series = { name: 'AP', color: PLOT_COLORS.ap, points: sorted.map((p) => ({ x: p.epoch, y: p.ap })) };

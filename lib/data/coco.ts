@@ -2,7 +2,7 @@
 // bbox [x, y, w, h] in pixels, categories. Segmentations are ignored.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileDataset } from './file_dataset';
+import { FileDataset, requireImageFolder } from './file_dataset';
 import type { Category, Dataset, DetectionSample } from './types';
 import {
   checkBox, describe, emptyWarnings, optionalBoolean, reportWarnings, requireObject, requireString,
@@ -34,6 +34,7 @@ export async function coco(options: CocoOptions): Promise<Dataset> {
   const opts = requireObject(options, 'options');
   const imagesDir = path.resolve(requireString(opts.images, 'images'));
   const filterEmpty = optionalBoolean(opts.filterEmpty, 'filterEmpty', false);
+  requireImageFolder(imagesDir, 'images');
   let json: unknown;
   let source: string;
   if (typeof opts.annotations === 'string') {

@@ -1,7 +1,23 @@
 // A dataset over image files whose annotations are already parsed (COCO and VOC share it).
 import { decodeImage } from './decode';
 import type { Category, Dataset, DatasetWarnings, DetectionSample, LoadedSample } from './types';
+import * as fs from 'node:fs';
 import { checkIndex } from './validate';
+
+/**
+ * Throws an Error naming `dir` unless it is an existing directory: the image folder is checked
+ * when the dataset is made, not when training first reads from it.
+ */
+export function requireImageFolder(dir: string, option: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${option}: image folder ${dir} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`}`);
+  }
+  if (!stat.isDirectory()) throw new Error(`${option}: image folder ${dir} is not a directory`);
+}
 
 export class FileDataset implements Dataset {
   constructor(

@@ -2,7 +2,7 @@
 // Annotations/<id>.xml and JPEGImages/<id><imageExtension>.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileDataset } from './file_dataset';
+import { FileDataset, requireImageFolder } from './file_dataset';
 import type { Category, Dataset, DetectionSample } from './types';
 import {
   checkBox, describe, emptyWarnings, optionalBoolean, reportWarnings, requireObject, requireString,
@@ -54,6 +54,7 @@ export async function voc(options: VocOptions): Promise<Dataset> {
     classNames = [...opts.classes];
   }
   const root = findVocRoot(rootOption);
+  requireImageFolder(path.join(root, 'JPEGImages'), 'root');
   classNames ??= await discoverClasses(path.join(root, 'Annotations'));
   const categories: Category[] = classNames.map((name, i) => ({ id: i + 1, name }));
   const idOf = new Map(classNames.map((name, i) => [name, i + 1]));
