@@ -11,6 +11,7 @@ export type {
 export { Trainer, cocoGroundTruth, recipeAugmentation } from './trainer';
 export type {
   EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
+  EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,
 } from './trainer';
 export { AlignDetr } from './model';
 export type {

@@ -47,6 +47,13 @@ export interface CreateOptions extends Partial<ModelConfig> {
   numClasses?: number;
   /** Category ids and names, in class-index order; defaults to ids 1..numClasses. */
   categories?: readonly Category[];
+  /**
+   * Seed of the initialisation: the same seed gives bit-identical weights in any process (and
+   * with any thread count), different seeds different weights. An integer in [0, 2^53 − 1].
+   * Without it the weights come from libtorch's process-wide generator as before; a seeded
+   * creation leaves that generator's stream as it was.
+   */
+  seed?: number;
 }
 
 /** An image to detect in: decoded RGB pixels, or a file path (decoded with sharp). */
@@ -103,7 +110,7 @@ interface ModelHandle {
 }
 
 interface ModelBinding {
-  createModel(preset: string, overrides: Record<string, number | boolean>): Promise<ModelHandle>;
+  createModel(preset: string, overrides: Record<string, number | boolean>, seed?: number): Promise<ModelHandle>;
   loadModel(path: string): Promise<{ model: ModelHandle; metadata: string }>;
 }
 
@@ -147,8 +154,12 @@ export class AlignDetr {
    */
   static async create(options: CreateOptions): Promise<AlignDetr> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
-    const { preset = 'dino-r50-4scale', categories, ...overrides } = options;
+    const { preset = 'dino-r50-4scale', categories, seed, ...overrides } = options;
     if (typeof preset !== 'string') throw new TypeError("preset: expected 'dino-r50-4scale' or 'tiny'");
+    if (seed !== undefined) {
+      if (typeof seed !== 'number') throw new TypeError(`seed: expected an integer, got ${typeof seed}`);
+      if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected an integer in [0, 2^53 - 1], got ${seed}`);
+    }
     let cats: Category[] | undefined;
     if (categories !== undefined) {
       cats = checkCategories(categories);
@@ -158,7 +169,7 @@ export class AlignDetr {
       overrides.numClasses = cats.length;
     }
     if (overrides.numClasses === undefined) throw new TypeError('numClasses: required (or give categories)');
-    const handle = await binding().createModel(preset, overrides as Record<string, number | boolean>);
+    const handle = await binding().createModel(preset, overrides as Record<string, number | boolean>, seed);
     return new AlignDetr(handle, cats ?? defaultCategories(handle.config().numClasses));
   }
 

@@ -58,6 +58,76 @@ export interface StepReport {
   step: number;
 }
 
+/** Options of {@link Trainer.evaluateLoss}; any other key is a TypeError naming it. */
+export interface EvaluateLossOptions {
+  /** Also return every output's matched (query, GT) pairs with their ranks and prime weights (default false). */
+  returnMatching?: boolean;
+  /**
+   * Add the denoising (CDN) queries and their loss terms (`loss_*_dn`, `loss_*_dn_<i>`) as a
+   * training step does (default false: eval mode, no denoising). The noise comes from a
+   * generator of its own seeded with `seed`, so the training stream is never touched.
+   */
+  denoising?: boolean;
+  /** Seed of the denoising noise, an integer in [0, 2^53 − 1] (default: the trainer's `seed`); needs `denoising: true`. Same seed → identical losses. */
+  seed?: number;
+}
+
+/** One image's matched pairs in one output; entry n pairs query `queries[n]` with GT `gts[n]`. */
+export interface ImageMatching {
+  /** Query index in the output (for denoising, the DN slot: group·2·G_max + GT). */
+  queries: Int32Array;
+  /** GT index in the image's targets; grouped by GT with queries ascending (denoising: slot order). */
+  gts: Int32Array;
+  /**
+   * Rank among the predictions matched to the same GT by quality q = p^α·IoU^(1−α) descending
+   * (α = 0.25; IA-BCE clamps q at 0.01 first), 0 = best; ties go to the lower query index.
+   */
+  ranks: Int32Array;
+  /** The prime-sample weight the losses applied: e^(−rank/τ) on k > 1 outputs of 'align' / 'ia-bce', else 1. */
+  primeWeights: Float64Array;
+  /** GT copies this image was matched with: max(1, min(k, Q // G)) (denoising: the DN groups). */
+  k: number;
+}
+
+/** The assignment of one output of the criterion. */
+export interface OutputMatching {
+  output: 'encoder' | 'decoder' | 'denoising';
+  /** Decoder layer (0-based; -1 for the encoder). */
+  layer: number;
+  /** Suffix of this output's loss terms: '_enc', '_0' … (intermediate layers), '' (last layer), '_dn_0' …, '_dn'. */
+  suffix: string;
+  /** GT copies asked for: the trainer's k on the encoder and intermediate layers of mixed matching, 1 on the last layer; denoising: the DN groups. */
+  k: number;
+  /** Per image of the batch. */
+  images: ImageMatching[];
+}
+
+/** What evaluateLoss returns: the losses, and with `returnMatching` the matching of every output (encoder, decoder layers in order, then denoising layers). */
+export interface LossReport extends StepReport {
+  matching?: OutputMatching[];
+}
+
+function checkEvaluateLossOptions(options: unknown): EvaluateLossOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError('options: expected { returnMatching?, denoising?, seed? }');
+  }
+  const known = new Set(['returnMatching', 'denoising', 'seed']);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`options: unknown option '${key}' (expected returnMatching, denoising, seed)`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of ['returnMatching', 'denoising']) {
+    if (o[key] !== undefined && typeof o[key] !== 'boolean') throw new TypeError(`options.${key}: expected a boolean`);
+  }
+  if (o.seed !== undefined) {
+    if (typeof o.seed !== 'number') throw new TypeError('options.seed: expected an integer');
+    if (!Number.isSafeInteger(o.seed) || o.seed < 0) throw new RangeError(`options.seed: expected an integer in [0, 2^53 - 1], got ${o.seed}`);
+    if (o.denoising !== true) throw new TypeError('options.seed: seeds the denoising noise; pass denoising: true with it');
+  }
+  return o as EvaluateLossOptions;
+}
+
 export interface FitOptions {
   epochs: number;
   batchSize: number;
@@ -103,7 +173,7 @@ export interface History {
 
 interface TrainerHandle {
   step(batch: unknown): Promise<StepReport>;
-  evaluateLoss(batch: unknown): Promise<StepReport>;
+  evaluateLoss(batch: unknown, options: EvaluateLossOptions): Promise<LossReport>;
   save(path: string, metadata: string): Promise<void>;
   readonly stepCount: number;
   dispose(): void;
@@ -231,9 +301,15 @@ export class Trainer {
     return this.#handle.step(toNativeBatch(batch));
   }
 
-  /** The losses of a batch without updating (eval mode, no denoising queries). */
-  async evaluateLoss(batch: DetectionBatch): Promise<StepReport> {
-    return this.#handle.evaluateLoss(toNativeBatch(batch));
+  /**
+   * The losses of a batch without updating (eval mode, no denoising queries unless
+   * `options.denoising`). With `returnMatching`, `matching` lists every output's matched pairs,
+   * ranks and prime weights.
+   * @throws TypeError for an unknown option key or a wrong type, RangeError for a bad seed.
+   */
+  async evaluateLoss(batch: DetectionBatch, options?: EvaluateLossOptions): Promise<LossReport> {
+    const checked = checkEvaluateLossOptions(options);
+    return this.#handle.evaluateLoss(toNativeBatch(batch), checked);
   }
 
   /** COCO bbox metrics of the model on `dataset` (images at the model's test size). */

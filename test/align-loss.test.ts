@@ -118,6 +118,30 @@ test('the default kind is the Align loss with γ = 2', (t) => {
   for (const tensor of [x, tg, p, r.gradLogits]) tensor?.dispose();
 });
 
+test('vfl: a positive whose target is 0 takes the negative branch α·p^γ·BCE(p, 0) (VarifocalNet), t > 0 keeps t·BCE(p, t)', (t) => {
+  const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+  const xs = [-4, -0.3, 0, 0.8, 3, 12];
+  for (const [alpha, gamma] of [[0.75, 2], [0.5, 1.5]]) {
+    for (const tv of [0, 0.4]) {
+      const x = floats(xs, [xs.length], 'float64');
+      const tg = floats(xs.map(() => tv), [xs.length], 'float64');
+      const pos = mask(xs.map(() => 1), [xs.length]);
+      const r = ops.alignLoss(x, tg, pos, null, { kind: 'vfl', vflAlpha: alpha, gamma });
+      // Scalar formula: −log p = softplus(−x), −log(1 − p) = softplus(x).
+      const want = xs.reduce((acc, v) => {
+        const p = 1 / (1 + Math.exp(-v));
+        return acc + (tv > 0 ? tv * (tv * softplus(-v) + (1 - tv) * softplus(v)) : alpha * p ** gamma * softplus(v));
+      }, 0);
+      t.true(Math.abs(r.loss - want) <= 1e-12 * Math.max(1, want), `t = ${tv}, α = ${alpha}: ${r.loss} vs ${want}`);
+      if (tv === 0) t.true(r.loss > 0, 'not the zero of t·BCE');
+      for (const tensor of [x, tg, pos, r.gradLogits]) tensor?.dispose();
+    }
+  }
+  const golden = fixtures.cases.filter((c) => c.name.startsWith('vfl-zero-target'));
+  t.is(golden.length, 2);
+  for (const c of golden) t.true(c.target.some((v, i) => c.positive[i] === 1 && v === 0), `${c.name} has positives with target 0`);
+});
+
 // ---- finite differences ------------------------------------------------------------------------
 
 test('gradients equal central finite differences of the loss (float64)', (t) => {

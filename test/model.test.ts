@@ -1,6 +1,7 @@
 // The DINO model through the public API: presets, forward shapes, padding invariance, predict
 // on real images, save/load round trips, and PyTorch state dicts written by a committed script.
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -36,6 +37,39 @@ test('presets: parameter counts (R50 ≈ 47M as in the paper; tiny small)', asyn
   t.true(tiny.numParameters() < 5e6);
   t.deepEqual(tiny.categories.map((c) => c.id), [1, 2, 3]);
   tiny.dispose();
+});
+
+// weightsHash(AlignDetr, options): SHA-256 of every parameter of a new model (equal = bit-identical).
+const seededWeights = path.resolve(__dirname, '../../test/helpers/seeded-weights.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { weightsHash } = require(seededWeights) as {
+  weightsHash: (ctor: typeof AlignDetr, options: object) => Promise<string>;
+};
+
+// Serial, so it runs before the concurrent tests: the child is spawned first, while no other test
+// of this process is inside OpenBLAS (its fork handler joins OpenBLAS's threads and can hang
+// when a concurrent test is running a matrix product at the moment of the fork).
+test.serial('create({ seed }): the same seed gives bit-identical weights in this and another process; another seed differs', async (t) => {
+  const options = { ...microConfig, numClasses: 3, seed: 1234 };
+  // A child process with one thread that makes an unseeded model first.
+  const child = spawnSync(
+    process.execPath, [seededWeights, path.resolve(__dirname, '../lib/index.js'), JSON.stringify(options), '1'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  t.is(child.status, 0, child.stderr);
+  const a = await weightsHash(AlignDetr, options);
+  const b = await weightsHash(AlignDetr, options);
+  t.is(a, b, 'two creations in one process');
+  t.is(child.stdout, a, 'a creation in another process');
+  t.not(await weightsHash(AlignDetr, { ...options, seed: 1235 }), a, 'another seed');
+  // Without a seed the weights come from the process-wide stream: two creations differ.
+  const u1 = await weightsHash(AlignDetr, { ...options, seed: undefined });
+  const u2 = await weightsHash(AlignDetr, { ...options, seed: undefined });
+  t.not(u1, u2);
+  t.not(u1, a);
+  await t.throwsAsync(AlignDetr.create({ ...options, seed: -1 }), { instanceOf: RangeError, message: /^seed: / });
+  await t.throwsAsync(AlignDetr.create({ ...options, seed: 1.5 }), { instanceOf: RangeError, message: /^seed: / });
+  await t.throwsAsync(AlignDetr.create({ ...options, seed: '7' as never }), { instanceOf: TypeError, message: /^seed: / });
 });
 
 test('bad options are errors naming the option', async (t) => {

@@ -85,9 +85,11 @@ const binding = (): AlignLossBinding => loadAddon() as unknown as AlignLossBindi
  * | `ia-bce`      | −t log p − (1−t) log(1−p)                  | −p^γ log(1−p)              |
  * | `focal`       | −α(1−p)^γ log p  (t unused)                | −(1−α) p^γ log(1−p)        |
  * | `qfl`         | BCE(p, t)·\|t−p\|^β                        | −p^β log(1−p)              |
- * | `vfl`         | t·BCE(p, t)                                | −α_v p^γ log(1−p)          |
+ * | `vfl`         | t·BCE(p, t); t ≤ 0: −α_v p^γ log(1−p)      | −α_v p^γ log(1−p)          |
  * | `stable-dino` | α\|t−p\|^γ BCE(p, t)                       | −(1−α) p^γ log(1−p)        |
  *
+ * `vfl` weighs BCE by t·[t>0] + α_v·p^γ·[t≤0] as VarifocalNet and mmdetection's `varifocal_loss`:
+ * a positive whose target is 0 (a matched prediction with IoU 0) is a negative.
  * Each entry's loss is multiplied by `weights` when given. The modulating factors are not
  * detached (the gradient flows through p^γ etc.); `target` is a constant.
  *

@@ -19,17 +19,6 @@
 namespace adetr::binding {
 namespace {
 
-// Rejects keys outside `known`, so a misspelt option is an error rather than a silent default.
-void checkKnownKeys(const Napi::Object& options, const char* optionsName, std::initializer_list<const char*> known) {
-  Napi::Array keys = options.GetPropertyNames();
-  for (uint32_t i = 0; i < keys.Length(); ++i) {
-    const std::string key = keys.Get(i).ToString().Utf8Value();
-    bool ok = false;
-    for (const char* k : known) ok = ok || key == k;
-    checkType(ok, optionsName, ": unknown option '", key, "'");
-  }
-}
-
 double readNumberOption(const Napi::Object& options, const char* optionsName, const char* key, double fallback) {
   Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return fallback;

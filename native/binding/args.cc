@@ -1,6 +1,7 @@
 #include "binding/args.h"
 
 #include <cmath>
+#include <string>
 
 #include "common/arg_error.h"
 
@@ -35,6 +36,16 @@ int64_t readInteger(const Napi::Value& value, const char* argName, int64_t minVa
                  d <= static_cast<double>(maxValue),
              argName, ": expected an integer in [", minValue, ", ", maxValue, "], got ", d);
   return static_cast<int64_t>(d);
+}
+
+void checkKnownKeys(const Napi::Object& options, const char* optionsName, std::initializer_list<const char*> known) {
+  Napi::Array keys = options.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    checkType(ok, optionsName, ": unknown option '", key, "'");
+  }
 }
 
 Napi::Object readOptions(const Napi::Value& value, const char* argName) {

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ int64_t readInteger(const Napi::Value& value, const char* argName, int64_t minVa
 
 // An optional boolean field of an options object (undefined → `fallback`).
 bool readBoolOption(const Napi::Value& options, const char* optionsName, const char* key, bool fallback);
+
+// Rejects keys outside `known` with a TypeError naming the key ("<optionsName>: unknown option
+// 'key'"), so a misspelt option is an error rather than a silent default.
+void checkKnownKeys(const Napi::Object& options, const char* optionsName, std::initializer_list<const char*> known);
 
 // The options object at `value`, or an empty object when undefined; TypeError otherwise.
 Napi::Object readOptions(const Napi::Value& value, const char* argName);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "binding/addon.h"
@@ -20,6 +21,7 @@
 #include "common/arg_error.h"
 #include "model/checkpoint.h"
 #include "model/inference.h"
+#include "model/seeded_init.h"
 
 namespace adetr::binding {
 namespace {
@@ -133,15 +135,17 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
 class CreateWorker : public PromiseWorker {
  public:
-  CreateWorker(Napi::Env env, model::DinoConfig config) : PromiseWorker(env), config_(std::move(config)) {}
+  CreateWorker(Napi::Env env, model::DinoConfig config, std::optional<uint64_t> seed)
+      : PromiseWorker(env), config_(std::move(config)), seed_(seed) {}
   void Run() override {
     state_ = std::make_shared<ModelState>();
-    state_->model = Dino(config_);
+    state_->model = model::createDino(config_, seed_);  // seeded_init.h: same seed, same weights
   }
   Napi::Value Result(Napi::Env env) override { return ModelWrap::New(env, state_); }
 
  private:
   model::DinoConfig config_;
+  std::optional<uint64_t> seed_;
   std::shared_ptr<ModelState> state_;
 };
 
@@ -149,6 +153,9 @@ class LoadWorker : public PromiseWorker {
  public:
   LoadWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
   void Run() override {
+    // Loading constructs (and so randomly initialises) a model first: keep it from drawing
+    // between a concurrent seeded creation's draws.
+    std::lock_guard<std::mutex> initLock(model::initialisationMutex());
     auto loaded = model::loadCheckpoint(path_);
     state_ = std::make_shared<ModelState>();
     state_->model = loaded.model;
@@ -373,7 +380,7 @@ Napi::Value ModelWrap::LoadPytorch(const Napi::CallbackInfo& info) {
 
 // ---- module functions ---------------------------------------------------------------------
 
-// createModel(preset: string, overrides: Record<string, number | boolean>)
+// createModel(preset: string, overrides: Record<string, number | boolean>, seed?: integer)
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {
   checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale' or 'tiny')");
   model::DinoConfig base = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
@@ -395,7 +402,11 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
     }
   }
   model::DinoConfig config = model::configFromText(text, base);
-  return (new CreateWorker(info.Env(), config))->Start();
+  std::optional<uint64_t> seed;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    seed = static_cast<uint64_t>(readInteger(info[2], "seed", 0, (int64_t{1} << 53) - 1));
+  }
+  return (new CreateWorker(info.Env(), config, seed))->Start();
 }
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {

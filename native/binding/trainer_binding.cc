@@ -15,6 +15,7 @@
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "common/arg_error.h"
+#include "model/seeded_init.h"
 #include "train/trainer.h"
 
 namespace adetr::binding {
@@ -131,8 +132,66 @@ HostBatch readBatch(const Napi::Value& value, int64_t numClasses) {
   return hb;
 }
 
-Napi::Object stepResultObject(Napi::Env env, const train::StepResult& r) {
+// evaluateLoss's options: { returnMatching?, denoising?, seed? } (unknown keys are a TypeError).
+train::EvaluateOptions readEvaluateOptions(const Napi::Value& value) {
+  Napi::Object o = readOptions(value, "options");
+  checkKnownKeys(o, "options", {"returnMatching", "denoising", "seed"});
+  train::EvaluateOptions e;
+  e.returnMatching = readBoolOption(o, "options", "returnMatching", false);
+  e.denoising = readBoolOption(o, "options", "denoising", false);
+  Napi::Value seed = o.Get("seed");
+  if (!seed.IsUndefined()) {
+    checkType(e.denoising, "options.seed: seeds the denoising noise; pass denoising: true with it");
+    e.seed = static_cast<uint64_t>(readInteger(seed, "options.seed", 0, (int64_t{1} << 53) - 1));
+  }
+  return e;
+}
+
+Napi::Int32Array int32ArrayOf(Napi::Env env, const at::Tensor& t) {
+  auto c = t.to(at::kLong).contiguous();
+  const int64_t* d = c.data_ptr<int64_t>();
+  Napi::Int32Array a = Napi::Int32Array::New(env, static_cast<size_t>(c.numel()));
+  for (int64_t i = 0; i < c.numel(); ++i) a[static_cast<size_t>(i)] = static_cast<int32_t>(d[i]);
+  return a;
+}
+
+Napi::Float64Array float64ArrayOf(Napi::Env env, const at::Tensor& t) {
+  auto c = t.to(at::kDouble).contiguous();
+  Napi::Float64Array a = Napi::Float64Array::New(env, static_cast<size_t>(c.numel()));
+  if (c.numel() > 0) std::memcpy(a.Data(), c.data_ptr<double>(), static_cast<size_t>(c.numel()) * sizeof(double));
+  return a;
+}
+
+// [{ output, layer, suffix, k, images: [{ queries, gts, ranks, primeWeights, k }] }]
+Napi::Array matchingArray(Napi::Env env, const std::vector<train::OutputMatchDetail>& matching) {
+  Napi::Array out = Napi::Array::New(env, matching.size());
+  for (size_t i = 0; i < matching.size(); ++i) {
+    const auto& m = matching[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("output", Napi::String::New(env, m.output));
+    o.Set("layer", Napi::Number::New(env, static_cast<double>(m.layer)));
+    o.Set("suffix", Napi::String::New(env, m.suffix));
+    o.Set("k", Napi::Number::New(env, static_cast<double>(m.k)));
+    Napi::Array images = Napi::Array::New(env, m.images.size());
+    for (size_t b = 0; b < m.images.size(); ++b) {
+      const auto& im = m.images[b];
+      Napi::Object io = Napi::Object::New(env);
+      io.Set("queries", int32ArrayOf(env, im.queries));
+      io.Set("gts", int32ArrayOf(env, im.gts));
+      io.Set("ranks", int32ArrayOf(env, im.ranks));
+      io.Set("primeWeights", float64ArrayOf(env, im.weights));
+      io.Set("k", Napi::Number::New(env, static_cast<double>(im.copies)));
+      images.Set(static_cast<uint32_t>(b), io);
+    }
+    o.Set("images", images);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Object stepResultObject(Napi::Env env, const train::StepResult& r, bool withMatching) {
   Napi::Object o = Napi::Object::New(env);
+  if (withMatching) o.Set("matching", matchingArray(env, r.matching));
   Napi::Object losses = Napi::Object::New(env);
   for (const auto& [name, value] : r.losses) losses.Set(name, Napi::Number::New(env, value));
   o.Set("losses", losses);
@@ -145,19 +204,24 @@ Napi::Object stepResultObject(Napi::Env env, const train::StepResult& r) {
 
 class StepWorker : public PromiseWorker {
  public:
-  StepWorker(Napi::Env env, std::shared_ptr<TrainerState> state, HostBatch batch, bool update)
-      : PromiseWorker(env), state_(std::move(state)), batch_(std::move(batch)), update_(update) {}
+  StepWorker(Napi::Env env, std::shared_ptr<TrainerState> state, HostBatch batch, bool update,
+             train::EvaluateOptions options = {})
+      : PromiseWorker(env), state_(std::move(state)), batch_(std::move(batch)), update_(update),
+        options_(std::move(options)) {}
   void Run() override {
     std::lock_guard<std::mutex> lock(state_->model->mutex);
     result_ = update_ ? state_->trainer->step(batch_.batch, batch_.targets)
-                      : state_->trainer->evaluateLoss(batch_.batch, batch_.targets);
+                      : state_->trainer->evaluateLoss(batch_.batch, batch_.targets, options_);
   }
-  Napi::Value Result(Napi::Env env) override { return stepResultObject(env, result_); }
+  Napi::Value Result(Napi::Env env) override {
+    return stepResultObject(env, result_, !update_ && options_.returnMatching);
+  }
 
  private:
   std::shared_ptr<TrainerState> state_;
   HostBatch batch_;
   bool update_;
+  train::EvaluateOptions options_;
   train::StepResult result_;
 };
 
@@ -203,7 +267,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return callGuarded(info.Env(), [&]() -> Napi::Value {
       auto s = checked(update ? "step" : "evaluateLoss");
       HostBatch batch = readBatch(info[0], s->trainer->model()->config().numClasses);
-      return (new StepWorker(info.Env(), s, std::move(batch), update))->Start();
+      train::EvaluateOptions options;
+      if (!update) options = readEvaluateOptions(info[1]);
+      return (new StepWorker(info.Env(), s, std::move(batch), update, options))->Start();
     });
   }
   Napi::Value Save(const Napi::CallbackInfo& info) {
@@ -239,7 +305,12 @@ class LoadTrainerWorker : public PromiseWorker {
       : PromiseWorker(env), path_(std::move(path)), options_(std::move(options)) {}
   void Run() override {
     state_ = std::make_shared<TrainerState>();
-    state_->trainer = train::Trainer::load(path_, options_, &metadata_);
+    {
+      // Loading constructs (randomly initialises) a model first: not between a seeded
+      // creation's draws (model/seeded_init.h).
+      std::lock_guard<std::mutex> initLock(model::initialisationMutex());
+      state_->trainer = train::Trainer::load(path_, options_, &metadata_);
+    }
     state_->model = std::make_shared<ModelState>();
     state_->model->model = state_->trainer->model();
   }

@@ -50,8 +50,8 @@ long double naiveEntry(AlignLossKind kind, long double x, long double t, bool po
       const long double y = pos ? t : 0.0L;
       return -(y * logp + (1 - y) * log1mp) * std::pow(std::fabs(y - p), (long double)prm.qflBeta);
     }
-    case AlignLossKind::Vfl:
-      return pos ? t * bce : prm.vflAlpha * neg;
+    case AlignLossKind::Vfl:  // VarifocalNet: weight t·[t>0] + α_v·p^γ·[t≤0]
+      return pos && t > 0 ? t * bce : prm.vflAlpha * neg;
     case AlignLossKind::StableDino:
       return pos ? a * std::pow(std::fabs(t - p), g) * bce : (1 - a) * neg;
   }
@@ -75,7 +75,8 @@ Problem makeProblem(int64_t rows, int64_t classes, double scale, bool weighted, 
     if (r % 3 == 2) continue;  // unmatched rows
     const int64_t c = cls[r].item<int64_t>();
     p.positive[r][c] = true;
-    p.target[r][c] = tv[r].item<double>();
+    // Every seventh row is a matched prediction with target 0 (IoU 0): VFL's negative branch.
+    p.target[r][c] = r % 7 == 4 ? 0.0 : tv[r].item<double>();
   }
   if (weighted) p.weights = at::rand({rows, classes}, opt) * 2.0;
   return p;
@@ -258,6 +259,58 @@ void testErrors() {
   expectArgError([] { adetr::ops::parseAlignLossKind("bce"); }, K::Range, "kind:");
 }
 
+// VFL (VarifocalNet, mmdetection's varifocal_loss): a positive entry whose target is 0 or less
+// is a negative, α_v·p^γ·BCE(p, 0), written here as a scalar formula; t > 0 stays t·BCE(p, t).
+void testVflZeroTarget() {
+  const auto opt = at::TensorOptions().dtype(at::kDouble);
+  const std::vector<double> xs = {-3.0, -0.5, 0.0, 0.7, 2.5, 30.0};
+  for (const AlignLossParams& prm : {AlignLossParams{}, otherParams()}) {
+    for (double t : {0.0, -0.25, 0.6}) {
+      const int64_t n = static_cast<int64_t>(xs.size());
+      auto x = at::tensor(xs, opt);
+      auto target = at::full({n}, t, opt);
+      auto positive = at::ones({n}, opt.dtype(at::kBool));
+      auto r = adetr::ops::alignLossForwardBackward(x, target, positive, {}, AlignLossKind::Vfl, prm);
+      auto neg = adetr::ops::alignLossForwardBackward(x, target, positive.logical_not(), {}, AlignLossKind::Vfl, prm);
+      // The scalar formula, with −log p = softplus(−x) and −log(1 − p) = softplus(x) so that it
+      // stays exact at x = 30.
+      auto softplus = [](double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); };
+      auto f = [&](double xv) {
+        const double p = 1 / (1 + std::exp(-xv));
+        const double bce0 = softplus(xv);                                // BCE(p, 0) = −log(1 − p)
+        const double bceT = t * softplus(-xv) + (1 - t) * softplus(xv);  // BCE(p, t)
+        return t > 0 ? t * bceT : prm.vflAlpha * std::pow(p, prm.gamma) * bce0;
+      };
+      double want = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        want += f(xs[i]);
+        // Gradient: central differences of the scalar formula.
+        const double h = 1e-6;
+        const double fd = (f(xs[i] + h) - f(xs[i] - h)) / (2 * h);
+        EXPECT(close(r.gradLogits[i].item<double>(), fd, 1e-6, 1e-8), "vfl t=%g x=%g: grad %.12g vs %.12g", t, xs[i],
+               r.gradLogits[i].item<double>(), fd);
+      }
+      EXPECT(close(r.loss.item<double>(), want, 1e-12, 1e-12), "vfl t=%g: loss %.17g vs scalar %.17g", t,
+             r.loss.item<double>(), want);
+      if (t <= 0) {
+        EXPECT(close(r.loss.item<double>(), neg.loss.item<double>(), 1e-14, 0) && at::equal(r.gradLogits, neg.gradLogits),
+               "vfl t=%g: a matched prediction with target <= 0 is a negative", t);
+        EXPECT(r.loss.item<double>() > 0, "vfl t=%g: not zero (the old t·BCE)", t);
+      }
+      // The composed criterion formula agrees.
+      auto xg = x.clone().requires_grad_(true);
+      adetr::train::ClassLossParams tp;
+      tp.gamma = prm.gamma;
+      tp.vflAlpha = prm.vflAlpha;
+      auto composed = adetr::train::classificationLossComposed(adetr::train::ClassLossKind::Vfl, xg, target, positive, tp);
+      composed.backward();
+      EXPECT(close(composed.item<double>(), want, 1e-12, 1e-12), "vfl t=%g: composed %.17g vs scalar %.17g", t,
+             composed.item<double>(), want);
+      EXPECT(maxRelDiff(xg.grad(), r.gradLogits, 1e-9) < 1e-10, "vfl t=%g: composed gradient", t);
+    }
+  }
+}
+
 void testTargets() {
   // The paper figure's example A (spec §d.2): s = 0.2, IoU = 0.9 → q = 0.618; the group ranks by q.
   const auto opt = at::TensorOptions().dtype(at::kDouble);
@@ -325,6 +378,7 @@ int main() {
     testSaturatedAndPrecisions();
     testDeterminismAndWeights();
     testErrors();
+    testVflZeroTarget();
     testTargets();
     testCudaVsCpu();
   });

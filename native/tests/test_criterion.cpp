@@ -6,6 +6,9 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <array>
+#include <string>
+#include <utility>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -35,7 +38,7 @@ double entryLoss(ClassLossKind kind, double x, double t, bool pos) {
     case ClassLossKind::IaBce: return pos ? bce : neg;
     case ClassLossKind::Focal: return pos ? -a * std::pow(1 - p, g) * logp : (1 - a) * neg;
     case ClassLossKind::Qfl: return pos ? bce * std::pow(std::abs(t - p), 2.0) : -log1mp * std::pow(p, 2.0);
-    case ClassLossKind::Vfl: return pos ? bce * t : 0.75 * neg;
+    case ClassLossKind::Vfl: return pos && t > 0 ? bce * t : 0.75 * neg;  // VarifocalNet: t ≤ 0 is a negative
     case ClassLossKind::StableDino: return pos ? a * std::pow(t - p, g) * bce : (1 - a) * neg;
   }
   return 0;
@@ -47,6 +50,7 @@ void testClassificationLosses() {
   auto logits = (at::randn({n, c}, at::kDouble) * 3).set_requires_grad(true);
   auto target = at::rand({n, c}, at::kDouble);
   auto positive = at::rand({n, c}) < 0.3;
+  target.masked_fill_(at::rand({n, c}) < 0.3, 0.0);  // matched predictions with IoU 0 (VFL's negative branch)
   for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal, ClassLossKind::Qfl, ClassLossKind::Vfl,
                     ClassLossKind::StableDino}) {
     auto loss = adetr::train::classificationLossComposed(kind, logits, target, positive, {});
@@ -78,7 +82,11 @@ void testClassificationLosses() {
 }
 
 // Brute force: the minimum total cost over injective maps of the k·G columns into queries.
-double bruteForce(const at::Tensor& cost) {
+// Every map takes `cols` entries, so the costs are shifted to be non-negative (the partial-sum
+// pruning below is only valid then) and the shift is added back.
+double bruteForce(const at::Tensor& rawCost) {
+  const double shift = rawCost.numel() > 0 ? rawCost.min().item<double>() : 0.0;
+  const at::Tensor cost = rawCost - shift;
   const int64_t q = cost.size(0), cols = cost.size(1);
   std::vector<int64_t> rows(q);
   std::iota(rows.begin(), rows.end(), 0);
@@ -98,7 +106,7 @@ double bruteForce(const at::Tensor& cost) {
     }
   };
   rec(0, 0.0);
-  return best;
+  return best + static_cast<double>(cols) * shift;
 }
 
 at::Tensor matchingCost(const at::Tensor& logits, const at::Tensor& boxes, const adetr::model::Target& t) {
@@ -185,6 +193,122 @@ void testComposition() {
   EXPECT(losses.terms.size() == 6, "enc + final layer × 3 terms");
 }
 
+// Aligned IoU of two cxcywh boxes (detrex's eps), for the expected qualities.
+double pairIou(const at::Tensor& a, const at::Tensor& b) {
+  auto box = [](const at::Tensor& t) {
+    const double cx = t[0].item<double>(), cy = t[1].item<double>(), w = t[2].item<double>(), h = t[3].item<double>();
+    return std::array<double, 4>{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+  };
+  auto x = box(a), y = box(b);
+  const double iw = std::max(0.0, std::min(x[2], y[2]) - std::max(x[0], y[0]));
+  const double ih = std::max(0.0, std::min(x[3], y[3]) - std::max(x[1], y[1]));
+  const double inter = iw * ih;
+  return inter / ((x[2] - x[0]) * (x[3] - x[1]) + (y[2] - y[0]) * (y[3] - y[1]) - inter + 1e-6);
+}
+
+// computeLosses(..., &matching): every output's pairs are a valid k-copy assignment, optimal
+// against brute force, ranked by q = p^0.25·IoU^0.75 with ties to the lower query index, and
+// weighted e^(−rank/τ) on k > 1 outputs (1 on the last layer and on denoising).
+void testMatchingDetail() {
+  at::manual_seed(21);
+  const int64_t q = 6, c = 3;
+  std::vector<adetr::model::Target> targets{
+      {at::tensor({1, 2}, at::kLong), at::tensor({0.3, 0.3, 0.2, 0.2, 0.7, 0.6, 0.3, 0.2}).view({2, 4})},
+      {at::tensor({1}, at::kLong), at::tensor({0.5, 0.5, 0.3, 0.3}).view({1, 4})}};
+  auto layer = [&] {
+    return adetr::model::LayerPrediction{at::randn({2, q, c}), at::rand({2, q, 4}) * 0.4 + 0.3};
+  };
+  adetr::model::DinoOutput out;
+  out.encoder = layer();
+  out.layers = {layer(), layer()};
+  // Image 1: queries 2 and 4 are identical and sit on the GT, so their qualities tie.
+  for (auto* pred : {&out.encoder, &out.layers[0]}) {
+    for (int64_t i : {2, 4}) {
+      pred->boxes[1][i].copy_(targets[1].boxes[0]);
+      pred->logits[1][i].copy_(at::tensor({-3.0, 2.0, -3.0}));
+    }
+  }
+  // Denoising: 2 groups of 2·G_max slots.
+  adetr::model::DenoisingQueries dn;
+  dn.maxGt = 2;
+  dn.numGroups = 2;
+  out.dn = dn;
+  out.denoising = {{at::randn({2, 8, c}), at::rand({2, 8, 4}) * 0.4 + 0.3}, {at::randn({2, 8, c}), at::rand({2, 8, 4}) * 0.4 + 0.3}};
+
+  adetr::train::CriterionOptions o;  // align, mixed matching, k = 2, τ = 1.5
+  std::vector<adetr::train::OutputMatchDetail> detail;
+  auto losses = adetr::train::computeLosses(out, targets, o, &detail);
+  EXPECT(detail.size() == 5, "encoder + 2 layers + 2 DN layers: %zu", detail.size());
+  const std::vector<std::string> suffixes{"_enc", "_0", "", "_dn_0", "_dn"};
+  const std::vector<int64_t> ks{2, 2, 1, 2, 2};
+  auto plain = adetr::train::computeLosses(out, targets, o);
+  EXPECT(losses.total.item<double>() == plain.total.item<double>(), "returning the matching changes no loss");
+  for (size_t d = 0; d < detail.size() && d < 5; ++d) {
+    const auto& m = detail[d];
+    EXPECT(m.suffix == suffixes[d] && m.k == ks[d], "output %zu: suffix '%s' k %lld", d, m.suffix.c_str(), (long long)m.k);
+    EXPECT(m.output == (d == 0 ? "encoder" : d < 3 ? "decoder" : "denoising"), "output %zu kind %s", d, m.output.c_str());
+    const auto& pred = d == 0 ? out.encoder : d < 3 ? out.layers[d - 1] : out.denoising[d - 3];
+    for (size_t b = 0; b < 2; ++b) {
+      const auto& im = m.images[b];
+      const int64_t g = targets[b].labels.size(0), k = im.copies, n = im.queries.numel();
+      EXPECT(k == ks[d], "output %zu image %zu: copies %lld", d, b, (long long)k);
+      EXPECT(n == k * g && im.gts.numel() == n && im.ranks.numel() == n && im.weights.numel() == n,
+             "output %zu image %zu: %lld pairs", d, b, (long long)n);
+      if (n != k * g) continue;
+      auto uniq = std::get<0>(at::_unique(im.queries));
+      EXPECT(uniq.numel() == n, "output %zu image %zu: distinct queries", d, b);
+      if (d < 3) {
+        auto cost = matchingCost(pred.logits[b], pred.boxes[b], targets[b]);
+        double got = 0;
+        for (int64_t i = 0; i < n; ++i) got += cost[im.queries[i].item<int64_t>()][im.gts[i].item<int64_t>()].item<double>();
+        const double best = bruteForce(cost.repeat({1, k}));
+        EXPECT(std::abs(got - best) < 1e-4, "output %zu image %zu: cost %.9g vs brute force %.9g", d, b, got, best);
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          const int64_t grp = i / g, j = i % g;
+          EXPECT(im.queries[i].item<int64_t>() == grp * 2 * dn.maxGt + j && im.gts[i].item<int64_t>() == j,
+                 "DN pair %lld: the positive slot of its group", (long long)i);
+        }
+      }
+      // Ranks: per GT, by q descending, ties to the lower query index; weights per spec.
+      for (int64_t j = 0; j < g; ++j) {
+        std::vector<std::pair<double, int64_t>> members;  // (q, query)
+        std::vector<int64_t> entries;
+        for (int64_t i = 0; i < n; ++i) {
+          if (im.gts[i].item<int64_t>() != j) continue;
+          const int64_t qi = im.queries[i].item<int64_t>();
+          const double p = sigmoid(pred.logits[b][qi][targets[b].labels[j].item<int64_t>()].item<double>());
+          const double u = pairIou(pred.boxes[b][qi], targets[b].boxes[j]);
+          members.emplace_back(std::pow(p, 0.25) * std::pow(u, 0.75), qi);
+          entries.push_back(i);
+        }
+        EXPECT(static_cast<int64_t>(members.size()) == k, "output %zu: GT %lld has %zu predictions", d, (long long)j, members.size());
+        for (size_t e = 0; e < entries.size(); ++e) {
+          int64_t want = 0;
+          for (size_t f = 0; f < members.size(); ++f) {
+            const bool ahead = members[f].first > members[e].first + 1e-6 ||
+                               (std::abs(members[f].first - members[e].first) <= 1e-6 && members[f].second < members[e].second);
+            if (f != e && ahead) ++want;
+          }
+          const int64_t i = entries[e];
+          EXPECT(im.ranks[i].item<int64_t>() == want, "output %zu image %zu GT %lld query %lld: rank %lld, expected %lld", d, b,
+                 (long long)j, (long long)members[e].second, (long long)im.ranks[i].item<int64_t>(), (long long)want);
+          const double w = d < 2 ? std::exp(-static_cast<double>(want) / 1.5) : 1.0;
+          EXPECT(std::abs(im.weights[i].item<double>() - w) < 1e-6, "output %zu: weight %.9g vs %.9g", d,
+                 im.weights[i].item<double>(), w);
+        }
+      }
+    }
+  }
+  // The tie of image 1: both identical queries are its GT's two copies; query 2 ranks first.
+  for (size_t d : {size_t{0}, size_t{1}}) {
+    const auto& im = detail[d].images[1];
+    std::vector<int64_t> qs(im.queries.data_ptr<int64_t>(), im.queries.data_ptr<int64_t>() + im.queries.numel());
+    EXPECT(qs == (std::vector<int64_t>{2, 4}), "output %zu: the tied queries are matched", d);
+    EXPECT(im.ranks[0].item<int64_t>() == 0 && im.ranks[1].item<int64_t>() == 1, "output %zu: tie goes to the lower query", d);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -192,5 +316,6 @@ int main() {
     testClassificationLosses();
     testMatcher();
     testComposition();
+    testMatchingDetail();
   });
 }

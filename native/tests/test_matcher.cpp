@@ -3,7 +3,10 @@
 //     Stable-DINO code's [Q, C] form on images without repeated classes), written with ATen ops;
 //   - matchLayers' assignment cost against brute force over every assignment of the queries to
 //     the k_b·G_b GT copies (Q ≤ 7, G ≤ 4, k = 1 and 2), pair validity and pair order;
-//   - the k-copies mapping on a case whose answer is known by construction;
+//   - the k-copies mapping on a case whose answer is known by construction, mmdet's per-image
+//     k = max(1, min(k, Q // G)) (not sticky across the batch), tied queries in index order;
+//   - Stable-DINO's position-modulated cost per (query, GT) pair with two GTs of one class,
+//     against a scalar transcription, and unlike the released code's column-collision form;
 //   - empty GT images, the whole batch equal to per-(layer, image) calls, hungarianMatch, errors.
 #include <ATen/ATen.h>
 
@@ -278,6 +281,123 @@ void testKnownCopies() {
         "gtCopiesFor");
 }
 
+// Stable-DINO's position-modulated cost (spec c.3) per (query, GT) pair, as the paper writes it:
+// p'_ij = p_i[c_j]·sqrt(u_ij·max(1/(max u + 1e-8), 1)), u = (GIoU + 1)/2 over the image's block.
+// Scalar transcription, one pair at a time.
+double perPairModulatedCost(const at::Tensor& logits, const at::Tensor& boxes, const Target& t, int64_t i, int64_t j,
+                            double maxU, double* classPart) {
+  auto pred = cxcywhToXyxy(boxes.to(at::kDouble).slice(0, i, i + 1));
+  auto gt = cxcywhToXyxy(t.boxes.to(at::kDouble).slice(0, j, j + 1));
+  const double giou = detrexGiou(pred, gt).item<double>();
+  const double u = 0.5 * (giou + 1);
+  const double scale = std::max(1.0 / (maxU + 1e-8), 1.0);
+  const double p = 1.0 / (1.0 + std::exp(-logits[i][t.labels[j].item<int64_t>()].item<double>())) * std::sqrt(u * scale);
+  const double cls = 0.25 * (1 - p) * (1 - p) * -std::log(p + 1e-8) - 0.75 * p * p * -std::log(1 - p + 1e-8);
+  double l1 = 0;
+  for (int d = 0; d < 4; ++d) l1 += std::abs(boxes[i][d].item<double>() - t.boxes[j][d].item<double>());
+  if (classPart) *classPart = cls;
+  return 5 * l1 + 2 * cls + 2 * (1 - giou);
+}
+
+at::Tensor perPairModulatedBlock(const at::Tensor& logits, const at::Tensor& boxes, const Target& t,
+                                 at::Tensor* classParts = nullptr) {
+  const int64_t q = logits.size(0), g = t.labels.size(0);
+  auto giou = detrexGiou(cxcywhToXyxy(boxes.to(at::kDouble)), cxcywhToXyxy(t.boxes.to(at::kDouble)));
+  const double maxU = ((giou + 1) / 2).max().item<double>();
+  auto out = at::zeros({q, g}, kDouble);
+  if (classParts) *classParts = at::zeros({q, g}, kDouble);
+  for (int64_t i = 0; i < q; ++i) {
+    for (int64_t j = 0; j < g; ++j) {
+      double cls = 0;
+      out[i][j] = perPairModulatedCost(logits, boxes, t, i, j, maxU, &cls);
+      if (classParts) (*classParts)[i][j] = cls;
+    }
+  }
+  return out;
+}
+
+void testPositionModulatedPerPair() {
+  MatcherCosts costs;
+  costs.positionModulated = true;
+  const int64_t q = 7, classes = 4;
+  int distinctPairs = 0, releasedDiffers = 0;
+  for (int trial = 0; trial < 10; ++trial) {
+    // Image 0: GTs 0 and 1 share class 2 (different boxes), GT 2 is class 0. Image 1 has class 2
+    // too, so the released code's batch-wide U[:, tgt_ids] would let it overwrite image 0's column.
+    Target t0{at::tensor(std::vector<int64_t>{2, 2, 0}, kLong), randomBoxes(3).to(at::kFloat)};
+    Target t1{at::tensor(std::vector<int64_t>{2, 1}, kLong), randomBoxes(2).to(at::kFloat)};
+    auto layer = randomLayer(2, q, classes);
+    std::vector<Target> targets{t0, t1};
+    for (int64_t b = 0; b < 2; ++b) {
+      at::Tensor classParts;
+      auto want = perPairModulatedBlock(layer.logits[b], layer.boxes[b], targets[b], &classParts);
+      auto got = adetr::train::imageMatchingCost(layer.logits[b], layer.boxes[b], targets[b], costs);
+      const double diff = (got - want).abs().max().item<double>();
+      EXPECT(diff < 1e-9, "trial %d image %lld: per-pair modulated cost differs from the scalar form by %g", trial,
+             (long long)b, diff);
+      if (b == 0) {
+        // Same class, different boxes: each pair has its own class cost.
+        for (int64_t i = 0; i < q; ++i) {
+          if (std::abs(classParts[i][0].item<double>() - classParts[i][1].item<double>()) > 1e-9) ++distinctPairs;
+        }
+        // The released code's form: column c holds the u of the LAST GT of class c (here GT 1),
+        // so GT 0's class cost uses GT 1's position. It differs from the per-pair cost.
+        auto giou = detrexGiou(cxcywhToXyxy(layer.boxes[b].to(at::kDouble)), cxcywhToXyxy(t0.boxes.to(at::kDouble)));
+        auto u = (giou + 1) / 2;
+        auto released = at::zeros({q, classes}, kDouble);
+        for (int64_t j = 0; j < 3; ++j) released.select(1, t0.labels[j].item<int64_t>()).copy_(u.select(1, j));
+        const double scale = std::max(1.0 / (released.max().item<double>() + 1e-8), 1.0);
+        auto pPrime = layer.logits[b].to(at::kDouble).sigmoid() * (released * scale).sqrt();
+        auto releasedClass = focalClassCost(pPrime, 0.25, 2.0).index_select(1, t0.labels);
+        if ((releasedClass.select(1, 0) - classParts.select(1, 0)).abs().max().item<double>() > 1e-9) ++releasedDiffers;
+        EXPECT((releasedClass.select(1, 0) - releasedClass.select(1, 1)).abs().max().item<double>() < 1e-12,
+               "the released form gives both same-class GTs one column");
+      }
+    }
+    // The batched matcher (shared class columns per image) is optimal for the per-pair costs.
+    auto r = adetr::train::matchLayers({layer, layer}, targets, {1, 2}, costs);
+    for (int64_t l = 0; l < 2; ++l)
+      for (int64_t b = 0; b < 2; ++b)
+        checkImageMatch(r[l][b], perPairModulatedBlock(layer.logits[b], layer.boxes[b], targets[b]), l == 0 ? 1 : 2,
+                        PairOrder::ByGt, "modulated trial " + std::to_string(trial) + " layer " + std::to_string(l));
+  }
+  EXPECT(distinctPairs >= 60, "same-class GTs got distinct per-pair class costs in %d of 70 queries", distinctPairs);
+  EXPECT(releasedDiffers == 10, "the released code's collision form differs in %d of 10 trials", releasedDiffers);
+}
+
+// mmdet's k rule per image, not the released code's sticky reduction: an image whose GTs cap k
+// at 1 leaves the next image's k alone; ties in the cost go to the lower query index.
+void testCopiesPerImage() {
+  const int64_t q = 5, classes = 3;
+  std::vector<Target> targets{randomTarget(3, classes, false), randomTarget(2, classes, false),
+                              randomTarget(6, classes, false)};
+  auto layer = randomLayer(3, q, classes);
+  auto r = adetr::train::matchLayers({layer}, targets, {2});
+  // Image 0: Q / G = 5 / 3 = 1 → k = 1; image 1: min(2, 5 / 2) = 2; image 2: G > Q → k = 1, Q pairs.
+  EXPECT(r[0][0].queryIndices.numel() == 3, "image 0: k capped at Q / G = 1 (%lld pairs)",
+         (long long)r[0][0].queryIndices.numel());
+  EXPECT(r[0][1].queryIndices.numel() == 4, "image 1: k = 2 after image 0 capped its own (%lld pairs)",
+         (long long)r[0][1].queryIndices.numel());
+  EXPECT(r[0][2].queryIndices.numel() == 5, "image 2: G > Q gives k = 1 (never 0), Q pairs (%lld)",
+         (long long)r[0][2].queryIndices.numel());
+  for (int64_t b = 0; b < 3; ++b)
+    checkImageMatch(r[0][b], naiveCost(layer.logits[b], layer.boxes[b], targets[b], {}), 2, PairOrder::ByGt,
+                    "copies image " + std::to_string(b));
+  EXPECT(adetr::train::gtCopiesFor(2, 900, 450) == 2 && adetr::train::gtCopiesFor(2, 900, 451) == 1 &&
+             adetr::train::gtCopiesFor(4, 900, 300) == 3 && adetr::train::gtCopiesFor(2, 900, 901) == 1,
+         "gtCopiesFor = max(1, min(k, Q // G))");
+  // Identical queries 1 and 3 on the single GT: with k = 2 both are matched, listed lower first.
+  auto logits = at::full({1, 4, classes}, -5.0, kDouble);
+  auto boxes = at::tensor(std::vector<double>(16, 0.0), kDouble).reshape({1, 4, 4}) + 0.1;
+  Target one{at::tensor(std::vector<int64_t>{1}, kLong), at::tensor({0.5, 0.5, 0.3, 0.3}, kDouble).reshape({1, 4})};
+  for (int64_t i : {1, 3}) {
+    boxes[0][i].copy_(one.boxes[0]);
+    logits[0][i][1] = 3.0;
+  }
+  auto tie = adetr::train::matchLayers({{logits, boxes}}, {one}, {2});
+  EXPECT(toVector(tie[0][0].queryIndices) == (std::vector<int64_t>{1, 3}), "tied queries listed by index");
+}
+
 void testEmptyAndBatchEquivalence() {
   const int64_t batch = 4, q = 7, classes = 5;
   std::vector<Target> targets{randomTarget(3, classes, false), randomTarget(0, classes, false),
@@ -371,6 +491,8 @@ int main() {
     testCostAgainstFormula();
     testAgainstBruteForce();
     testKnownCopies();
+    testPositionModulatedPerPair();
+    testCopiesPerImage();
     testEmptyAndBatchEquivalence();
     testDinoSized();
     testErrors();

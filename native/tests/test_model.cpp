@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "model/cdn.h"
 #include "model/dino.h"
+#include "model/seeded_init.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -115,8 +117,49 @@ void testPaddingInvariance() {
 
 }  // namespace
 
+// createDino(config, seed): the same seed gives identical parameters and buffers, another seed
+// different ones, and the default generator's stream is left as it was (unseeded creation and
+// any later draw behave as if the seeded creation had not happened).
+void testSeededCreation() {
+  auto c = smallConfig();
+  auto state = [](adetr::model::Dino& m) {
+    std::vector<at::Tensor> all;
+    for (const auto& p : m->named_parameters()) all.push_back(p.value().detach().reshape({-1}));
+    for (const auto& b : m->named_buffers()) all.push_back(b.value().detach().to(at::kDouble).reshape({-1}).to(at::kFloat));
+    return at::cat(all);
+  };
+  at::manual_seed(123);
+  auto before = at::rand({4});
+  auto expectedNext = at::rand({4});
+  at::manual_seed(123);
+  EXPECT(at::equal(at::rand({4}), before), "manual_seed reproduces");
+  auto a = adetr::model::createDino(c, 2024);
+  auto next = at::rand({4});
+  EXPECT(at::equal(next, expectedNext), "a seeded creation leaves the default generator's stream as it was");
+  auto b = adetr::model::createDino(c, 2024);
+  auto other = adetr::model::createDino(c, 2025);
+  const auto sa = state(a), sb = state(b), so = state(other);
+  EXPECT(at::equal(sa, sb), "the same seed gives bit-identical weights");
+  EXPECT(!at::equal(sa, so), "another seed gives other weights");
+  // Thread count does not matter.
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  auto single = adetr::model::createDino(c, 2024);
+  at::set_num_threads(threads);
+  EXPECT(at::equal(state(single), sa), "the same weights with one thread");
+  // Without a seed: the default generator as before (two creations differ, manual_seed decides).
+  at::manual_seed(5);
+  auto u1 = adetr::model::createDino(c);
+  at::manual_seed(5);
+  auto u2 = adetr::model::Dino(c);
+  EXPECT(at::equal(state(u1), state(u2)), "unseeded creation draws from the default generator as Dino(config)");
+  auto u3 = adetr::model::createDino(c);
+  EXPECT(!at::equal(state(u1), state(u3)), "unseeded creations continue the default stream");
+}
+
 int main() {
   return adetr::test::runTests("test_model", [] {
+    testSeededCreation();
     testParameterCounts();
     testDenoisingMask();
     testShapesAndDenoising();

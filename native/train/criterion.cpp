@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "common/arg_error.h"
 #include "ops/align_loss/align_loss.h"
 #include "ops/align_loss/align_targets.h"
 #include "ops/box/box_ops.h"
+#include "train/matcher.h"
 
 namespace adetr::train {
 
@@ -47,7 +49,7 @@ struct OutputLoss {
 // Losses of one output (a decoder layer, the encoder proposals, or a layer's DN queries).
 OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<model::Target>& targets,
                       const std::vector<ImageMatch>& matches, const CriterionOptions& o, double normaliser,
-                      bool primeWeights) {
+                      bool primeWeights, std::vector<ImageMatchDetail>* detail = nullptr) {
   const int64_t numClasses = pred.logits.size(2);
   std::vector<at::Tensor> bList, qList, gList, labelList, boxList;
   for (size_t b = 0; b < matches.size(); ++b) {
@@ -72,12 +74,16 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
     using at::indexing::TensorIndex;
     auto predBoxes = pred.boxes.index({TensorIndex(bIdx), TensorIndex(qIdx)});
     auto [iou, giou] = alignedIouGiou(ops::boxCxcywhToXyxy(predBoxes), ops::boxCxcywhToXyxy(gtBoxes));
-    at::Tensor weight, t;
+    at::Tensor weight, t, rank;
     {
       at::NoGradGuard noGrad;
       auto p = pred.logits.index({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}).sigmoid();
       auto u = iou.detach().clamp_min(0);
       weight = at::ones_like(u);
+      // Groups of the prime-sample ranks: one per (image, GT). Within a group the entries come
+      // by query index ascending (PairOrder::ByGt; the DN slots ascending), and the ranking is
+      // stable, so tied qualities rank the lower query index first.
+      auto groups = bIdx * (gIdx.max().item<int64_t>() + 1) + gIdx;
       switch (o.loss) {
         case ClassLossKind::Align:
         case ClassLossKind::IaBce: {
@@ -87,11 +93,11 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
           tp.alpha = o.qualityAlpha;
           tp.tau = o.tau;
           tp.primeWeights = primeWeights;
-          auto groups = bIdx * (gIdx.max().item<int64_t>() + 1) + gIdx;
           auto targets = ops::alignTargets(p, u, groups,
                                            o.loss == ClassLossKind::Align ? ops::AlignLossKind::Align : ops::AlignLossKind::IaBce, tp);
           weight = targets.weight;
           t = targets.target;
+          rank = targets.rank;
           break;
         }
         case ClassLossKind::Focal: t = at::ones_like(u); break;
@@ -110,11 +116,31 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
           break;
         }
       }
+      if (detail && !rank.defined()) {
+        // The other losses use no ranks; report the Align quality's ranks (weights stay 1).
+        ops::AlignTargetParams tp;
+        tp.alpha = o.qualityAlpha;
+        tp.primeWeights = false;
+        rank = ops::alignTargets(p, u, groups, ops::AlignLossKind::Align, tp).rank;
+      }
       positive.index_put_({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}, true);
       target.index_put_({TensorIndex(bIdx), TensorIndex(qIdx), TensorIndex(labels)}, t.to(target.scalar_type()));
     }
     out.bbox = ((predBoxes - gtBoxes).abs().sum(1) * weight).sum() / normaliser;
     out.giou = ((1 - giou) * weight).sum() / normaliser;
+    if (detail) {
+      // Split the concatenated entries back per image (images without a match are empty).
+      auto rankCpu = rank.to(at::kCPU, at::kLong);
+      auto weightCpu = weight.detach().to(at::kCPU, at::kDouble);
+      int64_t offset = 0;
+      for (size_t b = 0; b < matches.size(); ++b) {
+        const int64_t n = matches[b].queries.numel();
+        auto& d = (*detail)[b];
+        d.ranks = rankCpu.narrow(0, offset, n).clone();
+        d.weights = weightCpu.narrow(0, offset, n).clone();
+        offset += n;
+      }
+    }
   }
   auto logits2d = pred.logits.reshape({-1, numClasses});
   auto target2d = target.reshape({-1, numClasses});
@@ -141,7 +167,7 @@ CriterionOptions criterionDefaults(ClassLossKind loss) {
 }
 
 LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
-                        const CriterionOptions& o) {
+                        const CriterionOptions& o, std::vector<OutputMatchDetail>* matching) {
   checkType(static_cast<int64_t>(targets.size()) == out.layers.back().logits.size(0), "targets: expected one per image");
   int64_t totalGt = 0;
   for (const auto& t : targets) totalGt += t.labels.size(0);
@@ -172,8 +198,40 @@ LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::T
     result.terms.emplace_back("loss_giou" + suffix, l.giou);
     result.weights.push_back(o.weightGiou);
   };
+  // The detail of one output's matches: indices here, ranks and weights from outputLoss.
+  auto newDetail = [&](const std::string& output, int64_t layer, const std::string& suffix, int64_t k,
+                       const std::vector<ImageMatch>& m, const std::function<int64_t(size_t)>& copies) {
+    OutputMatchDetail d;
+    d.output = output;
+    d.layer = layer;
+    d.suffix = suffix;
+    d.k = k;
+    for (size_t b = 0; b < m.size(); ++b) {
+      ImageMatchDetail im;
+      im.queries = m[b].queries.to(at::kCPU, at::kLong);
+      im.gts = m[b].gts.to(at::kCPU, at::kLong);
+      im.ranks = at::zeros({0}, at::TensorOptions().dtype(at::kLong));
+      im.weights = at::zeros({0}, at::TensorOptions().dtype(at::kDouble));
+      im.copies = copies(b);
+      d.images.push_back(std::move(im));
+    }
+    matching->push_back(std::move(d));
+    return &matching->back().images;
+  };
+  if (matching) {
+    matching->clear();
+    // Room for every output, so the pointer newDetail returns stays valid while it is filled.
+    matching->reserve(outputs.size() + out.denoising.size());
+  }
   for (size_t i = 0; i < outputs.size(); ++i) {
-    add(suffixes[i], outputLoss(outputs[i], targets, matches[i], o, numBoxes, primeWeights && ks[i] > 1), o.weightClass);
+    std::vector<ImageMatchDetail>* detail = nullptr;
+    if (matching) {
+      const int64_t queries = outputs[i].logits.size(1);
+      detail = newDetail(i == 0 ? "encoder" : "decoder", static_cast<int64_t>(i) - 1, suffixes[i], ks[i], matches[i],
+                         [&](size_t b) { return gtCopiesFor(ks[i], queries, targets[b].labels.size(0)); });
+    }
+    add(suffixes[i], outputLoss(outputs[i], targets, matches[i], o, numBoxes, primeWeights && ks[i] > 1, detail),
+        o.weightClass);
   }
 
   // Denoising: fixed assignment of each positive DN slot to its GT (spec d.4), normaliser
@@ -198,7 +256,11 @@ LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::T
     const double dnNorm = numBoxes * static_cast<double>(dn.numGroups);
     for (int64_t i = 0; i < static_cast<int64_t>(out.denoising.size()); ++i) {
       const std::string suffix = i + 1 == static_cast<int64_t>(out.denoising.size()) ? "_dn" : "_dn_" + std::to_string(i);
-      add(suffix, outputLoss(out.denoising[i], targets, dnMatches, o, dnNorm, false), o.weightClassDn);
+      std::vector<ImageMatchDetail>* detail = nullptr;
+      if (matching) {
+        detail = newDetail("denoising", i, suffix, dn.numGroups, dnMatches, [&](size_t) { return dn.numGroups; });
+      }
+      add(suffix, outputLoss(out.denoising[i], targets, dnMatches, o, dnNorm, false, detail), o.weightClassDn);
     }
   }
 

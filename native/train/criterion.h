@@ -49,8 +49,29 @@ struct ImageMatch {
   at::Tensor gts;      // int64 [K]
 };
 
+// One image of one output as the losses saw it (Trainer::evaluateLoss with returnMatching).
+struct ImageMatchDetail {
+  at::Tensor queries;  // int64 [K]: query index (denoising: the DN slot)
+  at::Tensor gts;      // int64 [K]: GT index; grouped by GT with queries ascending (denoising: slot order)
+  // int64 [K]: rank among the predictions matched to the same GT by quality q = p^α·IoU^(1−α)
+  // (IA-BCE: max(q, 0.01)) descending, 0 = best; ties go to the lower query index.
+  at::Tensor ranks;
+  at::Tensor weights;  // float64 [K]: the prime weight the losses applied (e^(−rank/τ), or 1)
+  int64_t copies = 1;  // GT copies this image was matched with: max(1, min(k, Q // G)); DN: groups
+};
+
+// One output (the encoder proposals, a decoder layer or a layer's denoising queries).
+struct OutputMatchDetail {
+  std::string output;  // "encoder" | "decoder" | "denoising"
+  int64_t layer = -1;  // decoder layer (the encoder: -1)
+  std::string suffix;  // of its loss terms: "_enc", "_0", ..., "" (last layer), "_dn_0", ..., "_dn"
+  int64_t k = 1;       // copies asked for (before the per-image cap); denoising: the DN groups
+  std::vector<ImageMatchDetail> images;
+};
+
+// The losses of one step. With `matching`, also every output's assignment, ranks and weights.
 LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
-                        const CriterionOptions& options);
+                        const CriterionOptions& options, std::vector<OutputMatchDetail>* matching = nullptr);
 
 // Matches every output of a step in one batched solve; ks[i] copies of each GT for output i
 // (criterion_matching.cpp, over native/train/matcher.h).

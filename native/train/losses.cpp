@@ -58,8 +58,10 @@ at::Tensor classificationLossComposed(ClassLossKind kind, const at::Tensor& logi
       negative = -log1mP * p.pow(params.qflBeta);  // t = 0: BCE(p, 0)·|0 − p|^β
       break;
     case ClassLossKind::Vfl:
-      pos = bce * t;
+      // VarifocalNet / mmdetection: weight t·[t > 0] + α·p^γ·[t ≤ 0], so a matched prediction
+      // whose target is 0 (IoU 0) takes the negative branch instead of t·BCE = 0.
       negative = negative * params.vflAlpha;
+      pos = at::where(t > 0, bce * t, negative);
       break;
     case ClassLossKind::StableDino:
       pos = params.focalAlpha * (t - p).pow(g) * bce;

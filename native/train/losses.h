@@ -17,7 +17,7 @@ enum class ClassLossKind {
   IaBce,       // spec d.2:  BCE(p, t) on positives; −p^γ log(1−p) elsewhere
   Focal,       // spec d.1:  α_t (1−p_t)^γ BCE(p, onehot)
   Qfl,         // spec d.2c: BCE(p, t)·|t − p|^β, t = IoU on positives, 0 elsewhere
-  Vfl,         // spec d.2c: positives BCE(p, t)·t; negatives α p^γ BCE(p, 0)
+  Vfl,         // spec d.2c: positives BCE(p, t)·t (t > 0); negatives and t ≤ 0 positives α p^γ BCE(p, 0)
   StableDino,  // spec d.7:  α (T − p)^γ BCE(p, T) on positives; (1−α) p^γ BCE(p, 0) elsewhere
 };
 

@@ -12,10 +12,15 @@
 //   C = bboxWeight·C_L1 + classWeight·C_cls + giouWeight·C_giou   (defaults 5, 2, 2; α 0.25, γ 2).
 // GIoU is detrex's: iou = inter / (union + 1e-6), GIoU = iou − (area_c − union) / (area_c + 1e-6).
 //
-// Position-modulated variant (Stable-DINO, spec c.3), in its per-pair form: with
-// u_ij = (GIoU_ij + 1) / 2 and m = max over the image's block of u, the class cost uses
-// p'_ij = p · sqrt(u_ij · max(1 / (m + 1e-8), 1)) in place of p, and C_giou = 1 − GIoU.
-// (The released code's class-column collisions across GTs and images are not reproduced.)
+// Position-modulated variant (Stable-DINO, spec c.3), in the paper's per-pair form (the default
+// and only form here): with u_ij = (GIoU_ij + 1) / 2 and m = max over the image's block of u,
+// the class cost of query i and GT j uses p'_ij = p_i[c_j] · sqrt(u_ij · max(1 / (m + 1e-8), 1))
+// in place of p, and C_giou = 1 − GIoU.
+// Difference from the released code ([SD] matcher.py): it builds U [B·Q, C] with
+// `U[:, tgt_ids] = u01`, one column per CLASS written batch-wide, so of several GTs of one class
+// (in the image or anywhere in the batch) only the last-written one's u survives and every GT
+// of that class is costed with that GT's position (the write order is not even defined on CUDA).
+// Here each (query, GT) pair uses its own u_ij, and m is taken per image over all its pairs.
 //
 // Mixed matching (spec c.2): the block of image b is repeated k_b times along the columns
 // (column c·G_b + j is copy c of GT j) with mmdet's rule k_b = max(1, min(k, Q / G_b)), so each

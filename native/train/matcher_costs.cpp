@@ -102,6 +102,9 @@ bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t*
       const double giou = row[j];
       double classCost = classRow[classColumn[j]];
       if (c.positionModulated) {
+        // Per (query, GT) pair, as the Stable-DINO paper writes it: this GT's own u_ij, even when
+        // other GTs share its class (the released code's U[:, tgt_ids] keeps one u per class
+        // column batch-wide; see matcher.h).
         const double p = sigmoid(classCost) * std::sqrt(0.5 * (giou + 1.0) * unitScale);
         classCost = focalCost(p, c.focalAlpha, c.focalGamma);
       }

@@ -78,14 +78,28 @@ StepResult Trainer::step(const model::ImageBatch& batch, const std::vector<model
   return result;
 }
 
-StepResult Trainer::evaluateLoss(const model::ImageBatch& batch, const std::vector<model::Target>& targets) {
+StepResult Trainer::evaluateLoss(const model::ImageBatch& batch, const std::vector<model::Target>& targets,
+                                 const EvaluateOptions& options) {
   at::NoGradGuard noGrad;
-  const bool wasTraining = model_->is_training();
-  model_->eval();
-  model::DinoOutput out = model_->forward(batch);
-  LossTerms losses = computeLosses(out, targets, options_.criterion);
-  if (wasTraining) model_->train();
+  // Puts the model's mode back however this returns.
+  struct ModeGuard {
+    model::Dino& m;
+    bool training;
+    ~ModeGuard() { m->train(training); }
+  } modeGuard{model_, model_->is_training()};
+  model::DinoOutput out;
+  if (options.denoising) {
+    // The DN queries are built in training mode only; a generator of its own keeps the training
+    // generator's stream (and so resumed training) unchanged.
+    model_->train();
+    at::Generator dnGenerator = at::make_generator<at::CPUGeneratorImpl>(options.seed.value_or(options_.seed));
+    out = model_->forward(batch, &targets, dnGenerator);
+  } else {
+    model_->eval();
+    out = model_->forward(batch);
+  }
   StepResult result;
+  LossTerms losses = computeLosses(out, targets, options_.criterion, options.returnMatching ? &result.matching : nullptr);
   for (const auto& [name, value] : losses.terms) result.losses.emplace_back(name, value.item<double>());
   result.total = losses.total.item<double>();
   result.step = step_;

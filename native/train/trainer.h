@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,7 +25,19 @@ struct TrainerOptions {
   uint64_t seed = 42;  // seeds the denoising-noise generator
 };
 
+// What evaluateLoss computes besides the plain losses.
+struct EvaluateOptions {
+  // Add the denoising (CDN) queries and their loss terms as a training step would (the model
+  // runs in training mode for that forward; it has no dropout, so only the DN queries differ).
+  bool denoising = false;
+  // Seed of the denoising noise (a generator of its own: the training generator is untouched);
+  // unset: the trainer's seed. The same seed gives identical denoising losses.
+  std::optional<uint64_t> seed;
+  bool returnMatching = false;  // fill StepResult::matching
+};
+
 struct StepResult {
+  std::vector<OutputMatchDetail> matching;             // evaluateLoss with returnMatching only
   std::vector<std::pair<std::string, double>> losses;  // every weighted term, by name
   double total = 0;
   double gradNorm = 0;  // before clipping
@@ -47,8 +60,10 @@ class Trainer {
   // One optimisation step on a prepared batch.
   StepResult step(const model::ImageBatch& batch, const std::vector<model::Target>& targets);
 
-  // Losses of a batch without an update (eval mode, no denoising queries, no autograd).
-  StepResult evaluateLoss(const model::ImageBatch& batch, const std::vector<model::Target>& targets);
+  // Losses of a batch without an update (no autograd; eval mode and no denoising queries unless
+  // options.denoising). The model's train/eval mode is restored afterwards.
+  StepResult evaluateLoss(const model::ImageBatch& batch, const std::vector<model::Target>& targets,
+                          const EvaluateOptions& options = {});
 
   // Model, optimizer state, generator state, step count and `metadata` in one file, atomically.
   void save(const std::string& path, const std::string& metadata);

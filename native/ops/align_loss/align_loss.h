@@ -17,8 +17,10 @@
 //   IaBce       BCE(p, t) = −t log p − (1−t) log(1−p)     (d.2)   −p^γ log(1−p)
 //   Focal       −α (1−p)^γ log p   (t unused, one-hot)    (d.1)   −(1−α) p^γ log(1−p)
 //   Qfl         BCE(p, t)·|t − p|^β                       (d.2c)  −p^β log(1−p)   (= the t = 0 case)
-//   Vfl         t·BCE(p, t)                               (d.2c)  −α_v p^γ log(1−p)
+//   Vfl         t·BCE(p, t) if t > 0, else −α_v p^γ log(1−p)  (d.2c)  −α_v p^γ log(1−p)
 //   StableDino  α |t − p|^γ BCE(p, t)                     (d.7)   −(1−α) p^γ log(1−p)
+// VFL follows VarifocalNet / mmdetection's varifocal_loss (weight t·[t>0] + α_v·p^γ·[t≤0]): a
+// positive entry whose target is 0 (a matched prediction with IoU 0) is treated as a negative.
 // Modulating factors (p^γ, (1−p)^γ, |t−p|^γ) are NOT detached: the gradient flows through them
 // (spec §h). Stable-DINO's code writes (T − p)^γ; |T − p|^γ is the same for the default γ = 2
 // and stays real for other γ.

@@ -15,7 +15,7 @@
 //   IaBce     BCE                         → p − t
 //   Focal     α·q^γ·sn                    → −α·q^γ·(γ·p·sn + q)
 //   Qfl       BCE·|d|^β                   → d·|d|^β + BCE·β·|d|^(β−1)·sgn(d)·p·q        (d = p − t)
-//   Vfl       t·BCE                       → t·(p − t)
+//   Vfl       t·BCE                       → t·(p − t)                  (t > 0; t ≤ 0: the negative)
 //   Stable    α·|d|^γ·BCE                 → α·[d·|d|^γ + BCE·γ·|d|^(γ−1)·sgn(d)·p·q]
 // The forms use only non-negative powers of p and q, so p = 0 or q = 0 is never 0·inf.
 #pragma once
@@ -103,7 +103,10 @@ ADETR_HD void elementLoss(const Coeffs<A>& c, A x, A t, bool positive, A& loss, 
     grad = (p - tt) * m + bce * slope * p * q;
     return;
   }
-  if (!positive) {
+  // VFL weighs BCE by t·[t > 0] + α_v·p^γ·[t ≤ 0] (VarifocalNet; mmdetection's varifocal_loss):
+  // a matched prediction whose target is 0 (IoU 0) takes the negative branch, not t·BCE = 0.
+  // `!(t > 0)` also sends a NaN target there, as mmdetection's `target > 0` mask does.
+  if (!positive || (c.kind == kVfl && !(t > A(0)))) {
     const A pg = powExp(p, g);
     loss = c.negScale * pg * sp;
     grad = c.negScale * pg * (p + g * q * sp);
@@ -126,7 +129,7 @@ ADETR_HD void elementLoss(const Coeffs<A>& c, A x, A t, bool positive, A& loss, 
       grad = -c.alpha * qg * (g * p * sn + q);
       return;
     }
-    case kVfl:
+    case kVfl:  // t > 0 here (t ≤ 0 took the negative branch above)
       loss = t * (t * sn + (A(1) - t) * sp);
       grad = t * (p - t);
       return;
