@@ -113,13 +113,6 @@ function requestedVariant(): Variant | undefined {
   return v;
 }
 
-/** The GPU check, overridable with ALIGN_DETR_GPU_VISIBLE=1|0 (containers that hide /proc/driver). */
-function gpu(): { visible: boolean; why: string } {
-  const forced = process.env.ALIGN_DETR_GPU_VISIBLE;
-  if (forced === '1' || forced === '0') return { visible: forced === '1', why: `ALIGN_DETR_GPU_VISIBLE=${forced}` };
-  return gpuVisible();
-}
-
 function cudaCandidate(from: string[]): CandidateReport {
   const label = addonPackageName('cuda');
   const pkg = findAddonPackage('cuda', from, packageVersion);
@@ -168,7 +161,7 @@ export function describeCandidates(root: string = packageRoot): CandidateReport[
   const out: CandidateReport[] = [];
   const from = [root, path.dirname(root)];
   const want = requestedVariant();
-  if (want === 'cuda' || (want === undefined && gpu().visible)) out.push(cudaCandidate(from));
+  if (want === 'cuda' || (want === undefined && gpuVisible().visible)) out.push(cudaCandidate(from));
   if (want === 'cpu' || want === undefined) out.push(cpuCandidate(from));
   if (want !== undefined) return out;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -183,13 +176,6 @@ export function describeCandidates(root: string = packageRoot): CandidateReport[
     }
   }
   return out;
-}
-
-/** Every candidate addon file, in the order they are tried (usable ones only). */
-export function addonCandidates(root: string = packageRoot): string[] {
-  return describeCandidates(root)
-    .filter((c) => c.candidate)
-    .map((c) => c.file!);
 }
 
 let cached: NativeAddon | undefined;

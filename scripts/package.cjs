@@ -55,15 +55,12 @@ function resolveLibtorch() {
   for (const f of ['libc10.so', 'libtorch_cpu.so', 'libtorch.so']) {
     if (!fs.existsSync(path.join(lib, f))) fail(`${dir} is not a libtorch 2.x root: no lib/${f}`);
   }
-  let torchVersion;
-  const bv = path.join(dir, 'build-version');
-  const vp = path.join(dir, 'version.py');
-  if (fs.existsSync(bv)) torchVersion = fs.readFileSync(bv, 'utf8').trim();
-  else if (fs.existsSync(vp)) torchVersion = /__version__\s*=\s*'([^']+)'/.exec(fs.readFileSync(vp, 'utf8'))?.[1];
-  if (!torchVersion || !/^2\./.test(torchVersion)) fail(`${dir}: expected libtorch 2.x, found ${torchVersion ?? 'an unknown version'}`);
+  // The one reader of libtorch versions (lib/loader/libtorch.ts, built into dist/ first).
+  const { versionOf } = require(path.join(root, 'dist', 'lib', 'loader', 'libtorch.js'));
+  const v = versionOf(dir);
+  if (!v.version || !/^2\./.test(v.version)) fail(`${dir}: expected libtorch 2.x, found ${v.full ?? 'an unknown version'}`);
   const cuda = fs.existsSync(path.join(lib, 'libtorch_cuda.so'));
-  const cudaVersion = cuda ? (/\+cu(\d+)(\d)/.exec(torchVersion) ?? []).slice(1, 3).join('.') || undefined : undefined;
-  return { dir, lib, version: torchVersion.replace(/\+.*$/, ''), full: torchVersion, cuda, cudaVersion };
+  return { dir, lib, version: v.version, full: v.full, cuda, cudaVersion: cuda ? v.cuda : undefined };
 }
 
 // ---- build -----------------------------------------------------------------------------------
@@ -158,9 +155,9 @@ function pack(dir) {
 }
 
 function main_() {
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit' });
   const libtorch = resolveLibtorch();
   console.log(`align-detr package: libtorch ${libtorch.full} from ${libtorch.dir}${libtorch.cuda ? ' (CUDA)' : ''}`);
-  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'inherit' });
   build(libtorch);
   fs.rmSync(path.join(outDir, 'stage'), { recursive: true, force: true });
   const stage = path.join(outDir, 'stage');

@@ -87,7 +87,7 @@ export async function installLibtorch(options: InstallLibtorchOptions): Promise<
   }
   fs.mkdirSync(base, { recursive: true });
   const url = options.url ?? defaultUrl(version, cuda);
-  let zip = options.zip ? path.resolve(options.zip) : path.join(base, `download-${process.pid}.zip`);
+  const zip = options.zip ? path.resolve(options.zip) : path.join(base, `download-${process.pid}.zip`);
   const downloaded = !options.zip;
   try {
     if (options.zip) {
@@ -116,7 +116,6 @@ export async function installLibtorch(options: InstallLibtorchOptions): Promise<
     }
   } finally {
     if (downloaded) fs.rmSync(zip, { force: true });
-    zip = '';
   }
   log(`installed libtorch ${version} (CUDA ${cuda}) in ${target}`);
   return target;

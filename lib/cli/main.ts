@@ -8,7 +8,7 @@ import { decodeImage, ImageDecodeError } from '../data/decode';
 import type { Category, Dataset, RgbImage } from '../data/types';
 import { AlignDetr } from '../model';
 import type { Preset } from '../model';
-import { packageRoot } from '../native';
+import { packageVersion } from '../native';
 import { buildInfo } from '../runtime';
 import { Trainer } from '../trainer';
 import type { EpochRecord, LossKind } from '../trainer';
@@ -193,7 +193,7 @@ function statsObject(result: CocoEvalResult): Record<string, number> {
 
 /** The package's version, from its package.json. */
 export function readPackageVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  return packageVersion;
 }
 
 // ---------------------------------------------------------------- data

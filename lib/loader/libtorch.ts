@@ -37,20 +37,25 @@ export function cachedLibtorchDir(version: string, cuda: string): string {
 export const CUDA_LIBRARIES = ['libc10.so', 'libc10_cuda.so', 'libtorch_cpu.so', 'libtorch_cuda.so', 'libtorch.so'];
 export const CPU_LIBRARIES = ['libc10.so', 'libtorch_cpu.so', 'libtorch.so'];
 
-/** Reads build-version (libtorch zips) or version.py's values; undefined when unknown. */
-function versionOf(root: string): { version?: string; cuda?: string } {
+/**
+ * The version of the libtorch at `root`: from build-version (libtorch zips) or version.py (a pip
+ * torch). `full` keeps the local tag ("2.13.0+cpu"), `version` is MAJOR.MINOR.PATCH, `cuda` X.Y
+ * for a CUDA build. Fields are undefined when unknown. Also used by scripts/package.cjs.
+ */
+export function versionOf(root: string): { full?: string; version?: string; cuda?: string } {
   try {
-    const v = fs.readFileSync(path.join(root, 'build-version'), 'utf8').trim(); // e.g. 2.13.0+cu128
-    const m = /^(\d+\.\d+\.\d+)(?:\+cu(\d+)(\d))?/.exec(v);
-    if (m) return { version: m[1], cuda: m[2] ? `${m[2]}.${m[3]}` : undefined };
+    const full = fs.readFileSync(path.join(root, 'build-version'), 'utf8').trim(); // e.g. 2.13.0+cu128
+    const m = /^(\d+\.\d+\.\d+)(?:\+cu(\d+)(\d))?/.exec(full);
+    if (m) return { full, version: m[1], cuda: m[2] ? `${m[2]}.${m[3]}` : undefined };
   } catch {
     // a pip torch has version.py instead
   }
   try {
     const py = fs.readFileSync(path.join(root, 'version.py'), 'utf8');
-    const version = /__version__\s*=\s*'(\d+\.\d+\.\d+)/.exec(py)?.[1];
-    const cudaRaw = /^cuda\s*(?::\s*\S+)?\s*=\s*'([\d.]+)'/m.exec(py)?.[1];
-    return { version, cuda: cudaRaw };
+    const full = /__version__\s*=\s*'([^']+)'/.exec(py)?.[1];
+    const version = /^(\d+\.\d+\.\d+)/.exec(full ?? '')?.[1];
+    const cuda = /^cuda\s*(?::\s*\S+)?\s*=\s*'([\d.]+)'/m.exec(py)?.[1];
+    return { full, version, cuda };
   } catch {
     return {};
   }
@@ -115,8 +120,13 @@ export function findCudaLibtorch(wantVersion: string, wantCuda?: string): Libtor
   return { tried };
 }
 
-/** Whether an NVIDIA GPU and driver are visible (cheap: no CUDA call). */
+/**
+ * Whether an NVIDIA GPU and driver are visible (cheap: no CUDA call). ALIGN_DETR_GPU_VISIBLE=1|0
+ * overrides the check (containers that hide /proc/driver).
+ */
 export function gpuVisible(): { visible: boolean; why: string } {
+  const forced = process.env.ALIGN_DETR_GPU_VISIBLE;
+  if (forced === '1' || forced === '0') return { visible: forced === '1', why: `ALIGN_DETR_GPU_VISIBLE=${forced}` };
   if (process.env.CUDA_VISIBLE_DEVICES === '' || process.env.CUDA_VISIBLE_DEVICES === '-1') {
     return { visible: false, why: `CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES}` };
   }

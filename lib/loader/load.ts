@@ -16,7 +16,6 @@ export interface Candidate {
 
 interface Preloader {
   preload(paths: string[]): string[];
-  loadedPath(soname: string): string | undefined;
 }
 
 /** The first-stage loader beside `addonFile`. */

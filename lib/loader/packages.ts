@@ -98,7 +98,8 @@ export function findAddonPackage(variant: Variant, from: string[], mainVersion: 
   return readPackage<AddonPackageInfo>(addonPackageName(variant), from, mainVersion, (info) => {
     const addon = path.join(info.binsDir, 'align_detr.node');
     if (!isFile(addon)) return `its addon ${addon} is missing (a partial install: reinstall the package)`;
-    if (fs.statSync(addon).size < 4096) return `its addon ${addon} is truncated (${fs.statSync(addon).size} bytes: reinstall the package)`;
+    const { size } = fs.statSync(addon);
+    if (size < 4096) return `its addon ${addon} is truncated (${size} bytes: reinstall the package)`;
     if (!isFile(path.join(info.binsDir, 'align_detr_preload.node'))) return `${path.join(info.binsDir, 'align_detr_preload.node')} is missing`;
     return undefined;
   });

@@ -65,40 +65,11 @@ napi_value Preload(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// loadedPath(soname): the absolute path of an already-loaded library (dlopen RTLD_NOLOAD), or
-// undefined. Used by `doctor` and the tests to see which libtorch a process really has.
-napi_value LoadedPath(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  napi_valuetype type = napi_undefined;
-  if (argc >= 1) napi_typeof(env, argv[0], &type);
-  if (type != napi_string) {
-    napi_throw_type_error(env, nullptr, "soname: expected a string");
-    return nullptr;
-  }
-  char name[512];
-  size_t len = 0;
-  napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len);
-  napi_value result;
-  napi_get_undefined(env, &result);
-  void* handle = dlopen(name, RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) return result;
-  char origin[4096];
-  if (dlinfo(handle, RTLD_DI_ORIGIN, origin) == 0) {
-    std::string full = std::string(origin) + "/" + name;
-    napi_create_string_utf8(env, full.c_str(), full.size(), &result);
-  }
-  dlclose(handle);
-  return result;
-}
-
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"preload", nullptr, Preload, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"loadedPath", nullptr, LoadedPath, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 1, props);
   return exports;
 }
 
