@@ -15,7 +15,7 @@ export type {
 } from './trainer';
 export { AlignDetr } from './model';
 export type {
-  CreateOptions, Detection, ForwardOutput, ImageInput, ModelConfig, PredictOptions, Preset, StateDictReport,
+  CreateOptions, Detection, ForwardOptions, ForwardOutput, StageTimings, ImageInput, ModelConfig, PredictOptions, Preset, StateDictReport,
 } from './model';
 export {
   datasets, DataLoader, collate, PIXEL_MEAN, PIXEL_STD, decodeImage, ImageDecodeError, CocoAnnotationError,

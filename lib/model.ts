@@ -84,11 +84,33 @@ export interface StateDictReport {
 }
 
 /** Raw predictions of a forward pass (normalised cxcywh boxes). */
+/** Wall-clock milliseconds of each stage of one forward (`forward(..., { profile: true })`). */
+export interface StageTimings {
+  backboneMs: number;
+  neckMs: number;
+  /** Flattening, position encoding, the encoder layers and the two-stage query selection. */
+  encoderMs: number;
+  /** The decoder layers with their class and box heads. */
+  decoderMs: number;
+  /** predict's post-processing (top-K over queries × classes, box scaling) on the final layer. */
+  postprocessMs: number;
+}
+
+export interface ForwardOptions {
+  /**
+   * Times each stage and also runs (and times) the post-processing; on a GPU it waits for the
+   * device between stages, so the figures are real but the stages no longer overlap.
+   */
+  profile?: boolean;
+}
+
 export interface ForwardOutput {
   layers: { logits: Tensor; boxes: Tensor }[];
   encoder: { logits: Tensor; boxes: Tensor };
   levelFeatures: Tensor[];
   memory: Tensor;
+  /** Present when called with `{ profile: true }`. */
+  timings?: StageTimings;
 }
 
 interface ModelHandle {
@@ -97,11 +119,12 @@ interface ModelHandle {
   parameterNames(): string[];
   parameter(name: string): unknown;
   predict(images: RgbImage[], options: PredictOptions): Promise<{ boxes: Float32Array; scores: Float32Array; labels: Int32Array }[]>;
-  forward(images: unknown, validSizes: unknown): Promise<{
+  forward(images: unknown, validSizes: unknown, options: ForwardOptions): Promise<{
     layers: { logits: unknown; boxes: unknown }[];
     encoder: { logits: unknown; boxes: unknown };
     levelFeatures: unknown[];
     memory: unknown;
+    timings?: StageTimings;
   }>;
   save(path: string, metadata: string): Promise<void>;
   loadPytorch(path: string): Promise<StateDictReport>;
@@ -254,15 +277,17 @@ export class AlignDetr {
   /**
    * Runs the network on a prepared batch: `images` float32 [B, 3, H, W] normalised and zero-
    * padded, `validSizes` int64 [B, 2] with each image's unpadded (h, w). Inference mode.
+   * `{ profile: true }` adds per-stage `timings`.
    */
-  async forward(images: Tensor, validSizes: Tensor): Promise<ForwardOutput> {
-    const out = await this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'));
+  async forward(images: Tensor, validSizes: Tensor, options: ForwardOptions = {}): Promise<ForwardOutput> {
+    const out = await this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'), options);
     const pair = (p: { logits: unknown; boxes: unknown }) => ({ logits: Tensor._wrap(p.logits), boxes: Tensor._wrap(p.boxes) });
     return {
       layers: out.layers.map(pair),
       encoder: pair(out.encoder),
       levelFeatures: out.levelFeatures.map((t) => Tensor._wrap(t)),
       memory: Tensor._wrap(out.memory),
+      ...(out.timings ? { timings: out.timings } : {}),
     };
   }
 

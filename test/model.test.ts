@@ -130,6 +130,26 @@ test('forward: shapes of the level maps, memory and every layer', async (t) => {
   model.dispose();
 });
 
+test('forward { profile }: stage timings within the call, same outputs, unknown options refused', async (t) => {
+  const model = await AlignDetr.create({ preset: 'tiny', numClasses: 3, numQueries: 40, seed: 3 });
+  const { images, validSizes } = batchOf([[96, 128]], 5);
+  const plain = await model.forward(images, validSizes);
+  t.is(plain.timings, undefined);
+  const start = process.hrtime.bigint();
+  const profiled = await model.forward(images, validSizes, { profile: true });
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+  const timings = profiled.timings;
+  if (timings === undefined) return t.fail('no timings');
+  const stages = [timings.backboneMs, timings.neckMs, timings.encoderMs, timings.decoderMs, timings.postprocessMs];
+  t.true(stages.every((ms) => Number.isFinite(ms) && ms >= 0), JSON.stringify(timings));
+  t.true(timings.backboneMs > 0 && timings.encoderMs > 0 && timings.decoderMs > 0, JSON.stringify(timings));
+  // The stages run one after another inside the call, so together they cannot exceed its wall time.
+  t.true(stages.reduce((a, b) => a + b, 0) <= wallMs, `${JSON.stringify(timings)} vs ${wallMs} ms`);
+  t.deepEqual(profiled.layers.at(-1)?.logits.toTypedArray(), plain.layers.at(-1)?.logits.toTypedArray());
+  await t.throwsAsync(model.forward(images, validSizes, { profil: true } as never), { instanceOf: TypeError, message: /options: unknown option 'profil'/ });
+  model.dispose();
+});
+
 test('padding an image does not change its predictions (masks honoured)', async (t) => {
   const model = await AlignDetr.create({ preset: 'tiny', numClasses: 3, numQueries: 40 });
   const alone = batchOf([[90, 117]], 11);

@@ -217,14 +217,22 @@ class PredictWorker : public PromiseWorker {
 
 class ForwardWorker : public PromiseWorker {
  public:
-  ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, at::Tensor images, at::Tensor sizes)
-      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), sizes_(std::move(sizes)) {}
+  ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, at::Tensor images, at::Tensor sizes, bool profile)
+      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), sizes_(std::move(sizes)), profile_(profile) {}
   void Run() override {
     std::lock_guard<std::mutex> lock(state_->mutex);
     c10::InferenceMode inference;
     const bool wasTraining = state_->model->is_training();
     state_->model->eval();
-    out_ = state_->model->forward({images_, sizes_});
+    out_ = state_->model->forward({images_, sizes_}, nullptr, c10::nullopt, profile_);
+    if (profile_) {
+      // predict's post-processing on the final layer, timed and discarded (the sizes stand in
+      // for the original ones: the scaling costs the same).
+      model::StageTimer timer(images_, true);
+      model::postprocess(out_.layers.back(), sizes_, sizes_, state_->model->config().selectTopK, 0.0,
+                         state_->model->config().selectTopK);
+      out_.timings.postprocessMs = timer.lap();
+    }
     if (wasTraining) state_->model->train();
   }
   Napi::Value Result(Napi::Env env) override {
@@ -244,12 +252,22 @@ class ForwardWorker : public PromiseWorker {
       levels.Set(static_cast<uint32_t>(i), TensorWrap::NewInstance(env, out_.levelFeatures[i]));
     result.Set("levelFeatures", levels);
     result.Set("memory", TensorWrap::NewInstance(env, out_.memory));
+    if (profile_) {
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("backboneMs", out_.timings.backboneMs);
+      t.Set("neckMs", out_.timings.neckMs);
+      t.Set("encoderMs", out_.timings.encoderMs);
+      t.Set("decoderMs", out_.timings.decoderMs);
+      t.Set("postprocessMs", out_.timings.postprocessMs);
+      result.Set("timings", t);
+    }
     return result;
   }
 
  private:
   std::shared_ptr<ModelState> state_;
   at::Tensor images_, sizes_;
+  bool profile_;
   model::DinoOutput out_;
 };
 
@@ -358,7 +376,10 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     checkRange((v.select(1, 0) <= images.size(2)).all().item<bool>() && (v.select(1, 1) <= images.size(3)).all().item<bool>() &&
                    (v >= 1).all().item<bool>(),
                "validSizes: each (h, w) must lie in [1, H] × [1, W]");
-    return (new ForwardWorker(info.Env(), s, images, v))->Start();
+    Napi::Object opts = readOptions(info[2], "options");
+    checkKnownKeys(opts, "options", {"profile"});
+    const bool profile = readBoolOption(opts, "options", "profile", false);
+    return (new ForwardWorker(info.Env(), s, images, v, profile))->Start();
   });
 }
 

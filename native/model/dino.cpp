@@ -142,7 +142,7 @@ int64_t DinoImpl::numParameters(bool trainableOnly) const {
 }
 
 DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>* targets,
-                             c10::optional<at::Generator> generator) {
+                             c10::optional<at::Generator> generator, bool syncTimings) {
   checkType(batch.images.dim() == 4 && batch.images.size(1) == 3, "images: expected [B, 3, H, W], got ",
             batch.images.sizes());
   checkType(batch.validSizes.dim() == 2 && batch.validSizes.size(0) == batch.images.size(0) && batch.validSizes.size(1) == 2,
@@ -151,10 +151,13 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   const int64_t d = config_.hiddenDim;
   const bool exact = config_.padInvariant;
   DinoOutput out;
+  StageTimer timer(batch.images, syncTimings);
 
   at::Tensor validSizes = batch.validSizes.to(at::kLong);
   out.backboneFeatures = backbone_->forward(batch.images, exact ? validSizes : at::Tensor());
+  out.timings.backboneMs = timer.lap();
   out.levelFeatures = neck_->forward(out.backboneFeatures, exact ? validSizes : at::Tensor());
+  out.timings.neckMs = timer.lap();
 
   // Flatten the levels (spec §a.5).
   std::vector<at::Tensor> srcs, masks, poses;
@@ -214,6 +217,7 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   out.encoder.logits = encLogits.gather(1, topk.unsqueeze(-1).expand({b, config_.numQueries, config_.numClasses}));
   out.encoder.boxes = topkCoordUnact.sigmoid();
   auto target = tgtEmbed_->weight.unsqueeze(0).expand({b, config_.numQueries, d});
+  out.timings.encoderMs = timer.lap();
 
   // Contrastive denoising queries come first (spec §a.7 step 9).
   at::Tensor attnMask;
@@ -246,6 +250,7 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
     out.layers.push_back({logits.slice(1, pad, total), boxes.slice(1, pad, total)});
     if (pad > 0) out.denoising.push_back({logits.slice(1, 0, pad), boxes.slice(1, 0, pad)});
   }
+  out.timings.decoderMs = timer.lap();
   out.memory = memory;
   out.paddingMask = maskFlat;
   out.spatialShapes = spatialShapes;

@@ -21,6 +21,7 @@
 #include "model/config.h"
 #include "model/layers.h"
 #include "model/neck.h"
+#include "model/stage_timer.h"
 #include "model/transformer_layers.h"
 
 namespace adetr::model {
@@ -51,6 +52,7 @@ struct DinoOutput {
   at::Tensor spatialShapes;                     // [L, 2]
   at::Tensor validRatios;                       // [B, L, 2]
   at::Tensor topkIndices;                       // [B, Q] selected tokens
+  StageTimings timings;                         // wall time of backbone, neck, encoder (with query selection), decoder (with heads)
 };
 
 class DinoImpl : public torch::nn::Module {
@@ -58,8 +60,9 @@ class DinoImpl : public torch::nn::Module {
   explicit DinoImpl(const DinoConfig& config);
 
   // Training mode with targets adds the denoising queries; otherwise the plain forward.
+  // `syncTimings` waits for the device between stages so that `timings` are real on a GPU.
   DinoOutput forward(const ImageBatch& batch, const std::vector<Target>* targets = nullptr,
-                     c10::optional<at::Generator> generator = c10::nullopt);
+                     c10::optional<at::Generator> generator = c10::nullopt, bool syncTimings = false);
 
   const DinoConfig& config() const { return config_; }
 
