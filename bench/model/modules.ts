@@ -61,7 +61,9 @@ async function main(): Promise<void> {
   const threads = buildInfo().numThreads;
   const reference = new Reference(arg('python', 'python3'), weights, threads);
   const hello = await reference.next();
-  const model = await AlignDetr.create({ preset: 'dino-r50-4scale', numClasses: 80 });
+  // --pad-invariant false: detrex's padding-visible convolutions (the preset masks the padding).
+  const padInvariant = arg('pad-invariant', 'true') !== 'false';
+  const model = await AlignDetr.create({ preset: 'dino-r50-4scale', numClasses: 80, padInvariant });
   const report = await model.loadCheckpoint(weights);
   if (report.missingKeys.length > 0 || report.unexpectedKeys.length > 0) {
     throw new Error(`weights: ${report.missingKeys.length} missing, ${report.unexpectedKeys.length} unexpected keys: ${[...report.missingKeys, ...report.unexpectedKeys].slice(0, 5).join(", ")}`);
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
   const ours = async (): Promise<Times> => (await model.forward(images, sizes, { profile: true })).timings as StageTimings;
   console.log(`machine: ${cpuSummary()}`);
   console.log(`ours: libtorch ${buildInfo().libtorchVersion}, ${threads} threads; reference: torch ${String(hello.torch)}, ${String(hello.threads)} threads`);
-  console.log(`R50 DINO-4scale, 900 queries, 80 classes, one ${h}×${w} image; ${runs} interleaved runs after one warm-up each`);
+  console.log(`R50 DINO-4scale, 900 queries, 80 classes, padInvariant ${padInvariant}, one ${h}×${w} image; ${runs} interleaved runs after one warm-up each`);
   await ours();
   await reference.run(h, w);
   const a: Times[] = [];
