@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { decodeImage } from './data/decode';
 import type { Category, RgbImage } from './data/types';
 import { loadAddon } from './native';
+import { readingCheckpoint } from './errors';
+import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf } from './tensor';
 
 /** Built-in model sizes. */
@@ -198,8 +200,8 @@ export class AlignDetr {
 
   /** Loads a checkpoint written by `save()`; a truncated or foreign file is a TypeError naming the path. */
   static async load(file: string): Promise<AlignDetr> {
-    if (typeof file !== 'string') throw new TypeError('path: expected a file path string');
-    const { model, metadata } = await binding().loadModel(path.resolve(file));
+    const resolved = await inputFile(file);
+    const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
     let meta: Partial<Metadata> = {};
     try {
       meta = metadata ? (JSON.parse(metadata) as Metadata) : {};
@@ -218,7 +220,8 @@ export class AlignDetr {
 
   /** @internal The metadata string stored in a checkpoint. */
   static async _readMetadata(file: string): Promise<string> {
-    const { model, metadata } = await binding().loadModel(file);
+    const resolved = await inputFile(file);
+    const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
     model.dispose();
     return metadata;
   }
@@ -293,8 +296,7 @@ export class AlignDetr {
 
   /** Writes config, weights and categories to `file` atomically (never a truncated file under that name). */
   async save(file: string): Promise<void> {
-    if (typeof file !== 'string' || file.length === 0) throw new TypeError('path: expected a file path string');
-    const target = path.resolve(file);
+    const target = outputFile(file);
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
     const metadata: Metadata = { categories: this.#categories };
     await this.handle('save').save(target, JSON.stringify(metadata));
@@ -306,8 +308,8 @@ export class AlignDetr {
    * and of mismatched shape.
    */
   async loadCheckpoint(file: string): Promise<StateDictReport> {
-    if (typeof file !== 'string') throw new TypeError('path: expected a file path string');
-    return this.handle('loadCheckpoint').loadPytorch(path.resolve(file));
+    const resolved = await inputFile(file);
+    return this.handle('loadCheckpoint').loadPytorch(resolved);
   }
 
   /** Frees the native model. Further use throws a TypeError. */

@@ -15,6 +15,8 @@ import { CocoEvaluator } from './evaluator/index';
 import type { CocoDataset, CocoEvalResult } from './evaluator/index';
 import { AlignDetr } from './model';
 import { loadAddon } from './native';
+import { readingCheckpoint } from './errors';
+import { inputFile, outputFile } from './paths';
 
 /** Classification losses (spec d.1–d.2c, d.7). */
 export type LossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino';
@@ -274,9 +276,9 @@ export class Trainer {
 
   /** Restores model, optimizer, schedule, random state and progress from a checkpoint written by fit(). */
   static async resume(file: string, options?: TrainerOptions): Promise<Trainer> {
-    if (typeof file !== 'string') throw new TypeError('path: expected a file path string');
+    const resolved = await inputFile(file);
     // The trainer options saved with the progress rebuild the same optimizer and criterion.
-    const probe = await AlignDetr._readMetadata(path.resolve(file));
+    const probe = await AlignDetr._readMetadata(resolved);
     let saved: TrainingMetadata;
     try {
       saved = JSON.parse(probe) as TrainingMetadata;
@@ -285,7 +287,7 @@ export class Trainer {
       throw new TypeError(`path: ${file} has no training progress (not written by Trainer.fit)`);
     }
     const merged = { ...saved.options, ...(options ?? {}) };
-    const { model, trainer, metadata } = await binding().loadTrainer(path.resolve(file), merged);
+    const { model, trainer, metadata } = await readingCheckpoint(resolved, () => binding().loadTrainer(resolved, merged));
     const meta = JSON.parse(metadata) as TrainingMetadata;
     const detector = AlignDetr._fromHandle(model, meta.categories);
     return new Trainer(detector, merged, { handle: trainer, progress: meta });
@@ -338,8 +340,9 @@ export class Trainer {
     const { runInfo = this.#runInfo, ...rest } = progress;
     const meta: TrainingMetadata = { categories: [...this.model.categories], ...rest, options: this.options };
     if (runInfo !== undefined) meta.runInfo = runInfo;
-    await fs.promises.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-    await this.#handle.save(path.resolve(file), JSON.stringify(meta));
+    const target = outputFile(file);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    await this.#handle.save(target, JSON.stringify(meta));
   }
 
   /**
@@ -353,7 +356,20 @@ export class Trainer {
     const { epochs, batchSize } = options;
     if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`epochs: expected a positive integer, got ${epochs}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize: expected a positive integer, got ${batchSize}`);
-    if (options.maxMinutes !== undefined && !(options.maxMinutes > 0)) throw new RangeError('maxMinutes: expected a positive number');
+    if (typeof trainSet !== 'object' || trainSet === null || typeof trainSet.get !== 'function') {
+      throw new TypeError('trainSet: expected a Dataset ({ length, get(i) })');
+    }
+    if (!Number.isSafeInteger(trainSet.length) || trainSet.length < 1) {
+      throw new RangeError(`trainSet.length: expected a positive integer, got ${String(trainSet.length)}`);
+    }
+    if (options.maxMinutes !== undefined) {
+      if (typeof options.maxMinutes !== 'number') throw new TypeError('maxMinutes: expected a positive number of minutes');
+      if (!(options.maxMinutes > 0)) throw new RangeError(`maxMinutes: expected a positive number, got ${options.maxMinutes}`);
+    }
+    const aug: unknown = options.augment;
+    if (aug !== undefined && aug !== 'recipe' && aug !== 'none' && typeof aug !== 'function') {
+      throw new TypeError(`augment: expected 'recipe', 'none' or a function, got ${JSON.stringify(aug) ?? typeof aug}`);
+    }
     const cfg = this.model.config;
     const augment: Augmentation | undefined =
       options.augment === 'none'

@@ -219,6 +219,9 @@ test('every argument is validated, with an error naming it', (t) => {
   rangeErr(call({ spatialShapes: int64([3, 2, 1, 1, 1, 1], [2, 3]) }), /^spatialShapes: dim 1/);
   rangeErr(call({ spatialShapes: int64([3, 2, 1, 2], [2, 2]) }), /^spatialShapes: the levels cover 8 positions/);
   rangeErr(call({ spatialShapes: int64([7, 1, 0, 1], [2, 2]) }), /^spatialShapes: level 1 has shape \(0, 1\)/);
+  // 7905747460161236407 · 7 = 3·2^64 + 1: the product wraps to 1, so the levels would seem to cover S = 7.
+  rangeErr(call({ spatialShapes: Tensor.from(new BigInt64Array([3n, 2n, 7905747460161236407n, 7n]), [2, 2]) }),
+    /^spatialShapes: level 1 \(7905747460161236407 × 7\) holds more positions than value's S = 7/);
   rangeErr(call({ spatialShapes: int64([], [0, 2]), levelStartIndex: int64([], [0]) }),
     /^spatialShapes: must hold at least one level/);
   typeErr(call({ levelStartIndex: int64([0, 6], [1, 2]) }), /^levelStartIndex: must be 1-D/);

@@ -16,11 +16,20 @@ milliseconds; the driver interleaves these runs with its own.
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+# The dtype-agnostic pieces are the parity fixture's own (one reference of each): weights come
+# from this file's Weights, so they run in float32 here.
+_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures')
+sys.path.insert(0, os.path.join(_FIXTURES, 'dino-parity'))
+sys.path.insert(0, os.path.join(_FIXTURES, 'msda'))
+from make_dino_parity import conv, inverse_sigmoid, layer_norm, linear, mlp  # noqa: E402
+from make_msda_fixtures import msda_grid_sample  # noqa: E402  (detrex's multi_scale_deformable_attn_pytorch)
 
 CFG = dict(C=80, W0=64, D=256, M=8, P=4, L=4, ENC=6, DEC=6, FFN=2048, Q=900, G=32, TOPK=300)
 BLOCKS = [3, 4, 6, 3]
@@ -45,13 +54,6 @@ class Weights:
 
     def uniform(self, *shape, lo, hi):
         return torch.rand(*shape, generator=self.gen) * (hi - lo) + lo
-
-
-def conv(w, key, x, cout, k, stride=1, pad=0, bias=False):
-    cin = x.shape[1]
-    weight = w.get(f'{key}.weight', lambda: w.randn(cout, cin, k, k, std=math.sqrt(2.0 / (cin * k * k))))
-    b = w.get(f'{key}.bias', lambda: w.randn(cout, std=0.1)) if bias else None
-    return F.conv2d(x, weight, b, stride, pad)
 
 
 def frozen_bn(w, key, x):
@@ -106,27 +108,6 @@ def neck(w, feats):
     return outs
 
 
-def linear(w, key, x, cout, std=None, bias_std=0.1):
-    cin = x.shape[-1]
-    weight = w.get(f'{key}.weight', lambda: w.randn(cout, cin, std=std if std is not None else 1.0 / math.sqrt(cin)))
-    b = w.get(f'{key}.bias', lambda: w.randn(cout, std=bias_std))
-    return F.linear(x, weight, b)
-
-
-def layer_norm(w, key, x):
-    weight = w.get(f'{key}.weight', lambda: w.uniform(x.shape[-1], lo=0.5, hi=1.5))
-    b = w.get(f'{key}.bias', lambda: w.randn(x.shape[-1], std=0.1))
-    return F.layer_norm(x, (x.shape[-1],), weight, b, 1e-5)
-
-
-def mlp(w, key, x, dims):
-    for i, o in enumerate(dims):
-        x = linear(w, f'{key}.layers.{i}', x, o)
-        if i < len(dims) - 1:
-            x = F.relu(x)
-    return x
-
-
 def sine_map(mask, feats):
     notm = (~mask).float()
     y, x = notm.cumsum(1), notm.cumsum(2)
@@ -149,26 +130,6 @@ def sine_boxes(boxes, feats):
     parts = [enc(boxes[..., i]) for i in range(4)]
     parts[0], parts[1] = parts[1], parts[0]
     return torch.cat(parts, dim=-1)
-
-
-def inverse_sigmoid(x, eps=1e-3):
-    x = x.clamp(0, 1)
-    return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
-
-
-def msda_grid_sample(value, shapes, loc, attn):
-    """detrex's multi_scale_deformable_attn_pytorch (its CPU path): one grid_sample per level."""
-    n, _, m, d = value.shape
-    _, q, _, levels, p, _ = loc.shape
-    values = value.split([h * w_ for h, w_ in shapes], dim=1)
-    grids = 2 * loc - 1
-    samples = []
-    for lvl, (h, w_) in enumerate(shapes):
-        v = values[lvl].flatten(2).transpose(1, 2).reshape(n * m, d, h, w_)
-        g = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)
-        samples.append(F.grid_sample(v, g, mode='bilinear', padding_mode='zeros', align_corners=False))
-    a = attn.transpose(1, 2).reshape(n * m, 1, q, levels * p)
-    return (torch.stack(samples, dim=-2).flatten(-2) * a).sum(-1).view(n, m * d, q).transpose(1, 2).contiguous()
 
 
 def msda(w, key, query, pos, value, mask, shapes, ref):

@@ -13,10 +13,11 @@
 #include <string>
 
 #include "common/arg_error.h"
+#include "common/checkpoint_error.h"
 
 namespace adetr::binding {
 
-enum class ErrorKind { None, Type, Range, Generic };
+enum class ErrorKind { None, Type, Range, Checkpoint, Generic };
 
 // Creates the JS error object for a kind and message (call on the JS thread only).
 inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string& message) {
@@ -25,6 +26,11 @@ inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string&
       return Napi::TypeError::New(env, message);
     case ErrorKind::Range:
       return Napi::RangeError::New(env, message);
+    case ErrorKind::Checkpoint: {
+      Napi::Error e = Napi::Error::New(env, message);
+      e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_CHECKPOINT"));
+      return e;
+    }
     default:
       return Napi::Error::New(env, message);
   }
@@ -45,6 +51,9 @@ ErrorKind runCatching(Fn&& fn, std::string& message) {
   } catch (const ArgError& e) {
     message = e.what();
     return e.kind() == ArgError::Kind::Type ? ErrorKind::Type : ErrorKind::Range;
+  } catch (const CheckpointError& e) {
+    message = e.what();
+    return ErrorKind::Checkpoint;
   } catch (const c10::Error& e) {
     message = e.what_without_backtrace();
     return ErrorKind::Generic;

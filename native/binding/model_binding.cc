@@ -108,8 +108,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       checkType(info[0].IsString(), "name: expected a parameter name");
       const std::string name = info[0].As<Napi::String>().Utf8Value();
       std::lock_guard<std::mutex> lock(s->mutex);
-      if (auto* p = s->model->named_parameters().find(name)) return TensorWrap::NewInstance(info.Env(), p->detach().clone());
-      if (auto* b = s->model->named_buffers().find(name)) return TensorWrap::NewInstance(info.Env(), b->detach().clone());
+      // The dicts are returned by value: keep them alive while `find`'s pointer is used (a
+      // pointer into a temporary was a use-after-free).
+      const auto params = s->model->named_parameters();
+      if (const auto* p = params.find(name)) return TensorWrap::NewInstance(info.Env(), p->detach().clone());
+      const auto buffers = s->model->named_buffers();
+      if (const auto* b = buffers.find(name)) return TensorWrap::NewInstance(info.Env(), b->detach().clone());
       checkRange(false, "name: no parameter or buffer named '", name, "'");
       return info.Env().Undefined();
     });

@@ -32,21 +32,33 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Execute() final { kind_ = runCatching([this] { Run(); }, message_); }
 
+  // Both callbacks run on the JS thread, but possibly while the environment is being torn down
+  // (worker.terminate() with this work in flight): then every napi call fails and throws, and an
+  // exception escaping here would abort the whole process. Nothing can be settled any more, so
+  // such failures are dropped.
   void OnOK() final {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (kind_ != ErrorKind::None) {
-      deferred_.Reject(makeJsError(env, kind_, message_).Value());
-      return;
-    }
     try {
-      deferred_.Resolve(callGuarded(env, [&] { return Result(env); }));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      if (kind_ != ErrorKind::None) {
+        deferred_.Reject(makeJsError(env, kind_, message_).Value());
+        return;
+      }
+      try {
+        deferred_.Resolve(callGuarded(env, [&] { return Result(env); }));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    } catch (...) {
     }
   }
 
-  void OnError(const Napi::Error& e) final { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) final {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+    }
+  }
 
   Napi::Promise::Deferred deferred_;
   ErrorKind kind_ = ErrorKind::None;

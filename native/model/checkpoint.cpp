@@ -7,8 +7,10 @@
 #include <torch/serialize/output-archive.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -16,6 +18,9 @@
 #include <unistd.h>
 
 #include "common/arg_error.h"
+#include "common/checkpoint_error.h"
+#include "model/atomic_file.h"
+#include "model/checksum.h"
 #include "model/pth_reader.h"
 
 namespace adetr::model {
@@ -23,7 +28,8 @@ namespace adetr::model {
 namespace {
 
 constexpr const char* kFormatKey = "align_detr_format";
-constexpr int64_t kFormatVersion = 1;
+// 1: config, metadata, state. 2: adds "checksums" (model/checksum.h) over all three.
+constexpr int64_t kFormatVersion = 2;
 
 // Every config field, by name, for the text form.
 struct Field {
@@ -76,19 +82,6 @@ std::map<std::string, at::Tensor> stateOf(torch::nn::Module& m) {
   return state;
 }
 
-void fsyncPath(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-std::string dirOf(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
-
 }  // namespace
 
 std::string configToText(const DinoConfig& config) {
@@ -120,27 +113,28 @@ DinoConfig configFromText(const std::string& text, const DinoConfig& base) {
 }
 
 void writeModelToArchive(torch::serialize::OutputArchive& archive, Dino& model, const std::string& metadata) {
+  const std::string config = configToText(model->config());
+  // One line per record, "<record> <checksum in hex>", checked when the file is read.
+  std::ostringstream sums;
+  sums << std::hex << "config " << checksumOf(config) << "\nmetadata " << checksumOf(metadata) << "\n";
   archive.write(kFormatKey, c10::IValue(kFormatVersion));
-  archive.write("config", c10::IValue(configToText(model->config())));
+  archive.write("config", c10::IValue(config));
   archive.write("metadata", c10::IValue(metadata));
-  for (const auto& [name, tensor] : stateOf(*model)) archive.write("state/" + name, tensor.detach(), /*is_buffer=*/true);
+  for (const auto& [name, tensor] : stateOf(*model)) {
+    archive.write("state/" + name, tensor.detach(), /*is_buffer=*/true);
+    sums << "state/" << name << ' ' << checksumOf(tensor) << '\n';
+  }
+  archive.write("checksums", c10::IValue(sums.str()));
 }
 
 void saveArchiveAtomically(torch::serialize::OutputArchive& archive, const std::string& path) {
-  // Atomic replace: a crash mid-save leaves the old file (or none), never a truncated one.
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    archive.save_to(tmp);
-  } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
-    checkType(false, "path: cannot write ", path, ": ", e.what());
-  }
-  fsyncPath(tmp, O_RDONLY);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    checkType(false, "path: cannot move the checkpoint into place at ", path);
-  }
-  fsyncPath(dirOf(path), O_RDONLY | O_DIRECTORY);
+  // A crash mid-save leaves the old file (or none), never a truncated one (model/atomic_file.h).
+  writeFileAtomically(path, [&](const ByteSink& sink) {
+    archive.save_to([&](const void* data, size_t size) -> size_t {
+      sink(data, size);
+      return size;
+    });
+  });
 }
 
 void saveCheckpoint(Dino& model, const std::string& path, const std::string& metadata) {
@@ -168,15 +162,41 @@ LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, c
   checkType(version.toInt() <= kFormatVersion, "path: ", path, " was written by a newer align-detr (format ",
             version.toInt(), ")");
   checkType(archive.try_read("config", config) && config.isString(), "path: ", path, " has no model config");
+  // Format 2 carries a checksum of every record: a damaged file is refused before any of it is used.
+  std::map<std::string, uint64_t> sums;
+  const bool checked = version.toInt() >= 2;
+  if (checked) {
+    c10::IValue text;
+    if (!archive.try_read("checksums", text) || !text.isString()) {
+      throw CheckpointError("path: " + path + " is damaged: its checksums are missing");
+    }
+    std::istringstream is(text.toStringRef());
+    std::string record, hex;
+    while (is >> record >> hex) sums[record] = std::strtoull(hex.c_str(), nullptr, 16);  // bad text: 0, a mismatch
+  }
+  auto verify = [&](const std::string& record, uint64_t actual) {
+    if (!checked) return;
+    const auto it = sums.find(record);
+    if (it == sums.end() || it->second != actual) {
+      throw CheckpointError("path: " + path + " is damaged: record '" + record + "' fails its checksum");
+    }
+  };
+  verify("config", checksumOf(config.toStringRef()));
+  if (archive.try_read("metadata", metadata) && metadata.isString()) {
+    verify("metadata", checksumOf(metadata.toStringRef()));
+  } else if (checked) {
+    verify("metadata", checksumOf(std::string()));
+  }
   LoadedCheckpoint out;
   out.model = Dino(configFromText(config.toStringRef()));
-  if (archive.try_read("metadata", metadata) && metadata.isString()) out.metadata = metadata.toStringRef();
+  if (metadata.isString()) out.metadata = metadata.toStringRef();
   at::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(*out.model)) {
     at::Tensor stored;
     checkType(archive.try_read("state/" + name, stored, /*is_buffer=*/true), "path: ", path, " lacks weight ", name);
     checkType(stored.sizes() == tensor.sizes(), "path: ", path, ": weight ", name, " has shape ", stored.sizes(),
               ", expected ", tensor.sizes());
+    verify("state/" + name, checksumOf(stored));
     tensor.copy_(stored);
   }
   return out;

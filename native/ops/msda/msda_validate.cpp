@@ -111,7 +111,12 @@ MsDeformAttnDims validateMsDeformAttn(const at::Tensor& value, const at::Tensor&
                "); H and W must be at least 1");
     checkRange(starts[l] == total, "levelStartIndex: entry ", l, " must be ", total,
                " (the sum of H·W over the levels before it), got ", starts[l]);
-    total += h * w;
+    // Overflow-checked: int64 H·W products that wrap could otherwise add up to S and send the
+    // kernels outside `value`.
+    int64_t area = 0;
+    checkRange(!__builtin_mul_overflow(h, w, &area) && area <= d.valueLen && !__builtin_add_overflow(total, area, &total),
+               "spatialShapes: level ", l, " (", h, " × ", w, ") holds more positions than value's S = ", d.valueLen,
+               " (dim 1 of shape ", shapeString(value), ")");
   }
   checkRange(total == d.valueLen, "spatialShapes: the levels cover ", total, " positions (sum of H·W) but value has S = ",
              d.valueLen, " (dim 1 of shape ", shapeString(value), ")");
