@@ -270,3 +270,12 @@ test('loadCheckpoint reads a torchvision ResNet state dict into the backbone', a
   fs.writeFileSync(notPth, 'garbage');
   await t.throwsAsync(model.loadCheckpoint(notPth), { instanceOf: TypeError, message: /garbage\.pth is not a PyTorch state dict/ });
 });
+
+test('predict names the image when its aspect ratio is too extreme to resize', async (t) => {
+  const model = await AlignDetr.create({ preset: 'tiny', numClasses: 3 });
+  // tiny: short edge 320, long edge at most 512 → a 3000×1 image would be 512 × 0.17 pixels.
+  const ok = { data: new Uint8Array(64 * 48 * 3).fill(100), width: 64, height: 48, channels: 3 as const };
+  const thin = { data: new Uint8Array(3000 * 1 * 3).fill(100), width: 3000, height: 1, channels: 3 as const };
+  await t.throwsAsync(model.predict([ok, thin]), { instanceOf: RangeError, message: /^images\[1\]: 3000×1 is too elongated for this model/ });
+  model.dispose();
+});

@@ -63,6 +63,8 @@ ImageBatch prepareBatch(const std::vector<RgbImage>& images, int64_t shortEdge, 
     const int64_t h = im.size(0), w = im.size(1);
     checkRange(h >= 1 && w >= 1, "images[", i, "]: empty image");
     auto [nh, nw] = resizeShortestEdgeSize(h, w, shortEdge, maxSize);
+    checkRange(nh >= 1 && nw >= 1, "images[", i, "]: ", w, "×", h, " is too elongated for this model: at its test size (short edge ",
+               shortEdge, ", long edge at most ", maxSize, ") the short side would be under one pixel");
     auto chw = im.permute({2, 0, 1}).to(at::kFloat).unsqueeze(0);
     if (nh != h || nw != w) {
       chw = at::_upsample_bilinear2d_aa(chw, {nh, nw}, false, c10::nullopt, c10::nullopt).clamp(0, 255);
