@@ -85,7 +85,6 @@ export interface StateDictReport {
   mismatchedKeys: string[];
 }
 
-/** Raw predictions of a forward pass (normalised cxcywh boxes). */
 /** Wall-clock milliseconds of each stage of one forward (`forward(..., { profile: true })`). */
 export interface StageTimings {
   backboneMs: number;
@@ -106,6 +105,7 @@ export interface ForwardOptions {
   profile?: boolean;
 }
 
+/** Raw predictions of a forward pass (normalised cxcywh boxes). */
 export interface ForwardOutput {
   layers: { logits: Tensor; boxes: Tensor }[];
   encoder: { logits: Tensor; boxes: Tensor };

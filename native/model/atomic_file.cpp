@@ -24,19 +24,12 @@ std::string dirOf(const std::string& path) {
 }
 
 // The pid in a name ending ".tmp-<digits>", or -1.
-long pidOfTemporary(const char* name) {
-  const char* mark = std::strstr(name, ".tmp-");
-  if (mark == nullptr) return -1;
-  const char* last = nullptr;
-  for (const char* p = mark; (p = std::strstr(p, ".tmp-")) != nullptr; ++p) last = p;
-  const char* digits = last + 5;
-  if (*digits == '\0') return -1;
-  long pid = 0;
-  for (const char* p = digits; *p != '\0'; ++p) {
-    if (*p < '0' || *p > '9' || pid > 1'000'000'000L) return -1;
-    pid = pid * 10 + (*p - '0');
-  }
-  return pid;
+long pidOfTemporary(const std::string& name) {
+  const auto mark = name.rfind(".tmp-");
+  if (mark == std::string::npos) return -1;
+  const std::string digits = name.substr(mark + 5);
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stol(digits);
 }
 
 bool processGone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }

@@ -6,16 +6,12 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <regex>
 #include <sstream>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "common/arg_error.h"
 #include "common/checkpoint_error.h"
@@ -182,14 +178,10 @@ LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, c
     }
   };
   verify("config", checksumOf(config.toStringRef()));
-  if (archive.try_read("metadata", metadata) && metadata.isString()) {
-    verify("metadata", checksumOf(metadata.toStringRef()));
-  } else if (checked) {
-    verify("metadata", checksumOf(std::string()));
-  }
   LoadedCheckpoint out;
+  if (archive.try_read("metadata", metadata) && metadata.isString()) out.metadata = metadata.toStringRef();
+  verify("metadata", checksumOf(out.metadata));
   out.model = Dino(configFromText(config.toStringRef()));
-  if (metadata.isString()) out.metadata = metadata.toStringRef();
   at::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(*out.model)) {
     at::Tensor stored;
