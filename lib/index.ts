@@ -1,8 +1,8 @@
 // align-detr: public entry point.
 export { Tensor } from './tensor';
 export type { DType, DataTypeMap, TensorData } from './tensor';
-export { buildInfo, setNumThreads } from './runtime';
-export type { BuildInfo } from './runtime';
+export { buildInfo, setNumThreads, tensorMemory } from './runtime';
+export type { BuildInfo, TensorMemory } from './runtime';
 export { ops } from './ops/index';
 export type {
   Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions, MsDeformAttnGrads,

@@ -10,33 +10,58 @@ import type { Category, RgbImage } from './data/types';
 import { loadAddon } from './native';
 import { readingCheckpoint } from './errors';
 import { inputFile, outputFile } from './paths';
-import { Tensor, handleOf } from './tensor';
+import { Tensor, handleOf, wrapHandle } from './tensor';
 
 /** Built-in model sizes. */
 export type Preset = 'dino-r50-4scale' | 'tiny';
 
-/** Every configurable field of the model (spec §a); presets fill all of them. */
+/**
+ * Every configurable field of the model (spec §a); presets fill all of them. Integer fields must
+ * be integers (a fraction or a non-finite value is a TypeError), and every field has a documented
+ * range: a value outside it is a RangeError naming the field ("dnNumber: expected an integer in
+ * [0, 1000], got 9007199254740992"), from `create` and from a loaded checkpoint alike (there a
+ * CheckpointError). An unknown key is a TypeError naming it.
+ */
 export interface ModelConfig {
+  /** Object classes, in [1, 100000]. */
   numClasses: number;
+  /** ResNet depth: 18, 34, 50 or 101. */
   backboneDepth: number;
+  /** Stem / res2 base width: a multiple of 8 in [8, 256]. */
   backboneWidth: number;
+  /** Frozen backbone stages, in [0, 5]. */
   freezeAt: number;
   /** Trainable GroupNorm in the backbone instead of FrozenBatchNorm (the tiny preset, trained from scratch). */
   backboneGroupNorm: boolean;
+  /** Transformer width: a multiple of 4 in [8, 4096]. */
   hiddenDim: number;
+  /** Attention heads, in [1, 64], dividing hiddenDim. */
   numHeads: number;
+  /** Feature levels: only 4 (the 4-scale model). */
   numLevels: number;
+  /** Deformable-attention sampling points per head and level, in [1, 16]. */
   numPoints: number;
+  /** Encoder layers, in [1, 24]. */
   encoderLayers: number;
+  /** Decoder layers, in [1, 24]. */
   decoderLayers: number;
+  /** Feed-forward width, in [1, 16384]. */
   ffnDim: number;
+  /** Object queries, in [1, 10000]. */
   numQueries: number;
+  /** GroupNorm groups of the neck, in [1, 4096], dividing hiddenDim. */
   neckGroups: number;
+  /** Denoising queries in training, in [0, 1000]. */
   dnNumber: number;
+  /** Denoising label-flip ratio, in [0, 1]. */
   labelNoiseRatio: number;
+  /** Denoising box-noise scale, in [0, 10]. */
   boxNoiseScale: number;
+  /** Inference short edge, in [16, 8192]. */
   testShortEdge: number;
+  /** Inference long-edge cap, in [16, 8192] and at least testShortEdge. */
   testMaxSize: number;
+  /** Detections kept per image by post-processing, in [1, 10000]. */
   selectTopK: number;
   /** Padded images give the same detections as the images alone (default true); false reproduces detrex exactly. */
   padInvariant: boolean;
@@ -164,6 +189,20 @@ function checkCategories(categories: readonly Category[]): Category[] {
   });
 }
 
+/** @internal The native side of a model, for lib/trainer.ts only. */
+export interface ModelInternals {
+  /** The native handle (TypeError when disposed). */
+  handleOf(model: AlignDetr): unknown;
+  /** Wraps a native model handle (Trainer.resume). */
+  fromHandle(handle: unknown, categories: readonly Category[]): AlignDetr;
+  /** The metadata string stored in a checkpoint. */
+  readMetadata(file: string): Promise<string>;
+}
+
+/** @internal Assigned in AlignDetr's static block. */
+// eslint-disable-next-line import/no-mutable-exports
+export let modelInternals: ModelInternals;
+
 export class AlignDetr {
   #handle: ModelHandle;
   #categories: Category[];
@@ -175,7 +214,8 @@ export class AlignDetr {
 
   /**
    * Builds a freshly initialised model (spec initialisation) off the JS thread.
-   * @throws TypeError / RangeError naming the option for bad options.
+   * @throws TypeError / RangeError naming the option for bad options: an unknown key, a value of
+   * the wrong kind, or one outside the field's range (see {@link ModelConfig}).
    */
   static async create(options: CreateOptions): Promise<AlignDetr> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
@@ -213,17 +253,19 @@ export class AlignDetr {
     return new AlignDetr(model, cats);
   }
 
-  /** @internal Wraps a native model handle (used by Trainer.resume). */
-  static _fromHandle(handle: unknown, categories: readonly Category[]): AlignDetr {
-    return new AlignDetr(handle as ModelHandle, [...categories]);
-  }
-
-  /** @internal The metadata string stored in a checkpoint. */
-  static async _readMetadata(file: string): Promise<string> {
-    const resolved = await inputFile(file);
-    const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
-    model.dispose();
-    return metadata;
+  static {
+    // What lib/trainer.ts needs of a model's native side, kept off the public class (the
+    // package exports only lib/index.ts, which does not re-export `modelInternals`).
+    modelInternals = {
+      handleOf: (model) => model.handle('train'),
+      fromHandle: (handle, categories) => new AlignDetr(handle as ModelHandle, [...categories]),
+      readMetadata: async (file) => {
+        const resolved = await inputFile(file);
+        const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
+        model.dispose();
+        return metadata;
+      },
+    };
   }
 
   /** The full configuration. */
@@ -248,7 +290,7 @@ export class AlignDetr {
 
   /** A copy of one parameter or buffer (state-dict name); RangeError for an unknown name. */
   parameter(name: string): Tensor {
-    return Tensor._wrap(this.handle('parameter').parameter(name));
+    return wrapHandle(this.handle('parameter').parameter(name));
   }
 
   /**
@@ -284,12 +326,12 @@ export class AlignDetr {
    */
   async forward(images: Tensor, validSizes: Tensor, options: ForwardOptions = {}): Promise<ForwardOutput> {
     const out = await this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'), options);
-    const pair = (p: { logits: unknown; boxes: unknown }) => ({ logits: Tensor._wrap(p.logits), boxes: Tensor._wrap(p.boxes) });
+    const pair = (p: { logits: unknown; boxes: unknown }) => ({ logits: wrapHandle(p.logits), boxes: wrapHandle(p.boxes) });
     return {
       layers: out.layers.map(pair),
       encoder: pair(out.encoder),
-      levelFeatures: out.levelFeatures.map((t) => Tensor._wrap(t)),
-      memory: Tensor._wrap(out.memory),
+      levelFeatures: out.levelFeatures.map((t) => wrapHandle(t)),
+      memory: wrapHandle(out.memory),
       ...(out.timings ? { timings: out.timings } : {}),
     };
   }
@@ -305,11 +347,13 @@ export class AlignDetr {
   /**
    * Loads weights from a PyTorch `.pth` state dict with detrex DINO / AlignDETR keys, or a
    * torchvision ResNet state dict (backbone only). Returns the keys loaded, missing, unexpected
-   * and of mismatched shape.
+   * and of mismatched shape. A damaged or hostile file (bad records, tensors outside their
+   * storage, absurd sizes) is a CheckpointError naming the file.
    */
   async loadCheckpoint(file: string): Promise<StateDictReport> {
     const resolved = await inputFile(file);
-    return this.handle('loadCheckpoint').loadPytorch(resolved);
+    const handle = this.handle('loadCheckpoint');
+    return readingCheckpoint(resolved, () => handle.loadPytorch(resolved));
   }
 
   /** Frees the native model. Further use throws a TypeError. */
@@ -323,11 +367,6 @@ export class AlignDetr {
 
   get disposed(): boolean {
     return this.#handle.disposed;
-  }
-
-  /** @internal */
-  get _handle(): unknown {
-    return this.handle('_handle');
   }
 
   private handle(what: string): ModelHandle {

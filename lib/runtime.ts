@@ -25,8 +25,17 @@ export interface BuildInfo {
   addonPath: string;
 }
 
+/** What Tensor handles hold right now, over every thread of the process. */
+export interface TensorMemory {
+  /** Tensors not yet disposed or finalized. */
+  liveTensors: number;
+  /** Host (CPU) bytes those tensors hold; device memory is not counted. */
+  hostBytes: number;
+}
+
 interface RuntimeBinding {
   buildInfo(): BuildInfo;
+  tensorMemory(): TensorMemory;
   setNumThreads(n: number): void;
 }
 
@@ -43,4 +52,13 @@ export function buildInfo(): BuildInfo {
  */
 export function setNumThreads(n: number): void {
   binding().setNumThreads(n);
+}
+
+/**
+ * Counts the tensors that JS still holds natively. `dispose()` frees a tensor's memory at once;
+ * a tensor dropped without it is freed by its finalizer, which Node-API runs only when the
+ * event loop turns: a long synchronous loop should dispose what it makes (or `using`).
+ */
+export function tensorMemory(): TensorMemory {
+  return binding().tensorMemory();
 }

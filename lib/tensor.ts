@@ -46,6 +46,13 @@ interface TensorHandleClass {
 }
 
 const handles = new WeakMap<Tensor, TensorHandle>();
+// eslint-disable-next-line prefer-const -- assigned in Tensor's static block
+let wrapNative: <D extends DType>(handle: unknown) => Tensor<D>;
+
+/** @internal Wraps a native tensor handle returned by the addon (lib/ only; not exported from the package). */
+export function wrapHandle<D extends DType = DType>(handle: unknown): Tensor<D> {
+  return wrapNative<D>(handle);
+}
 
 /** A dense CPU (or, when built with CUDA, GPU) tensor owned by libtorch. */
 export class Tensor<D extends DType = DType> {
@@ -65,9 +72,9 @@ export class Tensor<D extends DType = DType> {
     return new Tensor<DTypeOf<A>>(cls.fromTypedArray(data, shape, dtype));
   }
 
-  /** @internal Wraps a native handle returned by an op. */
-  static _wrap<D extends DType = DType>(handle: unknown): Tensor<D> {
-    return new Tensor<D>(handle as TensorHandle);
+  static {
+    // The one way lib/ code turns a native handle into a Tensor; not part of the public class.
+    wrapNative = <D extends DType>(handle: unknown) => new Tensor<D>(handle as TensorHandle);
   }
 
   /** Sizes of each dimension. */

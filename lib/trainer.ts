@@ -13,7 +13,7 @@ import type { Augmentation } from './data/transforms';
 import type { Category, Dataset } from './data/types';
 import { CocoEvaluator } from './evaluator/index';
 import type { CocoDataset, CocoEvalResult } from './evaluator/index';
-import { AlignDetr } from './model';
+import { AlignDetr, modelInternals } from './model';
 import { loadAddon } from './native';
 import { readingCheckpoint } from './errors';
 import { inputFile, outputFile } from './paths';
@@ -107,6 +107,45 @@ export interface OutputMatching {
 /** What evaluateLoss returns: the losses, and with `returnMatching` the matching of every output (encoder, decoder layers in order, then denoising layers). */
 export interface LossReport extends StepReport {
   matching?: OutputMatching[];
+}
+
+/** The keys of {@link TrainerOptions}; the native layer rejects any other (a TypeError naming it). */
+const TRAINER_OPTION_KEYS: readonly string[] = [
+  'lr', 'backboneLr', 'weightDecay', 'clipMaxNorm', 'milestones', 'gamma', 'warmupSteps', 'warmupFactor',
+  'loss', 'matching', 'k', 'tau', 'seed', 'fusedLoss',
+];
+
+const FIT_OPTION_KEYS: readonly string[] = [
+  'epochs', 'batchSize', 'valSet', 'signal', 'onProgress', 'checkpointDir', 'augment', 'maxMinutes', 'prefetch',
+  'evalBatchSize', 'runInfo',
+];
+
+/** Levenshtein distance of two short strings. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** TypeError "<name>: unknown option 'key'; did you mean 'x'?" for the first key outside `known`. */
+function checkOptionKeys(options: object, name: string, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const scored = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).sort((x, y) => x.d - y.d);
+    const hint = key.length <= 64 && scored[0].d <= 2 && scored[1]?.d !== scored[0].d ? `; did you mean '${scored[0].k}'?` : '';
+    throw new TypeError(`${name}: unknown option ${JSON.stringify(key).replace(/^"|"$/g, "'")}${hint}`);
+  }
+}
+
+/** An optional integer option in [lo, hi]: TypeError for a non-number, RangeError otherwise. */
+function checkIntegerOption(value: unknown, name: string, lo: number, hi: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number') throw new TypeError(`${name}: expected an integer, got ${typeof value}`);
+  if (!Number.isInteger(value) || value < lo || value > hi) throw new RangeError(`${name}: expected an integer in [${lo}, ${hi}], got ${value}`);
 }
 
 function checkEvaluateLossOptions(options: unknown): EvaluateLossOptions {
@@ -262,9 +301,10 @@ export class Trainer {
   constructor(model: AlignDetr, options: TrainerOptions = {}, restored?: { handle: TrainerHandle; progress: TrainingMetadata }) {
     if (!(model instanceof AlignDetr)) throw new TypeError('model: expected an AlignDetr');
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
+    checkOptionKeys(options, 'options', TRAINER_OPTION_KEYS);
     this.model = model;
     this.options = { ...options };
-    this.#handle = restored ? restored.handle : binding().createTrainer(model._handle, this.options);
+    this.#handle = restored ? restored.handle : binding().createTrainer(modelInternals.handleOf(model), this.options);
     this.#resume = restored?.progress;
     this.#runInfo = restored?.progress.runInfo;
   }
@@ -276,9 +316,11 @@ export class Trainer {
 
   /** Restores model, optimizer, schedule, random state and progress from a checkpoint written by fit(). */
   static async resume(file: string, options?: TrainerOptions): Promise<Trainer> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options: expected an options object');
+    if (options !== undefined) checkOptionKeys(options, 'options', TRAINER_OPTION_KEYS);
     const resolved = await inputFile(file);
     // The trainer options saved with the progress rebuild the same optimizer and criterion.
-    const probe = await AlignDetr._readMetadata(resolved);
+    const probe = await modelInternals.readMetadata(resolved);
     let saved: TrainingMetadata;
     try {
       saved = JSON.parse(probe) as TrainingMetadata;
@@ -286,10 +328,17 @@ export class Trainer {
     } catch {
       throw new TypeError(`path: ${file} has no training progress (not written by Trainer.fit)`);
     }
-    const merged = { ...saved.options, ...(options ?? {}) };
+    // Keys outside TrainerOptions in an older checkpoint were ignored when it was written: drop
+    // them (the caller's own options are checked, unknown keys included).
+    const stored = Object.fromEntries(
+      Object.entries(typeof saved.options === 'object' && saved.options !== null ? saved.options : {}).filter(([k]) =>
+        TRAINER_OPTION_KEYS.includes(k),
+      ),
+    ) as TrainerOptions;
+    const merged = { ...stored, ...(options ?? {}) };
     const { model, trainer, metadata } = await readingCheckpoint(resolved, () => binding().loadTrainer(resolved, merged));
     const meta = JSON.parse(metadata) as TrainingMetadata;
-    const detector = AlignDetr._fromHandle(model, meta.categories);
+    const detector = modelInternals.fromHandle(model, meta.categories);
     return new Trainer(detector, merged, { handle: trainer, progress: meta });
   }
 
@@ -316,6 +365,9 @@ export class Trainer {
 
   /** COCO bbox metrics of the model on `dataset` (images at the model's test size). */
   async evaluate(dataset: Dataset, options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<CocoEvalResult> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { batchSize?, signal? }');
+    checkOptionKeys(options, 'options', ['batchSize', 'signal']);
+    checkIntegerOption(options.batchSize, 'options.batchSize', 1, 1024);
     const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
     const batchSize = options.batchSize ?? 2;
     for (let i = 0; i < dataset.length; i += batchSize) {
@@ -353,6 +405,7 @@ export class Trainer {
    */
   async fit(trainSet: Dataset, options: FitOptions): Promise<History> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { epochs, batchSize, ... }');
+    checkOptionKeys(options, 'options', FIT_OPTION_KEYS);
     const { epochs, batchSize } = options;
     if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`epochs: expected a positive integer, got ${epochs}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize: expected a positive integer, got ${batchSize}`);
@@ -365,6 +418,24 @@ export class Trainer {
     if (options.maxMinutes !== undefined) {
       if (typeof options.maxMinutes !== 'number') throw new TypeError('maxMinutes: expected a positive number of minutes');
       if (!(options.maxMinutes > 0)) throw new RangeError(`maxMinutes: expected a positive number, got ${options.maxMinutes}`);
+    }
+    checkIntegerOption(options.prefetch, 'prefetch', 0, 64);
+    checkIntegerOption(options.evalBatchSize, 'evalBatchSize', 1, 1024);
+    if (options.checkpointDir !== undefined && typeof options.checkpointDir !== 'string') {
+      throw new TypeError(`checkpointDir: expected a folder path string, got ${typeof options.checkpointDir}`);
+    }
+    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+      throw new TypeError(`onProgress: expected a function, got ${typeof options.onProgress}`);
+    }
+    const signal: unknown = options.signal;
+    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean')) {
+      throw new TypeError('signal: expected an AbortSignal');
+    }
+    if (options.valSet !== undefined && (typeof options.valSet !== 'object' || options.valSet === null || typeof options.valSet.get !== 'function')) {
+      throw new TypeError('valSet: expected a Dataset ({ length, get(i) })');
+    }
+    if (options.runInfo !== undefined && (typeof options.runInfo !== 'object' || options.runInfo === null || Array.isArray(options.runInfo))) {
+      throw new TypeError('runInfo: expected a plain object of JSON-serialisable notes');
     }
     const aug: unknown = options.augment;
     if (aug !== undefined && aug !== 'recipe' && aug !== 'none' && typeof aug !== 'function') {

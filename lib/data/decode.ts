@@ -4,8 +4,13 @@ import sharp from 'sharp';
 import type { RgbImage } from './types';
 
 export class ImageDecodeError extends Error {
-  constructor(readonly file: string, readonly reason: string) {
-    super(`cannot decode image ${file}: ${reason}`);
+  /**
+   * @param file the file that failed ('<buffer>' for encoded bytes)
+   * @param reason libvips' message
+   * @param argName the argument that held it (e.g. 'images[2]'), when the caller passed one
+   */
+  constructor(readonly file: string, readonly reason: string, readonly argName?: string) {
+    super(`${argName ? `${argName}: ` : ''}cannot decode image ${file}: ${reason}`);
     this.name = 'ImageDecodeError';
   }
 }
@@ -14,11 +19,12 @@ export class ImageDecodeError extends Error {
  * Decodes an image file (or encoded bytes) to 8-bit RGB, HWC. EXIF orientation is applied
  * (`rotate()` with no angle), an alpha channel is dropped (not composited:
  * the colour channels are kept as stored), greyscale and CMYK become sRGB, 16-bit becomes 8-bit.
+ * `argName` (such as 'images[2]') prefixes the error message; the error's `file` is the path.
  * Truncated or corrupt files are errors, never partial images: `failOn: 'warning'` makes
  * libvips' warnings (such as "premature end of JPEG file") fail too.
  */
-export async function decodeImage(input: string | Uint8Array, label?: string): Promise<RgbImage> {
-  const name = label ?? (typeof input === 'string' ? input : '<buffer>');
+export async function decodeImage(input: string | Uint8Array, argName?: string): Promise<RgbImage> {
+  const name = typeof input === 'string' ? input : '<buffer>';
   try {
     const { data, info } = await sharp(input, { failOn: 'warning' })
       .rotate()
@@ -35,6 +41,6 @@ export async function decodeImage(input: string | Uint8Array, label?: string): P
     };
   } catch (err) {
     const reason = err instanceof Error ? err.message.trim().replace(/\s+/g, ' ') : String(err);
-    throw new ImageDecodeError(name, reason);
+    throw new ImageDecodeError(name, reason, argName);
   }
 }

@@ -1,7 +1,7 @@
 // Fused classification losses of the criterion and the Align / IA-BCE targets
 // (native/ops/align_loss, binding in native/binding/align_loss_binding.cc).
 import { loadAddon } from '../native';
-import { Tensor, handleOf } from '../tensor';
+import { Tensor, handleOf, wrapHandle } from '../tensor';
 
 /**
  * Which classification loss {@link alignLoss} computes (spec align-detr-algorithm.md §d):
@@ -108,7 +108,7 @@ export function alignLoss(logits: Tensor, target: Tensor, positive: Tensor, weig
   const r = binding().alignLoss(handleOf(logits, 'logits'), handleOf(target, 'target'),
     handleOf(positive, 'positive'), weights === null || weights === undefined ? null : handleOf(weights, 'weights'),
     options);
-  return { loss: r.loss, gradLogits: r.gradLogits === null ? null : Tensor._wrap(r.gradLogits) };
+  return { loss: r.loss, gradLogits: r.gradLogits === null ? null : wrapHandle(r.gradLogits) };
 }
 
 /**
@@ -126,7 +126,7 @@ export function alignTargets(prob: Tensor, iou: Tensor, groups: Tensor, options:
   AlignTargets {
   const r = binding().alignTargets(handleOf(prob, 'prob'), handleOf(iou, 'iou'), handleOf(groups, 'groups'), options);
   return {
-    quality: Tensor._wrap(r.quality), rank: Tensor._wrap(r.rank), weight: Tensor._wrap(r.weight),
-    target: Tensor._wrap(r.target),
+    quality: wrapHandle(r.quality), rank: wrapHandle(r.rank), weight: wrapHandle(r.weight),
+    target: wrapHandle(r.target),
   };
 }

@@ -1,6 +1,6 @@
 // Multi-scale deformable attention (native/ops/msda, binding in native/binding/msda_binding.cc).
 import { loadAddon } from '../native';
-import { Tensor, handleOf } from '../tensor';
+import { Tensor, handleOf, wrapHandle } from '../tensor';
 
 /** The three gradients of {@link msDeformAttn}, shaped like the inputs they belong to. */
 export interface MsDeformAttnGrads {
@@ -51,7 +51,7 @@ export function msDeformAttn(value: Tensor, spatialShapes: Tensor, levelStartInd
   const handle = binding().msDeformAttn(handleOf(value, 'value'), handleOf(spatialShapes, 'spatialShapes'),
     handleOf(levelStartIndex, 'levelStartIndex'), handleOf(samplingLocations, 'samplingLocations'),
     handleOf(attentionWeights, 'attentionWeights'));
-  return Tensor._wrap(handle);
+  return wrapHandle(handle);
 }
 
 /**
@@ -68,8 +68,8 @@ export function msDeformAttnBackward(value: Tensor, spatialShapes: Tensor, level
     handleOf(levelStartIndex, 'levelStartIndex'), handleOf(samplingLocations, 'samplingLocations'),
     handleOf(attentionWeights, 'attentionWeights'), handleOf(gradOutput, 'gradOutput'));
   return {
-    gradValue: Tensor._wrap(g.gradValue),
-    gradSamplingLocations: Tensor._wrap(g.gradSamplingLocations),
-    gradAttentionWeights: Tensor._wrap(g.gradAttentionWeights),
+    gradValue: wrapHandle(g.gradValue),
+    gradSamplingLocations: wrapHandle(g.gradSamplingLocations),
+    gradAttentionWeights: wrapHandle(g.gradAttentionWeights),
   };
 }

@@ -1,5 +1,7 @@
 #include "binding/args.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -29,6 +31,27 @@ std::vector<int64_t> readShape(const Napi::Value& value, const char* argName) {
   return dims;
 }
 
+TypedArrayView readTypedArray(const Napi::Value& value, const char* argName, const char* expected) {
+  checkType(value.IsTypedArray(), argName, ": ", expected);
+  TypedArrayView view;
+  void* data = nullptr;
+  napi_status status =
+      napi_get_typedarray_info(value.Env(), value, &view.kind, &view.length, &data, nullptr, nullptr);
+  checkType(status == napi_ok, argName, ": ", expected);
+  view.data = data;
+  // A detached buffer reports its old pointer on some engines; its length is what counts.
+  if (view.length == 0) view.data = nullptr;
+  size_t elementSize = 1;
+  switch (view.kind) {
+    case napi_int16_array: case napi_uint16_array: elementSize = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elementSize = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elementSize = 8; break;
+    default: elementSize = 1; break;
+  }
+  view.byteLength = view.length * elementSize;
+  return view;
+}
+
 int64_t readInteger(const Napi::Value& value, const char* argName, int64_t minValue, int64_t maxValue) {
   checkType(value.IsNumber(), argName, ": expected an integer");
   const double d = value.As<Napi::Number>().DoubleValue();
@@ -39,13 +62,7 @@ int64_t readInteger(const Napi::Value& value, const char* argName, int64_t minVa
 }
 
 void checkKnownKeys(const Napi::Object& options, const char* optionsName, std::initializer_list<const char*> known) {
-  Napi::Array keys = options.GetPropertyNames();
-  for (uint32_t i = 0; i < keys.Length(); ++i) {
-    const std::string key = keys.Get(i).ToString().Utf8Value();
-    bool ok = false;
-    for (const char* k : known) ok = ok || key == k;
-    checkType(ok, optionsName, ": unknown option '", key, "'");
-  }
+  checkKnownOptionKeys(options, optionsName, "option", std::vector<std::string>(known.begin(), known.end()));
 }
 
 Napi::Object readOptions(const Napi::Value& value, const char* argName) {
@@ -60,6 +77,74 @@ bool readBoolOption(const Napi::Value& options, const char* optionsName, const c
   if (v.IsUndefined()) return fallback;
   checkType(v.IsBoolean(), optionsName, ".", key, ": expected a boolean");
   return v.As<Napi::Boolean>().Value();
+}
+
+std::string printableKey(const std::string& key) {
+  std::string out;
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\'') out += "\\'";
+    else if (c < 0x20 || c == 0x7f) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::string didYouMean(const std::string& key, const std::vector<std::string>& known) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string a = lower(key);
+  if (a.size() > 64) return "";
+  size_t best = 3;  // more than two edits: no suggestion
+  std::string match;
+  bool tie = false;
+  for (const auto& candidate : known) {
+    const std::string b = lower(candidate);
+    // Levenshtein distance, one row at a time.
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j) {
+        const size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        diagonal = above;
+      }
+    }
+    const size_t d = row[b.size()];
+    if (d < best) {
+      best = d;
+      match = candidate;
+      tie = false;
+    } else if (d == best) {
+      tie = true;
+    }
+  }
+  return match.empty() || tie ? "" : "; did you mean '" + match + "'?";
+}
+
+void checkKnownOptionKeys(const Napi::Object& options, const char* optionsName, const char* what,
+                          const std::vector<std::string>& known) {
+  Napi::Array keys = options.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).ToString().Utf8Value();
+    bool ok = false;
+    for (const auto& k : known) ok = ok || key == k;
+    checkType(ok, optionsName, ": unknown ", what, " '", printableKey(key), "'", didYouMean(key, known));
+  }
 }
 
 }  // namespace adetr::binding

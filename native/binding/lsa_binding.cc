@@ -12,6 +12,7 @@
 
 #include "binding/addon.h"
 #include "binding/args.h"
+#include "binding/class_tag.h"
 #include "binding/guard.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
@@ -29,18 +30,18 @@ constexpr int64_t kMaxDim = 2147483647;
 struct CostArg {
   lsa::CostView view;
   at::Tensor tensor;           // keeps a tensor's storage alive
+  Napi::Value data;            // { data, rows, cols } form: the typed array, resolved last
+  int64_t rows = 0, cols = 0;
+  std::string name;
   std::vector<double> owned;   // a copy, for work off the JS thread
   std::vector<float> ownedF32;
 };
 
-bool isTensorHandle(const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(addonOf(value.Env()).tensorConstructor.Value());
-}
-
-// Reads `value` as a cost matrix named `name`; with `copy`, typed-array data is copied so the
-// result stays valid after the call returns.
-void readCost(const Napi::Value& value, const std::string& name, bool copy, CostArg& out) {
-  if (isTensorHandle(value)) {
+// First pass over one cost argument: everything that may run JS (getters, Proxy traps) is read
+// here, and no typed-array memory is touched.
+void readCostFields(const Napi::Value& value, const std::string& name, CostArg& out) {
+  out.name = name;
+  if (unwrapTagged<TensorWrap>(value) != nullptr) {
     at::Tensor t = TensorWrap::TensorArg(value, name.c_str());
     checkType(t.dim() == 2, name, ": expected a 2-D tensor, got ", t.dim(), "-D");
     const bool f32 = t.scalar_type() == at::kFloat;
@@ -55,42 +56,57 @@ void readCost(const Napi::Value& value, const std::string& name, bool copy, Cost
   checkType(value.IsObject() && !value.IsArray(), name,
             ": expected a 2-D Tensor or { data: Float64Array | Float32Array, rows, cols }");
   Napi::Object obj = value.As<Napi::Object>();
-  Napi::Value data = obj.Get("data");
-  checkType(data.IsTypedArray(), name, ".data: expected a Float64Array or Float32Array");
-  Napi::TypedArray array = data.As<Napi::TypedArray>();
-  const napi_typedarray_type kind = array.TypedArrayType();
-  checkType(kind == napi_float64_array || kind == napi_float32_array, name,
-            ".data: expected a Float64Array or Float32Array");
+  out.data = obj.Get("data");
+  checkType(out.data.IsTypedArray(), name, ".data: expected a Float64Array or Float32Array");
   const std::string rowsName = name + ".rows", colsName = name + ".cols";
-  const int64_t rows = readInteger(obj.Get("rows"), rowsName.c_str(), 0, kMaxDim);
-  const int64_t cols = readInteger(obj.Get("cols"), colsName.c_str(), 0, kMaxDim);
-  const int64_t length = static_cast<int64_t>(array.ElementLength());
-  checkRange(rows * cols == length, name, ": rows * cols (", rows, " * ", cols, " = ", rows * cols,
-             ") must equal data.length (", length, ")");
-  const bool f32 = kind == napi_float32_array;
-  const void* ptr = static_cast<const uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  out.rows = readInteger(obj.Get("rows"), rowsName.c_str(), 0, kMaxDim);
+  out.cols = readInteger(obj.Get("cols"), colsName.c_str(), 0, kMaxDim);
+}
+
+// Second pass: takes the typed-array view (no JS runs from here on) and checks its length;
+// with `copy`, the data is copied so the result stays valid after the call returns.
+void resolveCostData(bool copy, CostArg& out) {
+  if (out.tensor.defined()) return;
+  const TypedArrayView array =
+      readTypedArray(out.data, (out.name + ".data").c_str(), "expected a Float64Array or Float32Array");
+  checkType(array.kind == napi_float64_array || array.kind == napi_float32_array, out.name,
+            ".data: expected a Float64Array or Float32Array");
+  const int64_t length = static_cast<int64_t>(array.length);
+  checkRange(out.rows * out.cols == length, out.name, ": rows * cols (", out.rows, " * ", out.cols, " = ",
+             out.rows * out.cols, ") must equal data.length (", length, ")");
+  const bool f32 = array.kind == napi_float32_array;
+  const void* ptr = array.data;
   if (copy && length > 0) {
     if (f32) {
       out.ownedF32.resize(static_cast<size_t>(length));
-      std::memcpy(out.ownedF32.data(), ptr, static_cast<size_t>(length) * sizeof(float));
+      std::memcpy(out.ownedF32.data(), ptr, array.byteLength);
       ptr = out.ownedF32.data();
     } else {
       out.owned.resize(static_cast<size_t>(length));
-      std::memcpy(out.owned.data(), ptr, static_cast<size_t>(length) * sizeof(double));
+      std::memcpy(out.owned.data(), ptr, array.byteLength);
       ptr = out.owned.data();
     }
   }
-  out.view = lsa::CostView{length > 0 ? ptr : nullptr, f32, rows, cols};
+  out.view = lsa::CostView{length > 0 ? ptr : nullptr, f32, out.rows, out.cols};
+  out.data = Napi::Value();
 }
 
-// Reads a JS array of cost matrices named costs[k].
+void readCost(const Napi::Value& value, const std::string& name, bool copy, CostArg& out) {
+  readCostFields(value, name, out);
+  resolveCostData(copy, out);
+}
+
+// Reads a JS array of cost matrices named costs[k]: all fields of every matrix first, then
+// the views, so a getter on one matrix cannot free another's memory after it was read.
 void readCostList(const Napi::Value& value, const char* argName, bool copy, std::vector<CostArg>& out) {
   checkType(value.IsArray(), argName, ": expected an array of cost matrices");
   Napi::Array list = value.As<Napi::Array>();
-  out.resize(list.Length());
-  for (uint32_t k = 0; k < list.Length(); ++k) {
-    readCost(list.Get(k), std::string(argName) + "[" + std::to_string(k) + "]", copy, out[k]);
+  const uint32_t n = list.Length();
+  out.resize(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    readCostFields(list.Get(k), std::string(argName) + "[" + std::to_string(k) + "]", out[k]);
   }
+  for (CostArg& c : out) resolveCostData(copy, c);
 }
 
 bool readMaximize(const Napi::Value& value) {

@@ -13,6 +13,7 @@
 
 #include "binding/addon.h"
 #include "binding/args.h"
+#include "binding/class_tag.h"
 #include "binding/guard.h"
 #include "binding/model_state.h"
 #include "binding/promise_worker.h"
@@ -44,26 +45,33 @@ Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
+  // binding/class_tag.h: the tag every ModelHandle carries, and the name errors use.
+  static constexpr napi_type_tag kTypeTag = {0x2b7e15162628aed2ULL, 0xa6abf7158809cf4fULL};
+  static constexpr const char* kClassName = "ModelHandle";
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "ModelHandle",
-                       {
-                           InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
-                           InstanceMethod<&ModelWrap::Config>("config"),
-                           InstanceMethod<&ModelWrap::Predict>("predict"),
-                           InstanceMethod<&ModelWrap::Forward>("forward"),
-                           InstanceMethod<&ModelWrap::Save>("save"),
-                           InstanceMethod<&ModelWrap::LoadPytorch>("loadPytorch"),
-                           InstanceMethod<&ModelWrap::ParameterNames>("parameterNames"),
-                           InstanceMethod<&ModelWrap::Parameter>("parameter"),
-                           InstanceMethod<&ModelWrap::Dispose>("dispose"),
-                           InstanceAccessor<&ModelWrap::Disposed>("disposed"),
-                       });
+    using W = ModelWrap;
+    Napi::Function cls = DefineClass(env, kClassName, std::vector<Napi::ClassPropertyDescriptor<W>>{});
+    defineOnPrototype(cls, {
+                               checkedMethod<W, &W::NumParameters>(env, "numParameters"),
+                               checkedMethod<W, &W::Config>(env, "config"),
+                               checkedMethod<W, &W::Predict>(env, "predict"),
+                               checkedMethod<W, &W::Forward>(env, "forward"),
+                               checkedMethod<W, &W::Save>(env, "save"),
+                               checkedMethod<W, &W::LoadPytorch>(env, "loadPytorch"),
+                               checkedMethod<W, &W::ParameterNames>(env, "parameterNames"),
+                               checkedMethod<W, &W::Parameter>(env, "parameter"),
+                               checkedMethod<W, &W::Dispose>(env, "dispose"),
+                               checkedGetter<W, &W::Disposed>("disposed"),
+                           });
+    return cls;
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
     if (info.Length() != 1 || !info[0].IsExternal()) {
       throw Napi::TypeError::New(info.Env(), "ModelHandle cannot be constructed directly; use AlignDetr.create()");
     }
+    tagInstance<ModelWrap>(info.Env(), info.This().As<Napi::Object>());
     state_ = *info[0].As<Napi::External<std::shared_ptr<ModelState>>>().Data();
   }
 
@@ -77,7 +85,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return state_;
   }
 
- private:
+  // The JS methods; reached through CheckedThis (class_tag.h), which checks `this`.
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {
     return callGuarded(info.Env(), [&]() -> Napi::Value {
       auto s = checked("numParameters");
@@ -132,6 +140,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), state_ == nullptr); }
 
+ private:
   std::shared_ptr<ModelState> state_;
 };
 
@@ -344,17 +353,20 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
       const int64_t h = readInteger(o.Get("height"), (name + ".height").c_str(), 1, 1 << 16);
       Napi::Value ch = o.Get("channels");
       if (!ch.IsUndefined()) readInteger(ch, (name + ".channels").c_str(), 3, 3);
-      Napi::Value data = o.Get("data");
-      checkType(data.IsTypedArray() && data.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array, name,
-                ".data: expected a Uint8Array of RGB pixels (HWC)");
-      Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
-      checkRange(static_cast<int64_t>(bytes.ElementLength()) == w * h * 3, name, ".data: length ", bytes.ElementLength(),
+      // The view is taken after the image's other fields (their getters may detach the buffer)
+      // and copied before the next image is read.
+      const std::string dataName = name + ".data";
+      const TypedArrayView bytes =
+          readTypedArray(o.Get("data"), dataName.c_str(), "expected a Uint8Array of RGB pixels (HWC)");
+      checkType(bytes.kind == napi_uint8_array, dataName, ": expected a Uint8Array of RGB pixels (HWC)");
+      checkRange(static_cast<int64_t>(bytes.length) == w * h * 3, dataName, ": length ", bytes.length,
                  " does not match width*height*3 = ", w * h * 3);
       at::Tensor t = at::empty({h, w, 3}, at::TensorOptions().dtype(at::kByte));
-      std::memcpy(t.data_ptr(), bytes.Data(), bytes.ByteLength());
+      std::memcpy(t.data_ptr(), bytes.data, bytes.byteLength);
       images.push_back(t);
     }
     Napi::Object opts = readOptions(info[1], "options");
+    checkKnownKeys(opts, "options", {"scoreThreshold", "maxDetections"});
     double threshold = 0;
     Napi::Value th = opts.Get("scoreThreshold");
     if (!th.IsUndefined()) {
@@ -410,20 +422,30 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
   checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale' or 'tiny')");
   model::DinoConfig base = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
   Napi::Object overrides = readOptions(info[1], "options");
+  // Every key must name a config field and every value fit its kind and range before any text is
+  // built: a key holding '=' or a newline would otherwise write other fields.
+  std::vector<std::string> fieldNames;
+  for (const auto& f : model::configFields()) fieldNames.emplace_back(f.name);
+  checkKnownOptionKeys(overrides, "options", "field", fieldNames);
   std::string text;
   Napi::Array keys = overrides.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
-    std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    std::string key = keys.Get(i).ToString().Utf8Value();
+    const model::ConfigFieldSpec* field = model::findConfigField(key);
+    checkType(field != nullptr, "options: unknown field '", printableKey(key), "'");
     Napi::Value v = overrides.Get(key);
     if (v.IsUndefined()) continue;
-    if (v.IsBoolean()) {
-      text += key + "=" + (v.As<Napi::Boolean>().Value() ? "true" : "false") + "\n";
+    if (field->kind == model::ConfigFieldKind::Boolean) {
+      checkType(v.IsBoolean(), field->name, ": expected a boolean");
+      text += std::string(field->name) + "=" + (v.As<Napi::Boolean>().Value() ? "true" : "false") + "\n";
     } else {
-      checkType(v.IsNumber(), key, ": expected a number");
+      checkType(v.IsNumber(), field->name, field->kind == model::ConfigFieldKind::Integer ? ": expected an integer" : ": expected a number");
+      const double d = v.As<Napi::Number>().DoubleValue();
+      model::checkConfigValue(*field, d);  // finite, integral where it must be, in range: prints as plain digits
       std::ostringstream os;
       os.precision(17);
-      os << v.As<Napi::Number>().DoubleValue();
-      text += key + "=" + os.str() + "\n";
+      os << d;
+      text += std::string(field->name) + "=" + os.str() + "\n";
     }
   }
   model::DinoConfig config = model::configFromText(text, base);
@@ -451,9 +473,9 @@ const Registrar kRegistrar(&registerModel);
 }  // namespace
 
 std::shared_ptr<ModelState> modelStateArg(const Napi::Value& value, const char* argName) {
-  auto& ctor = value.Env().GetInstanceData<AlignDetrAddon>()->modelConstructor;
-  checkType(value.IsObject() && value.As<Napi::Object>().InstanceOf(ctor.Value()), argName, ": expected a model");
-  return Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>())->checked("train");
+  ModelWrap* wrap = unwrapTagged<ModelWrap>(value);
+  checkType(wrap != nullptr, argName, ": expected a model");
+  return wrap->checked("train");
 }
 
 Napi::Object newModelHandle(Napi::Env env, std::shared_ptr<ModelState> state) { return ModelWrap::New(env, std::move(state)); }

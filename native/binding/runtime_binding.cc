@@ -16,6 +16,7 @@
 #include "binding/args.h"
 #include "binding/guard.h"
 #include "binding/registry.h"
+#include "binding/tensor_wrap.h"
 #include "common/torch_version.h"
 
 namespace adetr::binding {
@@ -51,6 +52,15 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// tensorMemory() → { liveTensors, hostBytes }: what tensor handles hold now (TensorWrap::liveStats).
+Napi::Value TensorMemory(const Napi::CallbackInfo& info) {
+  const TensorWrap::LiveStats stats = TensorWrap::liveStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(stats.handles)));
+  out.Set("hostBytes", Napi::Number::New(info.Env(), static_cast<double>(stats.hostBytes)));
+  return out;
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   const int64_t n = readInteger(info[0], "n", 1, 1024);
   at::set_num_threads(static_cast<int>(n));
@@ -65,6 +75,7 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
     at::set_num_threads(static_cast<int>(cores));
   }
   exports.Set("buildInfo", Napi::Function::New<Guarded<&BuildInfo>>(env, "buildInfo"));
+  exports.Set("tensorMemory", Napi::Function::New<Guarded<&TensorMemory>>(env, "tensorMemory"));
   exports.Set("setNumThreads", Napi::Function::New<Guarded<&SetNumThreads>>(env, "setNumThreads"));
 }
 

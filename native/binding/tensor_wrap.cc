@@ -2,12 +2,16 @@
 
 #include <ATen/ops/empty.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include "binding/addon.h"
 #include "binding/args.h"
+#include "binding/class_tag.h"
 #include "binding/dtype_map.h"
 #include "binding/guard.h"
 #include "common/arg_error.h"
@@ -17,6 +21,9 @@ namespace adetr::binding {
 
 namespace {
 
+std::atomic<int64_t> liveHandles{0};
+std::atomic<int64_t> liveHostBytes{0};
+
 int64_t hostBytesOf(const at::Tensor& t) {
   if (!t.defined() || !t.device().is_cpu()) return 0;
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
@@ -25,17 +32,17 @@ int64_t hostBytesOf(const at::Tensor& t) {
 }  // namespace
 
 Napi::Function TensorWrap::DefineClass(Napi::Env env) {
-  return ObjectWrap<TensorWrap>::DefineClass(
-      env, "TensorHandle",
-      {
-          StaticMethod<&Guarded<&TensorWrap::FromTypedArray>>("fromTypedArray"),
-          InstanceAccessor<&TensorWrap::Shape>("shape"),
-          InstanceAccessor<&TensorWrap::Dtype>("dtype"),
-          InstanceAccessor<&TensorWrap::Disposed>("disposed"),
-          InstanceMethod<&TensorWrap::ToTypedArray>("toTypedArray"),
-          InstanceMethod<&TensorWrap::Dispose>("dispose"),
-          InstanceMethod<&TensorWrap::Reshape>("reshape"),
-      });
+  Napi::Function cls = ObjectWrap<TensorWrap>::DefineClass(
+      env, kClassName, {StaticMethod<&Guarded<&TensorWrap::FromTypedArray>>("fromTypedArray")});
+  defineOnPrototype(cls, {
+                             checkedMethod<TensorWrap, &TensorWrap::ToTypedArray>(env, "toTypedArray"),
+                             checkedMethod<TensorWrap, &TensorWrap::Dispose>(env, "dispose"),
+                             checkedMethod<TensorWrap, &TensorWrap::Reshape>(env, "reshape"),
+                             checkedGetter<TensorWrap, &TensorWrap::Shape>("shape"),
+                             checkedGetter<TensorWrap, &TensorWrap::Dtype>("dtype"),
+                             checkedGetter<TensorWrap, &TensorWrap::Disposed>("disposed"),
+                         });
+  return cls;
 }
 
 TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : ObjectWrap<TensorWrap>(info), env_(info.Env()) {
@@ -43,14 +50,23 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : ObjectWrap<TensorWrap>(
   if (info.Length() != 1 || !info[0].IsExternal()) {
     throw Napi::TypeError::New(info.Env(), "TensorHandle cannot be constructed directly; use Tensor.from()");
   }
+  tagInstance<TensorWrap>(info.Env(), info.This().As<Napi::Object>());
   tensor_ = *info[0].As<Napi::External<at::Tensor>>().Data();
   accountedBytes_ = hostBytesOf(tensor_);
+  if (tensor_.defined()) liveHandles.fetch_add(1, std::memory_order_relaxed);
+  liveHostBytes.fetch_add(accountedBytes_, std::memory_order_relaxed);
   if (accountedBytes_ > 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accountedBytes_);
+}
+
+TensorWrap::LiveStats TensorWrap::liveStats() {
+  return {liveHandles.load(std::memory_order_relaxed), liveHostBytes.load(std::memory_order_relaxed)};
 }
 
 TensorWrap::~TensorWrap() { release(); }
 
 void TensorWrap::release() {
+  if (tensor_.defined()) liveHandles.fetch_sub(1, std::memory_order_relaxed);
+  liveHostBytes.fetch_sub(accountedBytes_, std::memory_order_relaxed);
   tensor_ = at::Tensor();
   if (accountedBytes_ > 0 && env_ != nullptr) {
     int64_t ignored = 0;
@@ -65,10 +81,8 @@ Napi::Object TensorWrap::NewInstance(Napi::Env env, at::Tensor tensor) {
 }
 
 at::Tensor TensorWrap::TensorArg(const Napi::Value& value, const char* argName) {
-  Napi::Env env = value.Env();
-  checkType(value.IsObject() && value.As<Napi::Object>().InstanceOf(addonOf(env).tensorConstructor.Value()),
-            argName, ": expected a Tensor");
-  TensorWrap* wrap = ObjectWrap<TensorWrap>::Unwrap(value.As<Napi::Object>());
+  TensorWrap* wrap = unwrapTagged<TensorWrap>(value);
+  checkType(wrap != nullptr, argName, ": expected a Tensor");
   checkType(wrap->tensor_.defined(), argName, ": Tensor has been disposed");
   return wrap->tensor_;
 }
@@ -81,24 +95,30 @@ const at::Tensor& TensorWrap::checked(const char* what) const {
 Napi::Value TensorWrap::FromTypedArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   checkType(info.Length() >= 2, "Tensor.from: expected (data, shape[, dtype])");
-  checkType(info[0].IsTypedArray(), "data: expected a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
-  Napi::TypedArray data = info[0].As<Napi::TypedArray>();
-  const napi_typedarray_type kind = data.TypedArrayType();
-  std::optional<c10::ScalarType> type = scalarTypeOf(kind);
-  checkType(type.has_value(), "data: ", typedArrayName(kind),
-            " is not supported; use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+  constexpr const char* kExpected = "expected a Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array";
+  checkType(info[0].IsTypedArray(), "data: ", kExpected);
 
+  // Every JS value that may run code (the shape array's elements) is read before the data view
+  // is taken: a getter could otherwise detach the buffer after its length was checked.
+  const std::vector<int64_t> dims = readShape(info[1], "shape");
+  std::optional<c10::ScalarType> wantedType;
+  std::string wanted;
   if (info.Length() >= 3 && !info[2].IsUndefined()) {
     checkType(info[2].IsString(), "dtype: expected one of 'float32', 'float64', 'int32', 'int64', 'uint8'");
-    const std::string wanted = info[2].As<Napi::String>().Utf8Value();
-    std::optional<c10::ScalarType> wantedType = parseDtype(wanted);
+    wanted = info[2].As<Napi::String>().Utf8Value();
+    wantedType = parseDtype(wanted);
     checkType(wantedType.has_value(), "dtype: unknown dtype '", wanted,
               "'; expected one of 'float32', 'float64', 'int32', 'int64', 'uint8'");
-    checkType(*wantedType == *type, "data: dtype '", wanted, "' needs a ",
-              typedArrayName(typedArrayKindOf(*wantedType)), ", got a ", typedArrayName(kind));
   }
 
-  const std::vector<int64_t> dims = readShape(info[1], "shape");
+  const TypedArrayView data = readTypedArray(info[0], "data", kExpected);
+  std::optional<c10::ScalarType> type = scalarTypeOf(data.kind);
+  checkType(type.has_value(), "data: ", typedArrayName(data.kind),
+            " is not supported; use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
+  if (wantedType) {
+    checkType(*wantedType == *type, "data: dtype '", wanted, "' needs a ", typedArrayName(typedArrayKindOf(*wantedType)),
+              ", got a ", typedArrayName(data.kind));
+  }
   // Product with overflow check: the element count must equal data.length exactly.
   uint64_t numel = 1;
   for (int64_t d : dims) {
@@ -108,14 +128,12 @@ Napi::Value TensorWrap::FromTypedArray(const Napi::CallbackInfo& info) {
     }
     numel *= static_cast<uint64_t>(d);
   }
-  checkRange(numel == data.ElementLength(), "shape: ", shapeString(dims), " holds ", numel,
-             " elements but data has length ", data.ElementLength());
+  checkRange(numel == data.length, "shape: ", shapeString(dims), " holds ", numel, " elements but data has length ",
+             data.length);
 
+  // No JS runs between taking the view and this copy.
   at::Tensor tensor = at::empty(dims, at::TensorOptions().dtype(*type));
-  if (numel > 0) {
-    const uint8_t* src = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
-    std::memcpy(tensor.data_ptr(), src, data.ByteLength());
-  }
+  if (numel > 0) std::memcpy(tensor.data_ptr(), data.data, data.byteLength);
   return NewInstance(env, std::move(tensor));
 }
 
@@ -166,7 +184,7 @@ Napi::Value TensorWrap::ToTypedArray(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
   return callGuarded(info.Env(), [&]() -> Napi::Value {
-    const at::Tensor& t = checked("reshape");
+    checked("reshape");
     checkType(info[0].IsArray(), "shape: expected an array of integers (one may be -1)");
     Napi::Array array = info[0].As<Napi::Array>();
     std::vector<int64_t> dims;
@@ -178,6 +196,8 @@ Napi::Value TensorWrap::Reshape(const Napi::CallbackInfo& info) {
                  "]: dims must be integers >= -1, got ", d);
       dims.push_back(static_cast<int64_t>(d));
     }
+    // Taken after the shape is read (its getters may have disposed this tensor), by value.
+    const at::Tensor t = checked("reshape");
     // libtorch checks the element count (and at most one -1); its c10::Error reaches JS as an Error.
     return NewInstance(info.Env(), t.reshape(dims).clone());
   });

@@ -14,6 +14,10 @@ namespace adetr::binding {
 
 class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
  public:
+  // binding/class_tag.h: the tag every TensorHandle carries, and the name errors use.
+  static constexpr napi_type_tag kTypeTag = {0x5a1c3e0d9b7f4a21ULL, 0x8e6d2f4b1c0a9e73ULL};
+  static constexpr const char* kClassName = "TensorHandle";
+
   static Napi::Function DefineClass(Napi::Env env);
 
   // Wraps `tensor` in a new JS handle (JS thread only).
@@ -26,9 +30,17 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   explicit TensorWrap(const Napi::CallbackInfo& info);
   ~TensorWrap() override;
 
- private:
-  static Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
+  // Handles holding a tensor, and the host bytes they hold, over every environment of the
+  // process. dispose() lowers them at once; a handle dropped without dispose() counts until
+  // its finalizer runs, which Node-API defers to the next turn of the event loop.
+  struct LiveStats {
+    int64_t handles;
+    int64_t hostBytes;
+  };
+  static LiveStats liveStats();
 
+  // The JS methods and getters; reached through CheckedThis (class_tag.h), which checks `this`.
+  static Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
   Napi::Value Shape(const Napi::CallbackInfo& info);
   Napi::Value Dtype(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
@@ -36,6 +48,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Reshape(const Napi::CallbackInfo& info);
 
+ private:
   const at::Tensor& checked(const char* what) const;
   void release();
 

@@ -10,6 +10,7 @@
 
 #include "binding/addon.h"
 #include "binding/args.h"
+#include "binding/class_tag.h"
 #include "binding/guard.h"
 #include "binding/model_state.h"
 #include "binding/promise_worker.h"
@@ -35,8 +36,19 @@ double readNumber(const Napi::Object& o, const char* key, double fallback, doubl
   return d;
 }
 
+// An optional integer option in [lo, hi] (a fraction is a RangeError, never truncated).
+int64_t readIntegerOption(const Napi::Object& o, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  return readInteger(v, (std::string("options.") + key).c_str(), lo, hi);
+}
+
 train::TrainerOptions readTrainerOptions(const Napi::Value& value) {
   Napi::Object o = readOptions(value, "options");
+  // lib/trainer.ts's TrainerOptions; a misspelt key is an error, not a silent default.
+  checkKnownOptionKeys(o, "options", "option",
+                       {"lr", "backboneLr", "weightDecay", "clipMaxNorm", "milestones", "gamma", "warmupSteps", "warmupFactor",
+                        "loss", "matching", "k", "tau", "seed", "fusedLoss"});
   std::string lossName = "align";
   if (!o.Get("loss").IsUndefined()) {
     checkType(o.Get("loss").IsString(), "options.loss: expected a string");
@@ -50,7 +62,7 @@ train::TrainerOptions readTrainerOptions(const Napi::Value& value) {
     checkRange(m == "mixed" || m == "one-to-one", "options.matching: expected 'mixed' or 'one-to-one', got '", m, "'");
     t.criterion.mixedMatching = m == "mixed";
   }
-  t.criterion.k = static_cast<int64_t>(readNumber(o, "k", 2, 1, 16));
+  t.criterion.k = readIntegerOption(o, "k", 2, 1, 16);
   t.criterion.tau = readNumber(o, "tau", 1.5, 1e-6, 1e6);
   t.criterion.fusedClassLoss = readBoolOption(o, "options", "fusedLoss", true);
   t.optimizer.lr = readNumber(o, "lr", 1e-4, 0, 1e6);
@@ -58,9 +70,9 @@ train::TrainerOptions readTrainerOptions(const Napi::Value& value) {
   t.optimizer.weightDecay = readNumber(o, "weightDecay", 1e-4, 0, 10);
   t.optimizer.clipMaxNorm = readNumber(o, "clipMaxNorm", 0.1, 0, 1e9);
   t.schedule.gamma = readNumber(o, "gamma", 0.1, 0, 1);
-  t.schedule.warmupSteps = static_cast<int64_t>(readNumber(o, "warmupSteps", 0, 0, 1e12));
+  t.schedule.warmupSteps = readIntegerOption(o, "warmupSteps", 0, 0, int64_t{1000000000000});
   t.schedule.warmupFactor = readNumber(o, "warmupFactor", 1e-3, 0, 1);
-  t.seed = static_cast<uint64_t>(readNumber(o, "seed", 42, 0, 9007199254740991.0));
+  t.seed = static_cast<uint64_t>(readIntegerOption(o, "seed", 42, 0, (int64_t{1} << 53) - 1));
   Napi::Value ms = o.Get("milestones");
   if (!ms.IsUndefined()) {
     checkType(ms.IsArray(), "options.milestones: expected an array of step numbers");
@@ -83,15 +95,15 @@ HostBatch readBatch(const Napi::Value& value, int64_t numClasses) {
   Napi::Value shapeV = o.Get("shape");
   std::vector<int64_t> shape = readShape(shapeV, "batch.shape");
   checkRange(shape.size() == 4 && shape[1] == 3, "batch.shape: expected [B, 3, H, W]");
-  Napi::Value imagesV = o.Get("images");
-  checkType(imagesV.IsTypedArray() && imagesV.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array,
-            "batch.images: expected a Float32Array");
-  Napi::Float32Array images = imagesV.As<Napi::Float32Array>();
-  checkRange(static_cast<int64_t>(images.ElementLength()) == shape[0] * shape[1] * shape[2] * shape[3],
+  // Each typed array is viewed right after its own property read and copied before the next
+  // read (binding/args.h: the read-once rule).
+  const TypedArrayView images = readTypedArray(o.Get("images"), "batch.images", "expected a Float32Array");
+  checkType(images.kind == napi_float32_array, "batch.images: expected a Float32Array");
+  checkRange(static_cast<int64_t>(images.length) == shape[0] * shape[1] * shape[2] * shape[3],
              "batch.images: length does not match batch.shape");
   HostBatch hb;
   hb.batch.images = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
-  std::memcpy(hb.batch.images.data_ptr(), images.Data(), images.ByteLength());
+  if (images.byteLength > 0) std::memcpy(hb.batch.images.data_ptr(), images.data, images.byteLength);
   Napi::Value targetsV = o.Get("targets");
   checkType(targetsV.IsArray() && targetsV.As<Napi::Array>().Length() == static_cast<uint32_t>(shape[0]),
             "batch.targets: expected one target per image");
@@ -107,24 +119,27 @@ HostBatch readBatch(const Napi::Value& value, int64_t numClasses) {
     const int64_t w = readInteger(size.As<Napi::Array>().Get(1u), (name + ".size[1]").c_str(), 1, shape[3]);
     hb.batch.validSizes[b][0] = h;
     hb.batch.validSizes[b][1] = w;
+    // Both property reads first (getters), then both views, then the copies.
     Napi::Value boxesV = t.Get("boxes"), labelsV = t.Get("labels");
-    checkType(boxesV.IsTypedArray() && boxesV.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, name,
-              ".boxes: expected a Float32Array (N×4 cxcywh, normalised)");
-    checkType(labelsV.IsTypedArray() && labelsV.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array, name,
-              ".labels: expected an Int32Array");
-    Napi::Float32Array boxes = boxesV.As<Napi::Float32Array>();
-    Napi::Int32Array labels = labelsV.As<Napi::Int32Array>();
-    const int64_t n = static_cast<int64_t>(labels.ElementLength());
-    checkRange(static_cast<int64_t>(boxes.ElementLength()) == 4 * n, name, ".boxes: expected ", 4 * n, " numbers");
+    const std::string boxesName = name + ".boxes", labelsName = name + ".labels";
+    const TypedArrayView boxes =
+        readTypedArray(boxesV, boxesName.c_str(), "expected a Float32Array (N×4 cxcywh, normalised)");
+    const TypedArrayView labels = readTypedArray(labelsV, labelsName.c_str(), "expected an Int32Array");
+    checkType(boxes.kind == napi_float32_array, boxesName, ": expected a Float32Array (N×4 cxcywh, normalised)");
+    checkType(labels.kind == napi_int32_array, labelsName, ": expected an Int32Array");
+    const int64_t n = static_cast<int64_t>(labels.length);
+    checkRange(static_cast<int64_t>(boxes.length) == 4 * n, boxesName, ": expected ", 4 * n, " numbers");
     model::Target target;
     target.boxes = at::empty({n, 4}, at::TensorOptions().dtype(at::kFloat));
     target.labels = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+    const int32_t* labelData = static_cast<const int32_t*>(labels.data);
+    int64_t* labelOut = target.labels.data_ptr<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
-      checkRange(labels[i] >= 0 && labels[i] < numClasses, name, ".labels[", i, "]: class index ", labels[i],
+      checkRange(labelData[i] >= 0 && labelData[i] < numClasses, name, ".labels[", i, "]: class index ", labelData[i],
                  " outside [0, ", numClasses, ")");
-      target.labels[i] = static_cast<int64_t>(labels[i]);
+      labelOut[i] = static_cast<int64_t>(labelData[i]);
     }
-    if (n > 0) std::memcpy(target.boxes.data_ptr(), boxes.Data(), boxes.ByteLength());
+    if (n > 0) std::memcpy(target.boxes.data_ptr(), boxes.data, boxes.byteLength);
     auto finite = target.boxes.isfinite().all().item<bool>();
     checkRange(finite, name, ".boxes: contains NaN or infinite values");
     hb.targets.push_back(target);
@@ -242,25 +257,28 @@ class TrainerSaveWorker : public PromiseWorker {
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  public:
+  // binding/class_tag.h: the tag every TrainerHandle carries, and the name errors use.
+  static constexpr napi_type_tag kTypeTag = {0x3c6ef372fe94f82bULL, 0x510e527fade682d1ULL};
+  static constexpr const char* kClassName = "TrainerHandle";
+
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "TrainerHandle",
-                       {InstanceMethod<&TrainerWrap::Step>("step"), InstanceMethod<&TrainerWrap::EvaluateLoss>("evaluateLoss"),
-                        InstanceMethod<&TrainerWrap::Save>("save"), InstanceAccessor<&TrainerWrap::StepCount>("stepCount"),
-                        InstanceMethod<&TrainerWrap::Dispose>("dispose")});
+    using W = TrainerWrap;
+    Napi::Function cls = DefineClass(env, kClassName, std::vector<Napi::ClassPropertyDescriptor<W>>{});
+    defineOnPrototype(cls, {checkedMethod<W, &W::Step>(env, "step"), checkedMethod<W, &W::EvaluateLoss>(env, "evaluateLoss"),
+                            checkedMethod<W, &W::Save>(env, "save"), checkedMethod<W, &W::Dispose>(env, "dispose"),
+                            checkedGetter<W, &W::StepCount>("stepCount")});
+    return cls;
   }
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     if (info.Length() != 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use new Trainer(model, options)");
+    tagInstance<TrainerWrap>(info.Env(), info.This().As<Napi::Object>());
     state_ = *info[0].As<Napi::External<std::shared_ptr<TrainerState>>>().Data();
   }
   static Napi::Object New(Napi::Env env, std::shared_ptr<TrainerState> state, AlignDetrAddon& addon) {
     return addon.trainerConstructor.New({Napi::External<std::shared_ptr<TrainerState>>::New(env, &state)});
   }
 
- private:
-  std::shared_ptr<TrainerState> checked(const char* what) {
-    checkType(state_ != nullptr, "trainer.", what, ": trainer has been disposed");
-    return state_;
-  }
+  // The JS methods; reached through CheckedThis (class_tag.h), which checks `this`.
   Napi::Value Step(const Napi::CallbackInfo& info) { return run(info, true); }
   Napi::Value EvaluateLoss(const Napi::CallbackInfo& info) { return run(info, false); }
   Napi::Value run(const Napi::CallbackInfo& info, bool update) {
@@ -286,6 +304,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     state_.reset();
     return info.Env().Undefined();
+  }
+
+ private:
+  std::shared_ptr<TrainerState> checked(const char* what) {
+    checkType(state_ != nullptr, "trainer.", what, ": trainer has been disposed");
+    return state_;
   }
   std::shared_ptr<TrainerState> state_;
 };

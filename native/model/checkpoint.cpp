@@ -181,7 +181,15 @@ LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, c
   LoadedCheckpoint out;
   if (archive.try_read("metadata", metadata) && metadata.isString()) out.metadata = metadata.toStringRef();
   verify("metadata", checksumOf(out.metadata));
-  out.model = Dino(configFromText(config.toStringRef()));
+  // The config is validated (model/config.h ranges) before any weight is allocated: an edited or
+  // foreign config is a damaged checkpoint, not a model of absurd size.
+  DinoConfig parsed;
+  try {
+    parsed = configFromText(config.toStringRef());
+  } catch (const ArgError& e) {
+    throw CheckpointError("path: " + path + " is damaged: its model config is invalid (" + e.what() + ")");
+  }
+  out.model = Dino(parsed);
   at::NoGradGuard noGrad;
   for (auto& [name, tensor] : stateOf(*out.model)) {
     at::Tensor stored;

@@ -46,9 +46,39 @@ struct DinoConfig {
   // (nearest-interpolated masks, padding visible to the backbone and GroupNorm).
   bool padInvariant = true;
 
-  // Throws adetr::ArgError naming the first invalid field.
+  // Throws adetr::ArgError naming the first invalid field: each field must lie in its range of
+  // configFields() (below), and hiddenDim must be a multiple of numHeads and neckGroups.
   void validate() const;
 };
+
+// How a config field is written: an integer, a real number or a boolean.
+enum class ConfigFieldKind { Integer, Number, Boolean };
+
+// One config field: its name (as in DinoConfig and the JS ModelConfig), kind and allowed range
+// (inclusive; unused for booleans). The maxima are generous but bound what a config (given to
+// createModel or read from a checkpoint) can make the model allocate:
+//   numClasses ≤ 100000, backboneWidth ≤ 256, hiddenDim ≤ 4096, numHeads ≤ 64, numPoints ≤ 16,
+//   encoderLayers/decoderLayers ≤ 24, ffnDim ≤ 16384, numQueries ≤ 10000, neckGroups ≤ 4096,
+//   dnNumber ≤ 1000, boxNoiseScale ≤ 10, testShortEdge/testMaxSize ≤ 8192, selectTopK ≤ 10000.
+struct ConfigFieldSpec {
+  const char* name;
+  ConfigFieldKind kind;
+  double min;
+  double max;
+};
+
+// Every config field, in DinoConfig's order.
+const std::vector<ConfigFieldSpec>& configFields();
+
+// The field named `name`, or nullptr when there is none.
+const ConfigFieldSpec* findConfigField(const std::string& name);
+
+// Checks a number given for a numeric field before it is stored. An integer field's value must be
+// a finite integer (else a TypeError-kind ArgError, "config.dnNumber: expected an integer in
+// [0, 1000], got 2.5", as the config text's parser gives) inside the range (else RangeError-kind,
+// "dnNumber: expected an integer in [0, 1000], got 9007199254740992"); a real field's must be
+// finite and in range (RangeError-kind). The extra rules (multiples, divisors) are validate()'s.
+void checkConfigValue(const ConfigFieldSpec& field, double value);
 
 // Names of the built-in presets ("dino-r50-4scale", "tiny").
 std::vector<std::string> presetNames();

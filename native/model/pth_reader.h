@@ -16,9 +16,13 @@
 
 namespace adetr::model {
 
-// Every string-keyed tensor of the state dict in `path`, in file order. The state dict is the
-// top-level dict, or the dict under "model" or "state_dict" when present. Throws ArgError
-// (TypeError kind) naming the path for files that are not torch.save zip archives.
+// Every string-keyed tensor of the state dict in `path`, in file order; tensors that share a
+// storage in the file are views of one storage here too. The state dict is the top-level dict, or
+// the dict under "model" or "state_dict" when present. Throws ArgError (TypeError kind) naming the
+// path for files that are not torch.save zip archives or hold no dict, and CheckpointError naming
+// the path and the problem for a damaged or crafted one: a malformed pickle, a tensor outside its
+// storage, records that declare more bytes than the file holds, or a pickle past the reader's
+// bounds on values, memo entries, tensors, dimensions and name lengths (see pth_reader.cpp).
 std::vector<std::pair<std::string, at::Tensor>> readPthStateDict(const std::string& path);
 
 }  // namespace adetr::model
