@@ -8,7 +8,7 @@ export type {
   Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions, MsDeformAttnGrads,
   AlignLossKind, AlignLossOptions, AlignLossResult, AlignTargetOptions, AlignTargets,
 } from './ops/index';
-export { Trainer, cocoGroundTruth, recipeAugmentation } from './trainer';
+export { Trainer, cocoGroundTruth, defaultLoss, recipeAugmentation } from './trainer';
 export type {
   EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
   EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,

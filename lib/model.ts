@@ -12,8 +12,12 @@ import { readingCheckpoint } from './errors';
 import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf, wrapHandle } from './tensor';
 
-/** Built-in model sizes. */
-export type Preset = 'dino-r50-4scale' | 'tiny';
+/**
+ * Built-in models: `dino-r50-4scale` (the paper's), `tiny` (CPU-sized), and the neighbouring
+ * systems on the same R50 model: `stable-dino` (dense memory fusion) and `sd-detr` (the
+ * decoupled decoder).
+ */
+export type Preset = 'dino-r50-4scale' | 'tiny' | 'stable-dino' | 'sd-detr';
 
 /**
  * Every configurable field of the model (spec §a); presets fill all of them. Integer fields must
@@ -65,6 +69,20 @@ export interface ModelConfig {
   selectTopK: number;
   /** Padded images give the same detections as the images alone (default true); false reproduces detrex exactly. */
   padInvariant: boolean;
+  /**
+   * Stable-DINO's memory fusion: 'dense' feeds the two-stage selection and the decoder
+   * LayerNorm(Linear(concat[neck tokens, each encoder layer's output])) instead of the last
+   * encoder layer's output (weights `transformer.encoder.fusion_layer.{0,1}.*`, as Stable-DINO
+   * names them). Default 'none'.
+   */
+  memoryFusion: 'none' | 'dense';
+  /**
+   * 'decoupled': SD-DETR-style decoder with a classification and a localisation query stream
+   * (shared self-attention over both, each its own cross-attention and FFN; the class heads read
+   * the first, the box heads the second). SD-DETR has no public code: this DINO adaptation is the
+   * proposal documented in the README. Default 'dino'.
+   */
+  decoder: 'dino' | 'decoupled';
 }
 
 export interface CreateOptions extends Partial<ModelConfig> {
@@ -85,6 +103,9 @@ export interface CreateOptions extends Partial<ModelConfig> {
 
 /** An image to detect in: decoded RGB pixels, or a file path (decoded with sharp). */
 export type ImageInput = RgbImage | string;
+
+/** The most images one `predict` call takes (they run as one batch). */
+export const MAX_PREDICT_IMAGES = 1024;
 
 export interface PredictOptions {
   /** Drop detections scoring below this (default 0: keep the top `maxDetections`). */
@@ -160,7 +181,7 @@ interface ModelHandle {
 }
 
 interface ModelBinding {
-  createModel(preset: string, overrides: Record<string, number | boolean>, seed?: number): Promise<ModelHandle>;
+  createModel(preset: string, overrides: Record<string, number | boolean | string>, seed?: number): Promise<ModelHandle>;
   loadModel(path: string): Promise<{ model: ModelHandle; metadata: string }>;
 }
 
@@ -220,7 +241,7 @@ export class AlignDetr {
   static async create(options: CreateOptions): Promise<AlignDetr> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
     const { preset = 'dino-r50-4scale', categories, seed, ...overrides } = options;
-    if (typeof preset !== 'string') throw new TypeError("preset: expected 'dino-r50-4scale' or 'tiny'");
+    if (typeof preset !== 'string') throw new TypeError("preset: expected 'dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr'");
     if (seed !== undefined) {
       if (typeof seed !== 'number') throw new TypeError(`seed: expected an integer, got ${typeof seed}`);
       if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected an integer in [0, 2^53 - 1], got ${seed}`);
@@ -234,7 +255,7 @@ export class AlignDetr {
       overrides.numClasses = cats.length;
     }
     if (overrides.numClasses === undefined) throw new TypeError('numClasses: required (or give categories)');
-    const handle = await binding().createModel(preset, overrides as Record<string, number | boolean>, seed);
+    const handle = await binding().createModel(preset, overrides as Record<string, number | boolean | string>, seed);
     return new AlignDetr(handle, cats ?? defaultCategories(handle.config().numClasses));
   }
 
@@ -297,11 +318,16 @@ export class AlignDetr {
    * Detects objects. Images are resized as the recipe's test transform does (short side to
    * `config.testShortEdge`, long side at most `config.testMaxSize`), batched, and run off the JS
    * thread. Returns, per image, detections sorted by score with boxes in original pixels.
+   * At most MAX_PREDICT_IMAGES (1024) images per call.
    */
   async predict(images: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Detection[][]> {
     const handle = this.handle('predict');
     const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
     if (list.length === 0) throw new RangeError('images: expected at least one image');
+    // Checked before anything walks the list: a sparse array's length alone could be 2^32 − 1.
+    if (list.length > MAX_PREDICT_IMAGES) {
+      throw new RangeError(`images: at most ${MAX_PREDICT_IMAGES} images per call, got ${list.length}`);
+    }
     const decoded = await Promise.all(
       list.map((im, i) => (typeof im === 'string' ? decodeImage(im, `images[${i}]`) : Promise.resolve(im))),
     );

@@ -8,18 +8,30 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DetectionBatch } from './data/batch';
 import { DataLoader } from './data/loader';
+import { checkDataset } from './data/validate';
 import { detrTrainAugmentation } from './data/transforms';
 import type { Augmentation } from './data/transforms';
 import type { Category, Dataset } from './data/types';
 import { CocoEvaluator } from './evaluator/index';
 import type { CocoDataset, CocoEvalResult } from './evaluator/index';
 import { AlignDetr, modelInternals } from './model';
+import type { ModelConfig } from './model';
 import { loadAddon } from './native';
 import { readingCheckpoint } from './errors';
 import { inputFile, outputFile } from './paths';
 
-/** Classification losses (spec d.1–d.2c, d.7). */
-export type LossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino';
+/**
+ * Classification losses (spec d.1–d.2c, d.7), and `'sd-align'`: SD-DETR's task alignment loss
+ * (neighbour-methods.md §2.4, §2.6 stage C) with one-to-one matching and no prime weights.
+ */
+export type LossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino' | 'sd-align';
+
+/** The loss a Trainer uses for `config` when none is given: the recipe of the model's system. */
+export function defaultLoss(config: Pick<ModelConfig, 'memoryFusion' | 'decoder'>): LossKind {
+  if (config.memoryFusion === 'dense') return 'stable-dino';
+  if (config.decoder === 'decoupled') return 'sd-align';
+  return 'align';
+}
 
 export interface TrainerOptions {
   /** Learning rate of everything but the backbone (default 1e-4). */
@@ -36,7 +48,12 @@ export interface TrainerOptions {
   /** Linear warmup steps (default 0, as the recipe). */
   warmupSteps?: number;
   warmupFactor?: number;
-  /** Classification loss (default 'align'). */
+  /**
+   * Classification loss. The default follows the model, so each preset trains with its own
+   * recipe: 'stable-dino' for a model with dense memory fusion (the stable-dino preset; with its
+   * position-modulated matching cost), 'sd-align' for the decoupled decoder (sd-detr), 'align'
+   * otherwise. See `defaultLoss`.
+   */
   loss?: LossKind;
   /** 'mixed' (k GT copies on all but the last layer; default for align/ia-bce) or 'one-to-one'. */
   matching?: 'mixed' | 'one-to-one';
@@ -240,6 +257,9 @@ interface TrainingMetadata {
 const binding = (): TrainerBinding => loadAddon() as unknown as TrainerBinding;
 
 function toNativeBatch(batch: DetectionBatch): unknown {
+  if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.targets)) {
+    throw new TypeError('batch: expected a DetectionBatch ({ images, shape, targets[] }, from DataLoader or collate)');
+  }
   return {
     images: batch.images,
     shape: batch.shape,
@@ -304,6 +324,7 @@ export class Trainer {
     checkOptionKeys(options, 'options', TRAINER_OPTION_KEYS);
     this.model = model;
     this.options = { ...options };
+    if (this.options.loss === undefined && !restored) this.options.loss = defaultLoss(model.config);
     this.#handle = restored ? restored.handle : binding().createTrainer(modelInternals.handleOf(model), this.options);
     this.#resume = restored?.progress;
     this.#runInfo = restored?.progress.runInfo;
@@ -368,6 +389,7 @@ export class Trainer {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { batchSize?, signal? }');
     checkOptionKeys(options, 'options', ['batchSize', 'signal']);
     checkIntegerOption(options.batchSize, 'options.batchSize', 1, 1024);
+    checkDataset(dataset, 'dataset', { annotations: true });
     const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
     const batchSize = options.batchSize ?? 2;
     for (let i = 0; i < dataset.length; i += batchSize) {
@@ -407,14 +429,9 @@ export class Trainer {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { epochs, batchSize, ... }');
     checkOptionKeys(options, 'options', FIT_OPTION_KEYS);
     const { epochs, batchSize } = options;
-    if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`epochs: expected a positive integer, got ${epochs}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize: expected a positive integer, got ${batchSize}`);
-    if (typeof trainSet !== 'object' || trainSet === null || typeof trainSet.get !== 'function') {
-      throw new TypeError('trainSet: expected a Dataset ({ length, get(i) })');
-    }
-    if (!Number.isSafeInteger(trainSet.length) || trainSet.length < 1) {
-      throw new RangeError(`trainSet.length: expected a positive integer, got ${String(trainSet.length)}`);
-    }
+    if (!Number.isSafeInteger(epochs) || epochs < 1) throw new RangeError(`epochs: expected a positive integer below 2^53, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) throw new RangeError(`batchSize: expected an integer in [1, 1024], got ${batchSize}`);
+    checkDataset(trainSet, 'trainSet', { nonEmpty: true });
     if (options.maxMinutes !== undefined) {
       if (typeof options.maxMinutes !== 'number') throw new TypeError('maxMinutes: expected a positive number of minutes');
       if (!(options.maxMinutes > 0)) throw new RangeError(`maxMinutes: expected a positive number, got ${options.maxMinutes}`);
@@ -431,9 +448,7 @@ export class Trainer {
     if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean')) {
       throw new TypeError('signal: expected an AbortSignal');
     }
-    if (options.valSet !== undefined && (typeof options.valSet !== 'object' || options.valSet === null || typeof options.valSet.get !== 'function')) {
-      throw new TypeError('valSet: expected a Dataset ({ length, get(i) })');
-    }
+    if (options.valSet !== undefined) checkDataset(options.valSet, 'valSet', { annotations: true });
     if (options.runInfo !== undefined && (typeof options.runInfo !== 'object' || options.runInfo === null || Array.isArray(options.runInfo))) {
       throw new TypeError('runInfo: expected a plain object of JSON-serialisable notes');
     }

@@ -1,7 +1,8 @@
 // ops.alignLoss / ops.alignTargets: every loss kind against golden values and autograd gradients
 // of an independent PyTorch transcription of the spec's formulas (test/fixtures/align-loss, made
 // by make_align_loss_fixtures.py; saturated logits ±30 / ±100 included), float64 finite
-// differences of the op's own loss, and every argument error.
+// differences of the op's own loss, SD-DETR's task alignment loss ('sd-align') against the values
+// of neighbour-methods.md §3 SD-T5 and against IA-BCE (SD-T6), and every argument error.
 import test from 'ava';
 import { Tensor, ops } from '../lib/index';
 import type { AlignLossKind, AlignLossOptions } from '../lib/ops/index';
@@ -145,7 +146,7 @@ test('vfl: a positive whose target is 0 takes the negative branch α·p^γ·BCE(
 // ---- finite differences ------------------------------------------------------------------------
 
 test('gradients equal central finite differences of the loss (float64)', (t) => {
-  const kinds: AlignLossKind[] = ['align', 'ia-bce', 'focal', 'qfl', 'vfl', 'stable-dino'];
+  const kinds: AlignLossKind[] = ['align', 'ia-bce', 'focal', 'qfl', 'vfl', 'stable-dino', 'sd-align'];
   const rows = 5;
   const cols = 4;
   for (const [k, kind] of kinds.entries()) {
@@ -205,6 +206,132 @@ test('alignTargets matches the reference quality, ranks, prime weights and targe
   t.is(Math.round(fig.quality[0] * 1000) / 1000, 0.618);
 });
 
+// ---- SD-DETR's task alignment loss ('sd-align') ------------------------------------------------
+
+const logitOf = (s: number): number => Math.log(s / (1 - s));
+
+/** The loss sum of entries at probabilities `s` with targets `t`, all positive or all negative. */
+function sdAlignLoss(s: number[], t: number[], positive: boolean, options: AlignLossOptions = {}): number {
+  const x = floats(s.map(logitOf), [s.length], 'float64');
+  const tg = floats(t, [s.length], 'float64');
+  const p = mask(s.map(() => (positive ? 1 : 0)), [s.length]);
+  try {
+    return ops.alignLoss(x, tg, p, null, { kind: 'sd-align', grad: false, ...options }).loss;
+  } finally {
+    for (const tensor of [x, tg, p]) tensor.dispose();
+  }
+}
+
+test('sd-align: SD-T5 targets t = s^0.25·u^0.75, positive terms |t − s|²·BCE(s, t) and negative terms s²·BCE(s, 0)', (t) => {
+  // neighbour-methods.md §3 SD-T5, each to half a unit of its last printed digit.
+  const cases = [
+    { s: 0.2, u: 0.9, t: 0.617930, term: 0.188600 },
+    { s: 0.9, u: 0.2, t: 0.291295, term: 0.616009 },
+    { s: 0.5, u: 0.5, t: 0.5, term: 0 },
+  ];
+  const prob = floats(cases.map((c) => c.s), [3], 'float64');
+  const iou = floats(cases.map((c) => c.u), [3], 'float64');
+  const groups = int64([0, 0, 0]);
+  // 'sd-align' targets: q unclamped, and no prime weights by default (one GT, three predictions).
+  const r = ops.alignTargets(prob, iou, groups, { kind: 'sd-align' });
+  const target = values(r.target);
+  t.deepEqual(values(r.weight), [1, 1, 1]);
+  t.deepEqual(target, values(r.quality));
+  for (const [i, c] of cases.entries()) {
+    t.true(Math.abs(target[i] - c.t) <= 5e-7, `t(${c.s}, ${c.u}) = ${target[i]} vs ${c.t}`);
+    const term = sdAlignLoss([c.s], [target[i]], true);
+    t.true(Math.abs(term - c.term) <= 5e-7, `term(${c.s}, ${c.u}) = ${term} vs ${c.term}`);
+    // Probability space with plain logs gives the same as the op's logit space.
+    const probSpace = Math.abs(target[i] - c.s) ** 2 * -(target[i] * Math.log(c.s) + (1 - target[i]) * Math.log(1 - c.s));
+    t.true(Math.abs(term - probSpace) <= 1e-12 * Math.max(1, probSpace), `logit vs probability space: ${term} vs ${probSpace}`);
+  }
+  for (const [s, want, tol] of [[0.2, 0.0089257, 5e-8], [0.5, 0.173287, 5e-7]]) {
+    const term = sdAlignLoss([s], [0.9], false);
+    t.true(Math.abs(term - want) <= tol, `negative s = ${s}: ${term} vs ${want}`);
+  }
+  // γ is TAL's exponent on both terms; qflBeta is QFL's alone.
+  const one = sdAlignLoss([0.2], [target[0]], true);
+  t.is(sdAlignLoss([0.2], [target[0]], true, { qflBeta: 5 }), one);
+  t.not(sdAlignLoss([0.2], [target[0]], true, { gamma: 1 }), one);
+  t.true(Math.abs(sdAlignLoss([0.5], [0], false, { gamma: 1 }) - 0.5 * Math.log(2)) < 1e-15);
+  for (const tensor of [prob, iou, groups, r.quality, r.rank, r.weight, r.target]) tensor.dispose();
+});
+
+test('sd-align: saturated logits (±30, ±100) give finite losses and gradients; gradients match finite differences with t constant', (t) => {
+  const xs = [-100, -30, 30, 100, -30, 30];
+  const pos = [1, 1, 1, 1, 0, 0];
+  const tgs = [0.6, 0.0, 1.0, 0.3, 0, 0];
+  for (const dtype of ['float32', 'float64'] as const) {
+    const x = floats(xs, [6], dtype);
+    const tg = floats(tgs, [6], dtype);
+    const p = mask(pos, [6]);
+    const r = ops.alignLoss(x, tg, p, null, { kind: 'sd-align' });
+    t.true(Number.isFinite(r.loss) && values(r.gradLogits!).every(Number.isFinite), dtype);
+    for (const tensor of [x, tg, p, r.gradLogits]) tensor?.dispose();
+  }
+  // The scalar formula in logit space: −log s = softplus(−x), −log(1 − s) = softplus(x).
+  const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+  const f = (x: number, tv: number, positive: boolean): number => {
+    const s = 1 / (1 + Math.exp(-x));
+    return positive ? Math.abs(tv - s) ** 2 * (tv * softplus(-x) + (1 - tv) * softplus(x)) : s ** 2 * softplus(x);
+  };
+  const grid = [-5, -1.2, -0.1, 0.3, 2.2, 6];
+  const tv = [0.7, 0.2, 0.5, 0.05, 0.95, 0.4];
+  for (const positive of [true, false]) {
+    const x = floats(grid, [grid.length], 'float64');
+    const tg = floats(tv, [grid.length], 'float64');
+    const p = mask(grid.map(() => (positive ? 1 : 0)), [grid.length]);
+    const r = ops.alignLoss(x, tg, p, null, { kind: 'sd-align' });
+    const g = values(r.gradLogits!);
+    const h = 1e-6;
+    const fd = grid.map((v, i) => (f(v + h, tv[i], positive) - f(v - h, tv[i], positive)) / (2 * h));
+    const want = grid.reduce((acc, v, i) => acc + f(v, tv[i], positive), 0);
+    t.true(Math.abs(r.loss - want) <= 1e-12 * Math.max(1, want), `${positive ? 'positive' : 'negative'}: ${r.loss} vs ${want}`);
+    t.true(maxRel(g, fd, 1e-6) < 1e-6, `${positive ? 'positive' : 'negative'}: gradient vs finite differences ${maxRel(g, fd, 1e-6)}`);
+    for (const tensor of [x, tg, p, r.gradLogits]) tensor?.dispose();
+  }
+});
+
+test('sd-align: SD-T6, without the |t − s|^γ factor and with k = 1 it is IA-BCE apart from the 0.01 clamp', (t) => {
+  const s = [0.2, 0.9, 0.5, 0.03, 0.002];
+  const u = [0.9, 0.2, 0.5, 0.7, 0.001];  // the last pair has q ≈ 0.0038 < 0.01
+  const prob = floats(s, [5], 'float64');
+  const iou = floats(u, [5], 'float64');
+  const groups = int64([0, 1, 2, 3, 4]);
+  const sd = ops.alignTargets(prob, iou, groups, { kind: 'sd-align' });
+  const ia = ops.alignTargets(prob, iou, groups, { kind: 'ia-bce', primeWeights: false });
+  const tSd = values(sd.target);
+  const tIa = values(ia.target);
+  const iaBce = (i: number, target: number): number => {
+    const x = floats([logitOf(s[i])], [1], 'float64');
+    const tg = floats([target], [1], 'float64');
+    const p = mask([1], [1]);
+    const loss = ops.alignLoss(x, tg, p, null, { kind: 'ia-bce', grad: false }).loss;
+    for (const tensor of [x, tg, p]) tensor.dispose();
+    return loss;
+  };
+  for (let i = 0; i < 5; i++) {
+    // γ = 0 removes the factor on positives (|t − s|^0 = 1).
+    const noFactor = sdAlignLoss([s[i]], [tSd[i]], true, { gamma: 0 });
+    const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-13 * Math.max(1, Math.abs(b));
+    t.true(close(noFactor, iaBce(i, tSd[i])), `entry ${i}: equals IA-BCE with the same target`);
+    if (tSd[i] < 0.01) {
+      t.is(tIa[i], 0.01);
+      t.false(close(noFactor, iaBce(i, tIa[i])), `entry ${i}: the clamp is the difference`);
+    } else {
+      t.true(close(noFactor, iaBce(i, tIa[i])), `entry ${i}: equals IA-BCE with its own target`);
+    }
+  }
+  t.true(tSd[4] < 0.01, 'a clamped entry is covered');
+  // Negatives: the same s^γ·BCE(s, 0).
+  const neg = sdAlignLoss(s, tSd, false);
+  const x = floats(s.map(logitOf), [5], 'float64');
+  const none = mask([0, 0, 0, 0, 0], [5]);
+  const iaNeg = ops.alignLoss(x, sd.target, none, null, { kind: 'ia-bce', grad: false }).loss;
+  t.true(Math.abs(neg - iaNeg) <= 1e-14 * iaNeg, `negatives ${neg} vs ${iaNeg}`);
+  for (const tensor of [prob, iou, groups, x, none, sd.quality, sd.rank, sd.weight, sd.target, ia.quality, ia.rank, ia.weight, ia.target]) tensor.dispose();
+});
+
 // ---- argument errors ---------------------------------------------------------------------------
 
 test('alignLoss rejects bad arguments with errors naming them', (t) => {
@@ -262,7 +389,7 @@ test('alignTargets rejects bad arguments with errors naming them', (t) => {
     [[groups, iou, groups, {}], TypeError, /^prob: dtype/],
     [[prob, short, groups, {}], RangeError, /^iou: must be 1-D of length K = 2/],
     [[prob, iou, int64([0]), {}], RangeError, /^groups: must be 1-D of length K = 2/],
-    [[prob, iou, groups, { kind: 'focal' }], RangeError, /^kind: targets are defined for 'align' and 'ia-bce'/],
+    [[prob, iou, groups, { kind: 'focal' }], RangeError, /^kind: targets are defined for 'align', 'ia-bce' and 'sd-align'/],
     [[prob, iou, groups, { tau: 0 }], RangeError, /^options\.tau/],
     [[prob, iou, groups, { alpha: 2 }], RangeError, /^options\.alpha/],
     [[prob, iou, groups, { minQuality: -1 }], RangeError, /^options\.minQuality/],

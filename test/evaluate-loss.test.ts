@@ -215,6 +215,57 @@ test('denoising: the same seed gives identical losses, another seed others; the 
   t.deepEqual(stepped.losses, ref.losses);
 });
 
+test("loss 'sd-align': one-to-one matching, no prime weights, and each class term is Σ TAL / num_boxes with t = s^0.25·IoU^0.75", async (t) => {
+  const { model, batch } = await setup();
+  const trainer = new Trainer(model, { loss: 'sd-align' });
+  const report = await trainer.evaluateLoss(batch, { returnMatching: true });
+  const matching = report.matching as OutputMatching[];
+  t.deepEqual(matching.map((m) => [m.output, m.layer, m.suffix, m.k]), [
+    ['encoder', -1, '_enc', 1], ['decoder', 0, '_0', 1], ['decoder', 1, '', 1],
+  ]);
+  const preds = await predictions(model, batch);
+  const numBoxes = Math.max(1, batch.targets.reduce((n, x) => n + x.labels.length, 0));
+  const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+  for (const [o, m] of matching.entries()) {
+    const pred = o === 0 ? preds.encoder : preds.layers[o - 1];
+    const { queries: Q, classes: C } = pred;
+    let sum = 0;
+    m.images.forEach((im, b) => {
+      const target = batch.targets[b];
+      checkImage(t, `sd-align ${m.output}${m.suffix} image ${b}`, im, pred, b, target, 1, false);
+      // The TAL target of each matched (query, class) entry.
+      const tal = new Map<number, number>();
+      for (let e = 0; e < im.queries.length; e++) {
+        const q = im.queries[e];
+        const j = im.gts[e];
+        const o4 = (b * Q + q) * 4;
+        const box: Box = [pred.boxes[o4], pred.boxes[o4 + 1], pred.boxes[o4 + 2], pred.boxes[o4 + 3]];
+        const gt: Box = [target.boxes[4 * j], target.boxes[4 * j + 1], target.boxes[4 * j + 2], target.boxes[4 * j + 3]];
+        const s = sigmoid(pred.logits[(b * Q + q) * C + target.labels[j]]);
+        const u = Math.max(0, iouGiou(box, gt)[0]);
+        tal.set(q * C + target.labels[j], s ** 0.25 * u ** 0.75);
+      }
+      // neighbour-methods.md §2.4: |t − s|²·BCE(s, t) on positives, s²·BCE(s, 0) elsewhere.
+      for (let i = 0; i < Q * C; i++) {
+        const x = pred.logits[b * Q * C + i];
+        const s = sigmoid(x);
+        const tv = tal.get(i);
+        sum += tv === undefined ? s ** 2 * softplus(x) : Math.abs(tv - s) ** 2 * (tv * softplus(-x) + (1 - tv) * softplus(x));
+      }
+    });
+    const got = report.losses[`loss_class${m.suffix}`];
+    const want = sum / numBoxes;
+    t.true(Math.abs(got - want) <= 1e-5 * Math.max(1, want), `loss_class${m.suffix}: ${got} vs TAL ${want}`);
+  }
+  // The recipe's loss on the same model: the last layer's matching and box terms agree (the
+  // matcher is unchanged, both one-to-one there), the classification term does not.
+  const again = await setup();
+  const recipe = await new Trainer(again.model, { loss: 'align' }).evaluateLoss(again.batch);
+  t.true(Math.abs(recipe.losses.loss_bbox - report.losses.loss_bbox) <= 1e-6 * Math.max(1, recipe.losses.loss_bbox));
+  t.true(Math.abs(recipe.losses.loss_giou - report.losses.loss_giou) <= 1e-6 * Math.max(1, recipe.losses.loss_giou));
+  t.true(Math.abs(recipe.losses.loss_class - report.losses.loss_class) > 1e-4, 'another classification loss');
+});
+
 test('evaluateLoss options: unknown keys and wrong types are errors naming the option', async (t) => {
   const { model, batch } = await setup();
   const trainer = new Trainer(model);

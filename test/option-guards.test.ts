@@ -197,25 +197,28 @@ function fixZipCrcs(zip: Buffer): void {
 }
 
 /**
- * The checkpoint at `file` with its config's last line (padInvariant=true) replaced by `line` of
- * the same length, and the config's checksum and the zip's CRCs recomputed: a file whose only
- * fault is the edited value. `line` holds a {N} filled with numbers from `from` until the line
- * has the right length and the checksum's hex the stored one's (so no byte offset moves).
+ * The checkpoint at `file` with its config's `padInvariant=true` line replaced by `line` of the
+ * same length, and the config's checksum and the zip's CRCs recomputed: a file whose only fault
+ * is the edited value. `line` holds a {N} filled with numbers from `from` until the line has the
+ * right length and the checksum's hex the stored one's (so no byte offset moves).
  */
 function editConfig(file: string, line: string, from: number): Buffer {
   const bytes = fs.readFileSync(file);
-  const lastLine = 'padInvariant=true\n';
+  const replaced = 'padInvariant=true\n';
+  const lastLine = 'decoder=dino\n';  // the config text's last field
   const end = bytes.indexOf(lastLine) + lastLine.length;
   const start = bytes.lastIndexOf('numClasses=', end);
   if (end < lastLine.length || start < 0) throw new Error('config text not found');
   const oldText = bytes.subarray(start, end);
+  const at = oldText.indexOf(replaced);
+  if (at < 0) throw new Error(`no '${replaced.trim()}' line in the config`);
   const oldSum = `config ${fnv1a(oldText)}\n`;
   const sumAt = bytes.indexOf(oldSum);
   if (sumAt < 0) throw new Error('config checksum not found');
   for (let n = from; n < from + 90; n++) {
     const edited = line.replace('{N}', String(n));
-    if (edited.length !== lastLine.length - 1) continue;
-    const newText = Buffer.concat([oldText.subarray(0, oldText.length - lastLine.length), Buffer.from(`${edited}\n`)]);
+    if (edited.length !== replaced.length - 1) continue;
+    const newText = Buffer.concat([oldText.subarray(0, at), Buffer.from(`${edited}\n`), oldText.subarray(at + replaced.length)]);
     const newSum = `config ${fnv1a(newText)}\n`;
     if (newSum.length !== oldSum.length) continue;
     const out = Buffer.from(bytes);
@@ -224,7 +227,7 @@ function editConfig(file: string, line: string, from: number): Buffer {
     fixZipCrcs(out);
     return out;
   }
-  throw new Error(`no value for '${line}' is ${lastLine.length - 1} characters with a checksum of the same length`);
+  throw new Error(`no value for '${line}' is ${replaced.length - 1} characters with a checksum of the same length`);
 }
 
 test('a checkpoint whose config was edited past a maximum is refused, not loaded', async (t) => {

@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { AlignDetr } from '../lib/index';
+import { cat, dict, floats, global, op, pickle, str, tensor, tuple, u32, writePth, zip, MARK, type TensorRecord } from './helpers/pth-writer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-pth-hostile-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -19,116 +19,9 @@ const micro = {
   decoderLayers: 2, ffnDim: 64, numQueries: 20, neckGroups: 8, dnNumber: 6, testShortEdge: 128, testMaxSize: 192,
 };
 
-// ---- pickle opcodes (protocol 2, as torch.save writes) ----
-
-const op = (...bytes: number[]): Buffer => Buffer.from(bytes);
-const cat = (...parts: Buffer[]): Buffer => Buffer.concat(parts);
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
-const str = (s: string | Buffer): Buffer => {
-  const bytes = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
-  return cat(op(0x58), u32(bytes.length), bytes); // BINUNICODE
-};
-function int(n: number | bigint): Buffer {
-  const v = BigInt(n);
-  if (v >= 0n && v < 256n) return op(0x4b, Number(v)); // BININT1
-  if (v >= -(2n ** 31n) && v < 2n ** 31n) {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(Number(v));
-    return cat(op(0x4a), b); // BININT
-  }
-  const b = Buffer.alloc(8);
-  b.writeBigInt64LE(v);
-  return cat(op(0x8a, 8), b); // LONG1
-}
-const global = (module: string, name: string): Buffer => Buffer.from(`c${module}\n${name}\n`, 'latin1');
-const MARK = op(0x28);
-const tuple = (...items: Buffer[]): Buffer => cat(MARK, ...items, op(0x74));
-const pickle = (...body: Buffer[]): Buffer => cat(op(0x80, 2), ...body, op(0x2e));
-/** `{k: v, ...}` with SETITEMS. */
-const dict = (entries: [Buffer, Buffer][]): Buffer => cat(op(0x7d), MARK, ...entries.flat(), op(0x75));
-
-interface TensorRecord {
-  key: string;
-  numel: number;
-  offset?: number | bigint;
-  size: (number | bigint)[];
-  stride: (number | bigint)[];
-  storageType?: string;
-}
-
-/** `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())`. */
-function tensor(r: TensorRecord): Buffer {
-  const storage = cat(tuple(str('storage'), global('torch', r.storageType ?? 'FloatStorage'), str(r.key), str('cpu'), int(r.numel)), op(0x51));
-  return cat(
-    global('torch._utils', '_rebuild_tensor_v2'),
-    tuple(storage, int(r.offset ?? 0), tuple(...r.size.map(int)), tuple(...r.stride.map(int)), op(0x89), cat(global('collections', 'OrderedDict'), op(0x29), op(0x52))),
-    op(0x52),
-  );
-}
-
-const floats = (values: number[]): Buffer => Buffer.from(Float32Array.from(values).buffer);
-
-// ---- a zip as torch.save writes it ----
-
-interface Entry {
-  name: string;
-  data: Buffer;
-  /** Deflate the entry (torch.save never does). */
-  deflate?: boolean;
-}
-
-function zip(entries: Entry[]): Buffer {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name);
-    const body = e.deflate ? zlib.deflateRawSync(e.data) : e.data;
-    const fields = (b: Buffer, at: number): void => {
-      b.writeUInt16LE(20, at); // version needed
-      b.writeUInt16LE(0, at + 2); // flags
-      b.writeUInt16LE(e.deflate ? 8 : 0, at + 4); // method
-      b.writeUInt32LE(0x00210000, at + 6); // time, date (1980-01-01)
-      b.writeUInt32LE(zlib.crc32(e.data), at + 10);
-      b.writeUInt32LE(body.length, at + 14);
-      b.writeUInt32LE(e.data.length, at + 18);
-      b.writeUInt16LE(name.length, at + 22);
-    };
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    fields(local, 4);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(20, 4); // version made by
-    fields(cd, 6);
-    cd.writeUInt32LE(offset, 42);
-    locals.push(local, name, body);
-    central.push(cd, name);
-    offset += 30 + name.length + body.length;
-  }
-  const cdBytes = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cdBytes.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cdBytes, end]);
-}
-
-/** Writes `<name>.pth` holding `pkl` as data.pkl and `storages` as data/<key>. */
-function pth(name: string, pkl: Buffer, storages: Record<string, Buffer> = {}, deflate = false): string {
-  const entries: Entry[] = [{ name: 'archive/data.pkl', data: pkl }];
-  for (const [key, data] of Object.entries(storages)) entries.push({ name: `archive/data/${key}`, data, deflate });
-  entries.push({ name: 'archive/version', data: Buffer.from('3\n') });
-  const file = path.join(tmp, `${name}.pth`);
-  fs.writeFileSync(file, zip(entries));
-  return file;
-}
+/** Writes `<name>.pth` in this test's folder. */
+const pth = (name: string, pkl: Buffer, storages: Record<string, Buffer> = {}, deflate = false): string =>
+  writePth(path.join(tmp, `${name}.pth`), pkl, storages, deflate);
 
 /** A state dict {"w": tensor} over one storage "0" of `storageFloats` floats. */
 function oneTensor(name: string, r: Omit<TensorRecord, 'key' | 'numel'> & { numel?: number }, storageFloats = 4): string {

@@ -46,7 +46,7 @@ train:
   --epochs N                   default 12 (synthetic: 6)
   --batch-size N               default 2
   --lr X                       default 4e-4 for tiny, 1e-4 (the recipe's) otherwise; backbone ×0.1
-  --loss NAME                  align (default) | ia-bce | focal | qfl | vfl | stable-dino
+  --loss NAME                  align (default) | ia-bce | focal | qfl | vfl | stable-dino | sd-align
   --max-minutes M              stop with a checkpoint after M minutes (then evaluate)
   --max-steps N                stop with a checkpoint after N steps of this run (then evaluate)
   --out DIR                    default ./align-detr-out (with --resume: the checkpoint's folder):

@@ -7,7 +7,7 @@ import { collate, type DetectionBatch, type BatchInput } from './batch';
 import { deriveSeed, mulberry32, permutation } from './rng';
 import type { Augmentation, AugSample } from './transforms';
 import type { Dataset } from './types';
-import { optionalBoolean, optionalInteger, requireObject } from './validate';
+import { checkDataset, optionalBoolean, optionalInteger, requireObject } from './validate';
 
 export interface DataLoaderOptions {
   batchSize: number;
@@ -42,9 +42,7 @@ export class DataLoader implements AsyncIterable<DetectionBatch> {
   epoch = 0;
 
   constructor(readonly dataset: Dataset, options: DataLoaderOptions) {
-    if (typeof dataset !== 'object' || dataset === null || typeof dataset.get !== 'function') {
-      throw new TypeError('dataset: expected a Dataset (from datasets.coco/voc/synthetic)');
-    }
+    checkDataset(dataset, 'dataset');
     const o = requireObject(options, 'options');
     if (o.batchSize === undefined) throw new TypeError('batchSize: required');
     this.batchSize = optionalInteger(o.batchSize, 'batchSize', 1, 1);

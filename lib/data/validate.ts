@@ -1,7 +1,7 @@
 // Checks of annotation boxes shared by the COCO and VOC readers, and option checks for the
 // public factories. Invalid boxes are counted, not fatal: a dataset keeps loading, and one
 // process warning says how many were dropped.
-import type { DatasetWarnings } from './types';
+import type { Dataset, DatasetWarnings } from './types';
 
 const MAX_DETAILS = 20;
 
@@ -62,6 +62,23 @@ export function reportWarnings(datasetName: string, w: DatasetWarnings): void {
 }
 
 // ---- option checks: messages start with the option's name ----
+
+/**
+ * The one check of a Dataset argument (fit's trainSet and valSet, evaluate's dataset, the
+ * DataLoader's): an object with get() and a non-negative integer length, and annotation() where
+ * the caller reads annotations without images (evaluation's ground truth).
+ */
+export function checkDataset(value: unknown, name: string, options: { annotations?: boolean; nonEmpty?: boolean } = {}): asserts value is Dataset {
+  const d = value as Partial<Dataset> | null;
+  if (typeof d !== 'object' || d === null || typeof d.get !== 'function' || (options.annotations && typeof d.annotation !== 'function')) {
+    const shape = options.annotations ? '{ length, get(i), annotation(i) }' : '{ length, get(i) }';
+    throw new TypeError(`${name}: expected a Dataset (from datasets.coco/voc/synthetic, or ${shape})`);
+  }
+  const min = options.nonEmpty ? 1 : 0;
+  if (!Number.isSafeInteger(d.length) || (d.length as number) < min) {
+    throw new RangeError(`${name}.length: expected a ${min ? 'positive' : 'non-negative'} integer, got ${String(d.length)}`);
+  }
+}
 
 export function requireObject(value: unknown, name: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -49,6 +49,13 @@ function boxIou(p: readonly number[], g: readonly number[]): number {
   return union > 0 ? inter / union : 0;
 }
 
+/** The most samples or images a diagnostic takes; checked before the array is walked (a sparse array's length alone can be 2^32 − 1). */
+export const MAX_DIAGNOSTIC_SAMPLES = 10_000_000;
+
+function checkSampleCount(list: readonly unknown[], name = 'samples'): void {
+  if (list.length > MAX_DIAGNOSTIC_SAMPLES) throw new RangeError(`${name}: at most ${MAX_DIAGNOSTIC_SAMPLES} entries, got ${list.length}`);
+}
+
 function checkLength(v: ArrayLike<number> | undefined, expected: number, where: string): void {
   if (!v || typeof v.length !== 'number') throw new TypeError(`${where}: expected an array of numbers`);
   if (v.length !== expected) throw new RangeError(`${where}: length ${v.length}, expected ${expected}`);
@@ -76,11 +83,13 @@ export function bestRegressedRecall(
   if (format !== 'xyxy' && format !== 'xywh' && format !== 'cxcywh') {
     throw new TypeError(`options.boxFormat: expected 'xyxy', 'xywh' or 'cxcywh', got ${String(format)}`);
   }
+  if (typeof topN !== 'number' && !Array.isArray(topN)) throw new TypeError('topN: expected a positive integer or an array of them');
   const ns = typeof topN === 'number' ? [topN] : [...topN];
   ns.forEach((n, i) => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`topN${typeof topN === 'number' ? '' : `[${i}]`}: expected a positive integer, got ${n}`);
   });
   if (!Array.isArray(samples)) throw new TypeError('samples: expected an array of samples');
+  checkSampleCount(samples);
   const hits = ns.map(() => 0);
   let total = 0;
   samples.forEach((s, si) => {
@@ -162,6 +171,7 @@ export interface MatchingInstabilityResult {
  */
 export function matchingInstability(images: readonly ImageMatchings[]): MatchingInstabilityResult {
   if (!Array.isArray(images)) throw new TypeError('images: expected an array of per-image matchings');
+  checkSampleCount(images, 'images');
   const L = images.length > 0 ? images[0].layers?.length ?? 0 : 0;
   const changedQueries = new Array<number>(Math.max(L - 1, 0)).fill(0);
   const unstableGt = new Array<number>(Math.max(L - 1, 0)).fill(0);

@@ -1,4 +1,4 @@
-// Fused classification losses of the criterion and the Align / IA-BCE targets
+// Fused classification losses of the criterion and the Align / IA-BCE / SD-align targets
 // (native/ops/align_loss, binding in native/binding/align_loss_binding.cc).
 import { loadAddon } from '../native';
 import { Tensor, handleOf, wrapHandle } from '../tensor';
@@ -9,21 +9,23 @@ import { Tensor, handleOf, wrapHandle } from '../tensor';
  * - `'ia-bce'`: the released IA-BCE (§d.2);
  * - `'focal'`: DINO's sigmoid focal loss (§d.1);
  * - `'qfl'`, `'vfl'`: quality / varifocal loss (§d.2c);
- * - `'stable-dino'`: Stable-DINO's position-supervised loss (§d.7).
+ * - `'stable-dino'`: Stable-DINO's position-supervised loss (§d.7);
+ * - `'sd-align'`: SD-DETR's task alignment loss (neighbour-methods.md §2.4): the `'qfl'` form
+ *   with `gamma` as its exponent, its target t = p^0.25·IoU^0.75 from {@link alignTargets}.
  */
-export type AlignLossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino';
+export type AlignLossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino' | 'sd-align';
 
 /** Options of {@link alignLoss}; every field is optional. */
 export interface AlignLossOptions {
   /** The loss; default `'align'`. */
   kind?: AlignLossKind;
-  /** Focusing exponent γ of every kind but QFL, in [0, 16]; default 2. */
+  /** Focusing exponent γ of every kind but QFL (both exponents of `'sd-align'`), in [0, 16]; default 2. */
   gamma?: number;
   /** α of `'focal'` and `'stable-dino'` (positives α, negatives 1 − α), in [0, 1]; default 0.25. */
   focalAlpha?: number;
   /** Negative-entry weight α of `'vfl'`, ≥ 0; default 0.75. */
   vflAlpha?: number;
-  /** Exponent β of `'qfl'`, in [0, 16]; default 2. */
+  /** Exponent β of `'qfl'` (not of `'sd-align'`, which uses `gamma`), in [0, 16]; default 2. */
   qflBeta?: number;
   /** Compute the gradient too; default true. With false, `gradLogits` is null. */
   grad?: boolean;
@@ -39,15 +41,19 @@ export interface AlignLossResult {
 
 /** Options of {@link alignTargets}; every field is optional. */
 export interface AlignTargetOptions {
-  /** `'align'` (default) or `'ia-bce'` (which clamps q at `minQuality` before ranking). */
-  kind?: 'align' | 'ia-bce';
+  /**
+   * `'align'` (default), `'ia-bce'` (which clamps q at `minQuality` before ranking) or
+   * `'sd-align'` (q unclamped, as `'align'`; no prime weights unless `primeWeights` is set, so
+   * `target` = q = p^0.25·IoU^0.75, SD-DETR's task-alignment target).
+   */
+  kind?: 'align' | 'ia-bce' | 'sd-align';
   /** Quality exponent α in q = p^α·IoU^(1−α), in [0, 1]; default 0.25. */
   alpha?: number;
   /** Prime-sample temperature τ > 0; default 1.5. */
   tau?: number;
   /** IA-BCE's lower clamp of q, in [0, 1]; default 0.01. */
   minQuality?: number;
-  /** Weight by rank (e^(−r/τ)); false gives weight 1 (DN queries, one-to-one layers). Default true. */
+  /** Weight by rank (e^(−r/τ)); false gives weight 1 (DN queries, one-to-one layers). Default true (`'sd-align'`: false). */
   primeWeights?: boolean;
 }
 
@@ -87,6 +93,7 @@ const binding = (): AlignLossBinding => loadAddon() as unknown as AlignLossBindi
  * | `qfl`         | BCE(p, t)·\|t−p\|^β                        | −p^β log(1−p)              |
  * | `vfl`         | t·BCE(p, t); t ≤ 0: −α_v p^γ log(1−p)      | −α_v p^γ log(1−p)          |
  * | `stable-dino` | α\|t−p\|^γ BCE(p, t)                       | −(1−α) p^γ log(1−p)        |
+ * | `sd-align`    | BCE(p, t)·\|t−p\|^γ  (`qfl` with β = γ)    | −p^γ log(1−p)              |
  *
  * `vfl` weighs BCE by t·[t>0] + α_v·p^γ·[t≤0] as VarifocalNet and mmdetection's `varifocal_loss`:
  * a positive whose target is 0 (a matched prediction with IoU 0) is a negative.
@@ -112,7 +119,8 @@ export function alignLoss(logits: Tensor, target: Tensor, positive: Tensor, weig
 }
 
 /**
- * The Align-loss (spec §d.2b) or IA-BCE (§d.2) targets of K matched predictions:
+ * The Align-loss (spec §d.2b), IA-BCE (§d.2) or SD-align (neighbour-methods.md §2.4) targets of
+ * K matched predictions:
  * q = p^α·IoU^(1−α) (IA-BCE: max(q, minQuality)), the rank r of each prediction among those of
  * its group (the same image's GT) by q descending (ties: earlier entry first), the prime-sample
  * weight w = e^(−r/τ), and the target t = w·q. All are constants (no gradient).

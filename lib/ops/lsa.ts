@@ -52,8 +52,13 @@ function readMaximize(options: LinearSumAssignmentOptions | undefined): boolean 
   return maximize;
 }
 
+/** The most cost matrices one batch call takes. */
+const MAX_BATCH_MATRICES = 1 << 20;
+
 function nativeList(costs: readonly CostInput[]): unknown[] {
   if (!Array.isArray(costs)) throw new TypeError('costs: expected an array of cost matrices');
+  // Before the list is walked: a sparse array's length alone can be 2^32 − 1.
+  if (costs.length > MAX_BATCH_MATRICES) throw new RangeError(`costs: at most ${MAX_BATCH_MATRICES} matrices per batch, got ${costs.length}`);
   return costs.map((c, k) => nativeCost(c, `costs[${k}]`));
 }
 

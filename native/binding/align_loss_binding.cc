@@ -1,4 +1,4 @@
-// alignLoss / alignTargets: the fused classification losses and the Align / IA-BCE targets
+// alignLoss / alignTargets: the fused classification losses and the Align / IA-BCE / SD-align targets
 // (native/ops/align_loss) on tensor handles. The core validates the tensors and the parameter
 // values; this file reads the options object, unwraps and wraps.
 #include <napi.h>
@@ -74,7 +74,8 @@ Napi::Value AlignTargets(const Napi::CallbackInfo& info) {
   params.alpha = readNumberOption(options, "options", "alpha", params.alpha);
   params.tau = readNumberOption(options, "options", "tau", params.tau);
   params.minQuality = readNumberOption(options, "options", "minQuality", params.minQuality);
-  params.primeWeights = readBoolOption(options, "options", "primeWeights", params.primeWeights);
+  // SD-DETR's task alignment loss has no prime weights, so its target is q unless asked otherwise.
+  params.primeWeights = readBoolOption(options, "options", "primeWeights", kind != ops::AlignLossKind::SdAlign);
 
   ops::AlignTargets r = ops::alignTargets(prob, iou, groups, kind, params);
   Napi::Env env = info.Env();

@@ -29,7 +29,8 @@ namespace {
 
 using model::Dino;
 
-// Converts the config text ("key=value" lines) to a JS object of numbers and booleans.
+// Converts the config text ("key=value" lines) to a JS object: numbers, booleans and, for
+// Choice fields, their names.
 Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
   Napi::Object out = Napi::Object::New(env);
   std::istringstream is(model::configToText(config));
@@ -37,7 +38,9 @@ Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
   while (std::getline(is, line)) {
     const auto eq = line.find('=');
     const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (value == "true" || value == "false") out.Set(key, Napi::Boolean::New(env, value == "true"));
+    const model::ConfigFieldSpec* field = model::findConfigField(key);
+    if (field != nullptr && field->kind == model::ConfigFieldKind::Choice) out.Set(key, Napi::String::New(env, value));
+    else if (value == "true" || value == "false") out.Set(key, Napi::Boolean::New(env, value == "true"));
     else out.Set(key, Napi::Number::New(env, std::stod(value)));
   }
   return out;
@@ -419,7 +422,7 @@ Napi::Value ModelWrap::LoadPytorch(const Napi::CallbackInfo& info) {
 
 // createModel(preset: string, overrides: Record<string, number | boolean>, seed?: integer)
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {
-  checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale' or 'tiny')");
+  checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr')");
   model::DinoConfig base = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
   Napi::Object overrides = readOptions(info[1], "options");
   // Every key must name a config field and every value fit its kind and range before any text is
@@ -435,7 +438,12 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
     checkType(field != nullptr, "options: unknown field '", printableKey(key), "'");
     Napi::Value v = overrides.Get(key);
     if (v.IsUndefined()) continue;
-    if (field->kind == model::ConfigFieldKind::Boolean) {
+    if (field->kind == model::ConfigFieldKind::Choice) {
+      checkType(v.IsString(), field->name, ": expected ", model::choiceList(*field));
+      const std::string name = v.As<Napi::String>().Utf8Value();
+      model::parseConfigChoice(*field, name);  // one of the names: safe to write as text
+      text += std::string(field->name) + "=" + name + "\n";
+    } else if (field->kind == model::ConfigFieldKind::Boolean) {
       checkType(v.IsBoolean(), field->name, ": expected a boolean");
       text += std::string(field->name) + "=" + (v.As<Napi::Boolean>().Value() ? "true" : "false") + "\n";
     } else {

@@ -53,6 +53,18 @@ Field field(const char* name, T DinoConfig::*member) {
           }};
 }
 
+// A Choice field (model/config.h): written as its name, read back through the field table.
+template <typename E>
+Field choiceField(const char* name, E DinoConfig::*member) {
+  return {name,
+          [member, name](const DinoConfig& c) {
+            return findConfigField(name)->choices.at(static_cast<size_t>(c.*member));
+          },
+          [member, name](DinoConfig& c, const std::string& v) {
+            c.*member = static_cast<E>(parseConfigChoice(*findConfigField(name), v));
+          }};
+}
+
 const std::vector<Field>& fields() {
   static const std::vector<Field> all = {
       field("numClasses", &DinoConfig::numClasses),       field("backboneDepth", &DinoConfig::backboneDepth),
@@ -66,6 +78,7 @@ const std::vector<Field>& fields() {
       field("labelNoiseRatio", &DinoConfig::labelNoiseRatio), field("boxNoiseScale", &DinoConfig::boxNoiseScale),
       field("testShortEdge", &DinoConfig::testShortEdge), field("testMaxSize", &DinoConfig::testMaxSize),
       field("selectTopK", &DinoConfig::selectTopK),       field("padInvariant", &DinoConfig::padInvariant),
+      choiceField("memoryFusion", &DinoConfig::memoryFusion), choiceField("decoder", &DinoConfig::decoder),
   };
   return all;
 }

@@ -35,6 +35,8 @@ const std::vector<ConfigFieldSpec> kFields = {
     {"testMaxSize", Kind::Integer, 16, 8192},   // and at least testShortEdge
     {"selectTopK", Kind::Integer, 1, 10000},
     {"padInvariant", Kind::Boolean, 0, 1},
+    {"memoryFusion", Kind::Choice, 0, 1, {"none", "dense"}},
+    {"decoder", Kind::Choice, 0, 1, {"dino", "decoupled"}},
 };
 
 // A number as JS would print it: the shortest of 15..17 significant digits that reads back the
@@ -80,6 +82,23 @@ const ConfigFieldSpec* findConfigField(const std::string& name) {
   return nullptr;
 }
 
+std::string choiceList(const ConfigFieldSpec& field) {
+  std::string out;
+  for (size_t i = 0; i < field.choices.size(); ++i) {
+    if (i > 0) out += i + 1 == field.choices.size() ? " or " : ", ";
+    out += "'" + field.choices[i] + "'";
+  }
+  return out;
+}
+
+int64_t parseConfigChoice(const ConfigFieldSpec& field, const std::string& value) {
+  for (size_t i = 0; i < field.choices.size(); ++i) {
+    if (field.choices[i] == value) return static_cast<int64_t>(i);
+  }
+  checkRange(false, field.name, ": expected ", choiceList(field), ", got '", value, "'");
+  return -1;
+}
+
 void checkConfigValue(const ConfigFieldSpec& field, double value) {
   if (field.kind == Kind::Integer) {
     const auto lo = static_cast<int64_t>(field.min), hi = static_cast<int64_t>(field.max);
@@ -122,13 +141,28 @@ void DinoConfig::validate() const {
   checkIntegerField("testMaxSize", testMaxSize, detail::concat(" and at least testShortEdge (", testShortEdge, ")"),
                     testMaxSize >= testShortEdge);
   checkIntegerField("selectTopK", selectTopK);
+  // Enums arrive through parseConfigChoice; this guards a value cast from anything else.
+  checkRange(static_cast<size_t>(memoryFusion) < spec("memoryFusion").choices.size(), "memoryFusion: expected ",
+             choiceList(spec("memoryFusion")));
+  checkRange(static_cast<size_t>(decoder) < spec("decoder").choices.size(), "decoder: expected ", choiceList(spec("decoder")));
 }
 
-std::vector<std::string> presetNames() { return {"dino-r50-4scale", "tiny"}; }
+std::vector<std::string> presetNames() { return {"dino-r50-4scale", "tiny", "stable-dino", "sd-detr"}; }
 
 DinoConfig presetConfig(const std::string& name) {
   DinoConfig c;
   if (name == "dino-r50-4scale") return c;  // the paper's model: the defaults above
+  if (name == "stable-dino") {
+    // Stable-DINO-4scale R50: DINO with dense memory fusion (its loss and matching cost are the
+    // Trainer's, chosen by default for this model: see lib/trainer.ts).
+    c.memoryFusion = MemoryFusion::Dense;
+    return c;
+  }
+  if (name == "sd-detr") {
+    // DINO-4scale R50 with the SD-DETR-style decoupled decoder (neighbour-methods §2.6 stage A).
+    c.decoder = DecoderKind::Decoupled;
+    return c;
+  }
   if (name == "tiny") {
     // Small enough to train on two CPU cores in minutes: a narrow ResNet-18, 2+2 layers.
     c.backboneDepth = 18;
@@ -149,7 +183,7 @@ DinoConfig presetConfig(const std::string& name) {
     c.backboneGroupNorm = true;
     return c;
   }
-  checkRange(false, "preset: unknown preset '", name, "'; expected 'dino-r50-4scale' or 'tiny'");
+  checkRange(false, "preset: unknown preset '", name, "'; expected 'dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr'");
   return c;
 }
 

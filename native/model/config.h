@@ -7,6 +7,16 @@
 
 namespace adetr::model {
 
+// Stable-DINO's memory fusion (neighbour-methods.md §1): the decoder and the two-stage selection
+// read the encoder output (None, DINO), or LayerNorm(Linear(cat[neck tokens, every encoder
+// layer's output])) (Dense).
+enum class MemoryFusion { None, Dense };
+
+// The decoder: DINO's (one query stream), or the SD-DETR-style decoupled decoder (§2.6 stage A):
+// classification and localisation streams with a shared self-attention and their own
+// cross-attention and FFN.
+enum class DecoderKind { Dino, Decoupled };
+
 struct DinoConfig {
   int64_t numClasses = 80;
 
@@ -46,13 +56,18 @@ struct DinoConfig {
   // (nearest-interpolated masks, padding visible to the backbone and GroupNorm).
   bool padInvariant = true;
 
+  // The neighbouring systems' model options (presets "stable-dino" and "sd-detr").
+  MemoryFusion memoryFusion = MemoryFusion::None;
+  DecoderKind decoder = DecoderKind::Dino;
+
   // Throws adetr::ArgError naming the first invalid field: each field must lie in its range of
   // configFields() (below), and hiddenDim must be a multiple of numHeads and neckGroups.
   void validate() const;
 };
 
-// How a config field is written: an integer, a real number or a boolean.
-enum class ConfigFieldKind { Integer, Number, Boolean };
+// How a config field is written: an integer, a real number, a boolean, or one of named choices
+// (an enum whose value is the index of its name in `choices`).
+enum class ConfigFieldKind { Integer, Number, Boolean, Choice };
 
 // One config field: its name (as in DinoConfig and the JS ModelConfig), kind and allowed range
 // (inclusive; unused for booleans). The maxima are generous but bound what a config (given to
@@ -65,6 +80,7 @@ struct ConfigFieldSpec {
   ConfigFieldKind kind;
   double min;
   double max;
+  std::vector<std::string> choices = {};  // Choice fields: the names, in enum order
 };
 
 // Every config field, in DinoConfig's order.
@@ -80,7 +96,14 @@ const ConfigFieldSpec* findConfigField(const std::string& name);
 // finite and in range (RangeError-kind). The extra rules (multiples, divisors) are validate()'s.
 void checkConfigValue(const ConfigFieldSpec& field, double value);
 
-// Names of the built-in presets ("dino-r50-4scale", "tiny").
+// The index of `value` among a Choice field's names; a RangeError-kind ArgError listing them
+// ("memoryFusion: expected 'none' or 'dense', got 'x'") otherwise.
+int64_t parseConfigChoice(const ConfigFieldSpec& field, const std::string& value);
+
+// "'a', 'b' or 'c'": a Choice field's names for messages.
+std::string choiceList(const ConfigFieldSpec& field);
+
+// Names of the built-in presets ("dino-r50-4scale", "tiny", "stable-dino", "sd-detr").
 std::vector<std::string> presetNames();
 
 // The preset's configuration; ArgError for an unknown name.

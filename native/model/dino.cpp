@@ -90,14 +90,23 @@ DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
   neck_ = register_module("neck", ChannelMapper(backbone_->outChannels(), d, config_.neckGroups));
 
   transformer_ = register_module("transformer", std::make_shared<torch::nn::Module>());
-  encoder_ = Encoder(config_.encoderLayers, d, config_.numHeads, config_.numLevels, config_.numPoints, config_.ffnDim);
+  encoder_ = Encoder(config_.encoderLayers, d, config_.numHeads, config_.numLevels, config_.numPoints, config_.ffnDim,
+                     config_.memoryFusion == MemoryFusion::Dense);
+  // The decoupled decoder (neighbour-methods §2.6 stage A) adds only modules of its own, so a DINO
+  // config constructs (and draws) exactly what it did before.
+  const bool decoupled = config_.decoder == DecoderKind::Decoupled;
   decoder_ = Decoder(config_.decoderLayers, d, config_.numHeads, config_.numLevels, config_.numPoints, config_.ffnDim,
-                     config_.padInvariant);
+                     config_.padInvariant, decoupled);
   transformer_->register_module("encoder", encoder_);
   transformer_->register_module("decoder", decoder_);
   levelEmbeds_ = transformer_->register_parameter("level_embeds", at::empty({config_.numLevels, d}));
   tgtEmbed_ = torch::nn::Embedding(config_.numQueries, d);
   transformer_->register_module("tgt_embed", tgtEmbed_);
+  if (decoupled) {
+    // q_loc of the matching queries (tgt_embed gives q_cls); xavier like tgt_embed (below).
+    tgtEmbedLoc_ = torch::nn::Embedding(config_.numQueries, d);
+    transformer_->register_module("tgt_embed_loc", tgtEmbedLoc_);
+  }
   encOutput_ = torch::nn::Linear(d, d);
   transformer_->register_module("enc_output", encOutput_);
   encOutputNorm_ = torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}));
@@ -199,6 +208,8 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
 
   MultiScaleValue ms{src, maskFlat, spatialShapes, levelStart};
   auto encRef = encoderReferencePoints(shapes, validRatios);
+  // The encoder output, or with dense memory fusion the fused memory: it replaces the encoder
+  // output everywhere below (two-stage selection, encoder loss, every decoder cross-attention).
   auto memory = encoder_->forward(src, pos, encRef, ms);
 
   // Two-stage query selection (spec §a.7).
@@ -217,6 +228,8 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   out.encoder.logits = encLogits.gather(1, topk.unsqueeze(-1).expand({b, config_.numQueries, config_.numClasses}));
   out.encoder.boxes = topkCoordUnact.sigmoid();
   auto target = tgtEmbed_->weight.unsqueeze(0).expand({b, config_.numQueries, d});
+  at::Tensor targetLoc;  // decoupled decoder: the loc stream's initial contents
+  if (tgtEmbedLoc_) targetLoc = tgtEmbedLoc_->weight.unsqueeze(0).expand({b, config_.numQueries, d});
   out.timings.encoderMs = timer.lap();
 
   // Contrastive denoising queries come first (spec §a.7 step 9).
@@ -234,6 +247,8 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
     if (out.dn) {
       pad = out.dn->padSize();
       target = at::cat({out.dn->content.to(opts.device()), target}, 1);
+      // DN queries: the same label-embedding content in both streams.
+      if (targetLoc.defined()) targetLoc = at::cat({out.dn->content.to(opts.device()), targetLoc}, 1);
       reference = at::cat({out.dn->reference.to(opts.device()).sigmoid(), reference}, 1);
       attnMask = out.dn->attnMask.to(opts.device());
     }
@@ -241,12 +256,13 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
 
   // The decoder's cross-attention reads the encoder memory (detrex: value=memory), not the neck.
   MultiScaleValue memoryValue{memory, maskFlat, spatialShapes, levelStart};
-  auto decoded = decoder_->forward(target, reference, validRatios, attnMask, memoryValue, bboxEmbed_);
+  auto decoded = decoder_->forward(target, reference, validRatios, attnMask, memoryValue, bboxEmbed_, targetLoc);
   const int64_t total = target.size(1);
   for (int64_t i = 0; i < config_.decoderLayers; ++i) {
     const auto& refBefore = i == 0 ? reference : decoded.references[i - 1];
     auto logits = classEmbed_[i]->forward(decoded.states[i]);
-    auto boxes = (bboxEmbed_[i]->forward(decoded.states[i]) + ops::inverseSigmoid(refBefore)).sigmoid();
+    // Box heads read the loc stream (decoder.norm_loc) in the decoupled decoder, else the states.
+    auto boxes = (bboxEmbed_[i]->forward(decoded.boxStates(i)) + ops::inverseSigmoid(refBefore)).sigmoid();
     out.layers.push_back({logits.slice(1, pad, total), boxes.slice(1, pad, total)});
     if (pad > 0) out.denoising.push_back({logits.slice(1, 0, pad), boxes.slice(1, 0, pad)});
   }

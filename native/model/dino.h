@@ -47,7 +47,7 @@ struct DinoOutput {
   // Intermediates, for tests and diagnostics.
   std::vector<at::Tensor> backboneFeatures;     // res3..res5
   std::vector<at::Tensor> levelFeatures;        // neck outputs, 4 levels
-  at::Tensor memory;                            // encoder output [B, S, d]
+  at::Tensor memory;                            // encoder output [B, S, d] (the fused memory with dense fusion)
   at::Tensor paddingMask;                       // [B, S] bool
   at::Tensor spatialShapes;                     // [L, 2]
   at::Tensor validRatios;                       // [B, L, 2]
@@ -79,6 +79,7 @@ class DinoImpl : public torch::nn::Module {
   Decoder decoder_{nullptr};
   at::Tensor levelEmbeds_;
   torch::nn::Embedding tgtEmbed_{nullptr};
+  torch::nn::Embedding tgtEmbedLoc_{nullptr};  // decoupled decoder only: the matching queries' q_loc
   torch::nn::Linear encOutput_{nullptr};
   torch::nn::LayerNorm encOutputNorm_{nullptr};
   // Heads: index 0..decoderLayers-1 for the decoder, the last for the encoder proposals.

@@ -1,6 +1,7 @@
 // Fused classification-loss kernels (native/ops/align_loss) against a naive long-double
 // transcription of the spec's formulas written here (align-detr-algorithm.md §d.1, d.2, d.2b,
-// d.2c, d.7), central finite differences of that transcription, the criterion's composed ATen
+// d.2c, d.7; SD-DETR's task alignment loss, neighbour-methods.md §2.4, with its tests SD-T5 and
+// SD-T6 of §3), central finite differences of that transcription, the criterion's composed ATen
 // version (train/losses.h) under autograd, the autograd Function, reduced precisions, saturated
 // logits, determinism, argument errors, the Align / IA-BCE targets helper, and CUDA vs CPU when
 // built with CUDA.
@@ -28,8 +29,9 @@ using adetr::ops::AlignLossKind;
 using adetr::test::expectArgError;
 using adetr::ops::AlignLossParams;
 
-const AlignLossKind kKinds[] = {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal,
-                                AlignLossKind::Qfl,   AlignLossKind::Vfl,   AlignLossKind::StableDino};
+const AlignLossKind kKinds[] = {AlignLossKind::Align, AlignLossKind::IaBce,      AlignLossKind::Focal,
+                                AlignLossKind::Qfl,   AlignLossKind::Vfl,        AlignLossKind::StableDino,
+                                AlignLossKind::SdAlign};
 
 // ---- naive transcription (long double, plain log of the probabilities) -----------------------
 
@@ -54,6 +56,8 @@ long double naiveEntry(AlignLossKind kind, long double x, long double t, bool po
       return pos && t > 0 ? t * bce : prm.vflAlpha * neg;
     case AlignLossKind::StableDino:
       return pos ? a * std::pow(std::fabs(t - p), g) * bce : (1 - a) * neg;
+    case AlignLossKind::SdAlign:  // TAL: |t − s|^γ·BCE(s, t) on positives, s^γ·BCE(s, 0) elsewhere
+      return pos ? std::pow(std::fabs(t - p), g) * bce : neg;
   }
   return 0;
 }
@@ -257,6 +261,11 @@ void testErrors() {
   bad.focalAlpha = 1.5;
   expectArgError([&] { run(pr.logits, pr.target, pr.positive, {}, bad); }, K::Range, "options.focalAlpha:");
   expectArgError([] { adetr::ops::parseAlignLossKind("bce"); }, K::Range, "kind:");
+  for (AlignLossKind k : kKinds) {
+    EXPECT(adetr::ops::parseAlignLossKind(adetr::ops::alignLossKindName(k)) == k, "name round trip of %s",
+           adetr::ops::alignLossKindName(k));
+  }
+  EXPECT(std::string(adetr::ops::alignLossKindName(AlignLossKind::SdAlign)) == "sd-align", "SdAlign is 'sd-align'");
 }
 
 // VFL (VarifocalNet, mmdetection's varifocal_loss): a positive entry whose target is 0 or less
@@ -336,8 +345,152 @@ void testTargets() {
   noPrime.primeWeights = false;
   auto c = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::IaBce, noPrime);
   EXPECT(at::equal(c.target, c.quality), "no prime weights: t = q");
+  // SD-align: Align's unclamped q (TAL's t = s^0.25·u^0.75); prime weights only when asked for.
+  auto sdPrime = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::SdAlign, {});
+  EXPECT(at::equal(sdPrime.quality, r.quality) && at::equal(sdPrime.target, r.target), "sd-align quality = align's");
+  auto sdPlain = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::SdAlign, noPrime);
+  EXPECT(at::equal(sdPlain.target, r.quality) && sdPlain.target[4].item<double>() < 0.01, "sd-align: t = q, no clamp");
   expectArgError([&] { adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::Focal, {}); },
                  adetr::ArgError::Kind::Range, "kind:");
+}
+
+// SD-DETR's task alignment loss (neighbour-methods §2.4), test SD-T5: the spec's values for
+// (s, u) → t = s^0.25·u^0.75 and the positive term |t − s|²·BCE(s, t), and the negative term
+// s²·BCE(s, 0); the op (logit space) against the same scalar formula in probability space;
+// γ is its exponent (qflBeta is not read); central finite differences with t held constant;
+// saturated logits.
+void testSdAlignValues() {
+  const auto opt = at::TensorOptions().dtype(at::kDouble);
+  auto logit = [](double s) { return std::log(s / (1 - s)); };
+  // Probability space, plain logs (the spec's notation).
+  auto bce = [](double s, double t) { return -(t * std::log(s) + (1 - t) * std::log(1 - s)); };
+  struct Pos {
+    double s, u, t, term;
+  };
+  const Pos cases[] = {{0.2, 0.9, 0.617930, 0.188600}, {0.9, 0.2, 0.291295, 0.616009}, {0.5, 0.5, 0.5, 0.0}};
+  std::vector<double> probs, ious;
+  for (const Pos& c : cases) {
+    probs.push_back(c.s);
+    ious.push_back(c.u);
+  }
+  // The target from the targets helper: q unclamped, no prime weights (the criterion's call).
+  adetr::ops::AlignTargetParams tp;
+  tp.primeWeights = false;
+  auto targets = adetr::ops::alignTargets(at::tensor(probs, opt), at::tensor(ious, opt),
+                                          at::zeros({3}, opt.dtype(at::kLong)), AlignLossKind::SdAlign, tp);
+  for (int i = 0; i < 3; ++i) {
+    const Pos& c = cases[i];
+    const double t = targets.target[i].item<double>();
+    EXPECT(std::fabs(t - c.t) < 5e-7, "SD-T5 (%.1f, %.1f): t %.9f vs spec %.6f", c.s, c.u, t, c.t);
+    EXPECT(close(t, std::pow(c.s, 0.25) * std::pow(c.u, 0.75), 1e-15, 0), "t = s^0.25·u^0.75, got %.17g", t);
+    const double probSpace = std::pow(std::fabs(t - c.s), 2.0) * bce(c.s, t);
+    EXPECT(std::fabs(probSpace - c.term) < 5e-7, "SD-T5 (%.1f, %.1f): scalar term %.9f vs spec %.6f", c.s, c.u,
+           probSpace, c.term);
+    auto r = adetr::ops::alignLossForwardBackward(at::tensor({logit(c.s)}, opt), at::tensor({t}, opt),
+                                                  at::ones({1}, opt.dtype(at::kBool)), {}, AlignLossKind::SdAlign, {});
+    EXPECT(close(r.loss.item<double>(), probSpace, 1e-12, 1e-15), "SD-T5 (%.1f, %.1f): op %.17g vs probability space %.17g",
+           c.s, c.u, r.loss.item<double>(), probSpace);
+  }
+  // {s, the spec's value, half a unit of its last printed digit}
+  const double negs[][3] = {{0.2, 0.0089257, 5e-8}, {0.5, 0.173287, 5e-7}};
+  for (const auto& n : negs) {
+    const double probSpace = n[0] * n[0] * bce(n[0], 0.0);
+    EXPECT(std::fabs(probSpace - n[1]) < n[2], "SD-T5 negative s=%.1f: %.9f vs spec %.7f", n[0], probSpace, n[1]);
+    auto r = adetr::ops::alignLossForwardBackward(at::tensor({logit(n[0])}, opt), at::tensor({0.7}, opt),
+                                                  at::zeros({1}, opt.dtype(at::kBool)), {}, AlignLossKind::SdAlign, {});
+    EXPECT(close(r.loss.item<double>(), probSpace, 1e-12, 0), "SD-T5 negative s=%.1f: op %.17g vs %.17g", n[0],
+           r.loss.item<double>(), probSpace);
+  }
+
+  // γ is TAL's exponent on both terms; qflBeta belongs to QFL alone.
+  const std::vector<double> xs = {-6.0, -1.3, -0.2, 0.0, 0.4, 1.9, 5.0};
+  const std::vector<double> ts = {0.3, 0.9, 0.05, 0.5, 0.62, 0.1, 0.99};
+  const int64_t n = static_cast<int64_t>(xs.size());
+  for (double gamma : {2.0, 1.7, 3.0}) {
+    AlignLossParams prm;
+    prm.gamma = gamma;
+    prm.qflBeta = 0.5;
+    auto softplus = [](double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); };
+    for (bool isPos : {true, false}) {
+      auto f = [&](double x, double t) {
+        const double p = 1 / (1 + std::exp(-x));
+        const double b = t * softplus(-x) + (1 - t) * softplus(x);  // BCE(p, t)
+        return isPos ? std::pow(std::fabs(t - p), gamma) * b : std::pow(p, gamma) * softplus(x);
+      };
+      auto positive = isPos ? at::ones({n}, opt.dtype(at::kBool)) : at::zeros({n}, opt.dtype(at::kBool));
+      auto r = adetr::ops::alignLossForwardBackward(at::tensor(xs, opt), at::tensor(ts, opt), positive, {},
+                                                    AlignLossKind::SdAlign, prm);
+      double want = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        want += f(xs[i], ts[i]);
+        const double h = 1e-6;
+        const double fd = (f(xs[i] + h, ts[i]) - f(xs[i] - h, ts[i])) / (2 * h);  // t held constant (detached)
+        EXPECT(close(r.gradLogits[i].item<double>(), fd, 1e-6, 1e-9), "sd-align γ=%g %s x=%g: grad %.12g vs fd %.12g",
+               gamma, isPos ? "pos" : "neg", xs[i], r.gradLogits[i].item<double>(), fd);
+      }
+      EXPECT(close(r.loss.item<double>(), want, 1e-12, 1e-14), "sd-align γ=%g %s: loss %.17g vs scalar %.17g", gamma,
+             isPos ? "pos" : "neg", r.loss.item<double>(), want);
+    }
+  }
+
+  // Saturated logits ±30 (and beyond) stay finite, positive and negative, in float32 and float64.
+  for (auto dtype : {at::kFloat, at::kDouble}) {
+    auto x = at::tensor({-30.0, 30.0, -100.0, 100.0, -30.0, 30.0}, opt).to(dtype);
+    auto t = at::tensor({0.6, 0.6, 0.0, 1.0, 0.0, 0.0}, opt);
+    auto pos = at::tensor({1, 1, 1, 1, 0, 0}, opt.dtype(at::kLong)).to(at::kBool);
+    auto r = adetr::ops::alignLossForwardBackward(x, t, pos, {}, AlignLossKind::SdAlign, {});
+    EXPECT(std::isfinite(r.loss.item<double>()) && at::isfinite(r.gradLogits).all().item<bool>(),
+           "sd-align %s: saturated logits give a finite loss and gradient", c10::toString(dtype));
+  }
+}
+
+// SD-T6: TAL is IA-BCE with a |t − s|^γ factor on positives, k = 1 (no prime weights), and no
+// 0.01 clamp of the target. Through the op: with the factor removed (γ = 0 on positives) and the
+// targets of the same (s, u), sd-align equals ia-bce wherever q ≥ 0.01 and differs exactly by
+// the clamp elsewhere; the negative terms are the same s^γ·BCE(s, 0).
+void testSdAlignVsIaBce() {
+  const auto opt = at::TensorOptions().dtype(at::kDouble);
+  auto prob = at::tensor({0.2, 0.9, 0.5, 0.03, 2e-3}, opt);
+  auto iou = at::tensor({0.9, 0.2, 0.5, 0.7, 1e-3}, opt);  // the last pair has q ≈ 3.8e-3 < 0.01
+  auto groups = at::arange(5, opt.dtype(at::kLong));
+  adetr::ops::AlignTargetParams k1;
+  k1.primeWeights = false;
+  auto sd = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::SdAlign, k1);
+  auto ia = adetr::ops::alignTargets(prob, iou, groups, AlignLossKind::IaBce, k1);
+  auto logits = at::log(prob / (1 - prob));
+  auto allPos = at::ones({5}, opt.dtype(at::kBool));
+  AlignLossParams noFactor;
+  noFactor.gamma = 0;
+  auto a = adetr::ops::alignLossForwardBackward(logits, sd.target, allPos, {}, AlignLossKind::SdAlign, noFactor);
+  auto b = adetr::ops::alignLossForwardBackward(logits, ia.target, allPos, {}, AlignLossKind::IaBce, {});
+  auto c = adetr::ops::alignLossForwardBackward(logits, sd.target, allPos, {}, AlignLossKind::IaBce, {});
+  for (int64_t i = 0; i < 5; ++i) {
+    const bool clamped = sd.quality[i].item<double>() < 0.01;
+    const double ga = a.gradLogits[i].item<double>(), gb = b.gradLogits[i].item<double>();
+    if (clamped) {
+      EXPECT(ia.target[i].item<double>() == 0.01, "entry %lld: IA-BCE clamps q", (long long)i);
+      EXPECT(std::fabs(ga - gb) > 1e-3, "entry %lld: the clamp is the only difference, and it shows", (long long)i);
+    } else {
+      EXPECT(close(ga, gb, 1e-12, 1e-15), "entry %lld: γ = 0 sd-align gradient %.17g vs ia-bce %.17g", (long long)i, ga, gb);
+    }
+  }
+  EXPECT(sd.quality[4].item<double>() < 0.01, "the test has a clamped entry");
+  // Without the clamp (the same unclamped target) they agree everywhere, value and gradient.
+  EXPECT(close(a.loss.item<double>(), c.loss.item<double>(), 1e-13, 0) && maxRelDiff(a.gradLogits, c.gradLogits, 1e-12) < 1e-12,
+         "γ = 0 sd-align %.17g vs ia-bce with the unclamped target %.17g", a.loss.item<double>(), c.loss.item<double>());
+  EXPECT(!close(a.loss.item<double>(), b.loss.item<double>(), 1e-6, 0), "the clamped target changes IA-BCE");
+  EXPECT(at::equal(sd.weight, at::ones_like(sd.weight)) && at::equal(sd.target, sd.quality),
+         "k = 1: no prime weights, t = q");
+  // Negatives: identical s^γ·BCE(s, 0) at the shared γ = 2.
+  auto none = at::zeros({5}, opt.dtype(at::kBool));
+  auto na = adetr::ops::alignLossForwardBackward(logits, sd.target, none, {}, AlignLossKind::SdAlign, {});
+  auto nb = adetr::ops::alignLossForwardBackward(logits, ia.target, none, {}, AlignLossKind::IaBce, {});
+  // (The kernels form the products in another order: equal to rounding.)
+  EXPECT(close(na.loss.item<double>(), nb.loss.item<double>(), 1e-14, 0) && maxRelDiff(na.gradLogits, nb.gradLogits, 1e-300) < 1e-14,
+         "negatives: sd-align %.17g equals ia-bce %.17g", na.loss.item<double>(), nb.loss.item<double>());
+  // With the factor (γ = 2) the positives differ from IA-BCE: the factor is really applied.
+  auto full = adetr::ops::alignLossForwardBackward(logits, sd.target, allPos, {}, AlignLossKind::SdAlign, {});
+  EXPECT(full.loss.item<double>() < 0.5 * c.loss.item<double>(), "|t − s|² < 1 shrinks every positive term");
 }
 
 void testCudaVsCpu() {
@@ -380,6 +533,8 @@ int main() {
     testErrors();
     testVflZeroTarget();
     testTargets();
+    testSdAlignValues();
+    testSdAlignVsIaBce();
     testCudaVsCpu();
   });
 }

@@ -1,6 +1,8 @@
 // C++ tests of the criterion: each classification loss against a scalar transcription of the
 // spec's formula, the matcher against brute force over all assignments (k = 1 and k = 2), and
-// the criterion's composition (normalisation, prime weights) on a hand-checked case.
+// the criterion's composition (normalisation, prime weights) on a hand-checked case; SD-DETR's
+// task alignment loss ('sd-align', neighbour-methods.md §2.4, §2.6 stage C) through the whole
+// criterion.
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -40,6 +42,7 @@ double entryLoss(ClassLossKind kind, double x, double t, bool pos) {
     case ClassLossKind::Qfl: return pos ? bce * std::pow(std::abs(t - p), 2.0) : -log1mp * std::pow(p, 2.0);
     case ClassLossKind::Vfl: return pos && t > 0 ? bce * t : 0.75 * neg;  // VarifocalNet: t ≤ 0 is a negative
     case ClassLossKind::StableDino: return pos ? a * std::pow(t - p, g) * bce : (1 - a) * neg;
+    case ClassLossKind::SdAlign: return pos ? std::pow(std::abs(t - p), g) * bce : neg;  // TAL, γ = 2
   }
   return 0;
 }
@@ -52,7 +55,7 @@ void testClassificationLosses() {
   auto positive = at::rand({n, c}) < 0.3;
   target.masked_fill_(at::rand({n, c}) < 0.3, 0.0);  // matched predictions with IoU 0 (VFL's negative branch)
   for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal, ClassLossKind::Qfl, ClassLossKind::Vfl,
-                    ClassLossKind::StableDino}) {
+                    ClassLossKind::StableDino, ClassLossKind::SdAlign}) {
     auto loss = adetr::train::classificationLossComposed(kind, logits, target, positive, {});
     double expected = 0;
     for (int64_t i = 0; i < n; ++i)
@@ -75,7 +78,7 @@ void testClassificationLosses() {
   // Stability: huge logits give finite losses.
   auto extreme = at::tensor({-100.0, 100.0, -30.0, 30.0}, at::kDouble).view({2, 2});
   auto pos = at::tensor({1, 0, 0, 1}).to(at::kBool).view({2, 2});
-  for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal}) {
+  for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal, ClassLossKind::SdAlign}) {
     auto l = adetr::train::classificationLossComposed(kind, extreme, at::full({2, 2}, 0.5, at::kDouble), pos, {});
     EXPECT(std::isfinite(l.item<double>()), "stable at ±100");
   }
@@ -309,6 +312,138 @@ void testMatchingDetail() {
   }
 }
 
+// SD-DETR's TAL in the criterion (neighbour-methods §2.6 stage C): its defaults are one-to-one
+// matching with the recipe's weights and matcher; every output's class term (encoder, decoder
+// layers, denoising layers, which use the criterion's loss as for every other kind) is
+// Σ TAL / normaliser with t = p^0.25·IoU^0.75 unclamped and no prime weights, and the box losses
+// are unweighted. Fused kernel and composed formula alike.
+void testSdAlignCriterion() {
+  using adetr::train::criterionDefaults;
+  const auto o = criterionDefaults(ClassLossKind::SdAlign);
+  const auto recipe = criterionDefaults(ClassLossKind::Align);
+  EXPECT(o.loss == ClassLossKind::SdAlign && !o.mixedMatching, "sd-align: one-to-one matching");
+  EXPECT(o.weightClass == recipe.weightClass && o.weightClassDn == recipe.weightClassDn &&
+             o.weightBbox == recipe.weightBbox && o.weightGiou == recipe.weightGiou,
+         "sd-align: the recipe's loss weights");
+  EXPECT(o.costClass == recipe.costClass && o.costBbox == recipe.costBbox && o.costGiou == recipe.costGiou &&
+             !o.positionModulatedCost && o.matchFocalAlpha == recipe.matchFocalAlpha &&
+             o.matchFocalGamma == recipe.matchFocalGamma,
+         "sd-align: the recipe's matcher");
+  EXPECT(adetr::train::parseClassLossKind("sd-align") == ClassLossKind::SdAlign &&
+             adetr::train::classLossKindName(ClassLossKind::SdAlign) == "sd-align",
+         "'sd-align' round trip");
+
+  // The spec's formula for one output: every entry of [B, Q, C], positives at the given pairs.
+  auto expectedClass = [](const adetr::model::LayerPrediction& pred, const std::vector<adetr::model::Target>& targets,
+                          const std::vector<adetr::train::ImageMatchDetail>& images, double normaliser) {
+    const int64_t q = pred.logits.size(1), c = pred.logits.size(2);
+    auto logits = pred.logits.to(at::kDouble).contiguous();
+    double sum = 0;
+    for (size_t b = 0; b < images.size(); ++b) {
+      std::vector<double> target(static_cast<size_t>(q * c), -1.0);  // −1: not a positive entry
+      const auto& im = images[b];
+      for (int64_t e = 0; e < im.queries.numel(); ++e) {
+        const int64_t qi = im.queries[e].item<int64_t>(), j = im.gts[e].item<int64_t>();
+        const int64_t cls = targets[b].labels[j].item<int64_t>();
+        const double s = sigmoid(logits[b][qi][cls].item<double>());
+        const double u = std::max(0.0, pairIou(pred.boxes[b][qi].to(at::kDouble), targets[b].boxes[j].to(at::kDouble)));
+        target[static_cast<size_t>(qi * c + cls)] = std::pow(s, 0.25) * std::pow(u, 0.75);
+      }
+      for (int64_t i = 0; i < q * c; ++i) {
+        const double x = logits[b][i / c][i % c].item<double>(), t = target[static_cast<size_t>(i)];
+        sum += entryLoss(ClassLossKind::SdAlign, x, t < 0 ? 0.0 : t, t >= 0);
+      }
+    }
+    return sum / normaliser;
+  };
+
+  at::manual_seed(31);
+  const int64_t q = 6, c = 3;
+  std::vector<adetr::model::Target> targets{
+      {at::tensor({1, 2}, at::kLong), at::tensor({0.3, 0.3, 0.2, 0.2, 0.7, 0.6, 0.3, 0.2}).view({2, 4})},
+      {at::tensor({1}, at::kLong), at::tensor({0.5, 0.5, 0.3, 0.3}).view({1, 4})}};
+  auto layer = [&](int64_t queries) {
+    return adetr::model::LayerPrediction{at::randn({2, queries, c}) * 2, at::rand({2, queries, 4}) * 0.4 + 0.3};
+  };
+  adetr::model::DinoOutput out;
+  out.encoder = layer(q);
+  out.layers = {layer(q), layer(q)};
+  adetr::model::DenoisingQueries dn;
+  dn.maxGt = 2;
+  dn.numGroups = 2;
+  out.dn = dn;
+  out.denoising = {layer(8), layer(8)};
+  const double numBoxes = 3;
+  for (bool fused : {true, false}) {
+    auto opts = o;
+    opts.fusedClassLoss = fused;
+    std::vector<adetr::train::OutputMatchDetail> detail;
+    auto losses = adetr::train::computeLosses(out, targets, opts, &detail);
+    auto term = [&](const std::string& name) {
+      for (const auto& [n, v] : losses.terms)
+        if (n == name) return v.item<double>();
+      return std::nan("");
+    };
+    EXPECT(detail.size() == 5, "encoder + 2 layers + 2 DN layers");
+    for (const auto& m : detail) {
+      const bool isDn = m.output == "denoising";
+      EXPECT(m.k == (isDn ? dn.numGroups : 1), "%s%s: one-to-one (k %lld)", m.output.c_str(), m.suffix.c_str(),
+             (long long)m.k);
+      const auto& pred = m.output == "encoder" ? out.encoder
+                         : isDn                 ? out.denoising[static_cast<size_t>(m.layer)]
+                                                : out.layers[static_cast<size_t>(m.layer)];
+      double l1 = 0;
+      for (size_t b = 0; b < m.images.size(); ++b) {
+        const auto& im = m.images[b];
+        EXPECT(at::equal(im.weights, at::ones_like(im.weights)), "%s%s: no prime weights", m.output.c_str(), m.suffix.c_str());
+        for (int64_t e = 0; e < im.queries.numel(); ++e) {
+          l1 += (pred.boxes[b][im.queries[e].item<int64_t>()] - targets[b].boxes[im.gts[e].item<int64_t>()])
+                    .abs().sum().item<double>();
+        }
+      }
+      const double norm = isDn ? numBoxes * static_cast<double>(dn.numGroups) : numBoxes;
+      const double want = expectedClass(pred, targets, m.images, norm);
+      const double got = term("loss_class" + m.suffix);
+      EXPECT(std::abs(got - want) < 1e-5 * (1 + std::abs(want)), "%s loss_class%s: %.9g vs TAL %.9g",
+             fused ? "fused" : "composed", m.suffix.c_str(), got, want);
+      EXPECT(std::abs(term("loss_bbox" + m.suffix) - l1 / norm) < 1e-5, "loss_bbox%s unweighted", m.suffix.c_str());
+    }
+  }
+  // Mixed matching forced on: k = 2 copies, yet TAL still has no prime weights.
+  auto mixed = o;
+  mixed.mixedMatching = true;
+  std::vector<adetr::train::OutputMatchDetail> mixedDetail;
+  adetr::train::computeLosses(out, targets, mixed, &mixedDetail);
+  EXPECT(mixedDetail[0].k == 2, "mixed matching on request");
+  for (const auto& m : mixedDetail)
+    for (const auto& im : m.images)
+      EXPECT(at::equal(im.weights, at::ones_like(im.weights)), "sd-align never uses prime weights");
+
+  // No clamp: a single query far from its GT, q = p^0.25·u^0.75 ≈ 1e-3 < 0.01.
+  adetr::model::Target t1{at::tensor({0}, at::kLong), at::tensor({0.5, 0.5, 0.2, 0.2}).view({1, 4})};
+  auto lowLogits = at::full({1, 1, 2}, -6.0);
+  auto lowBox = at::tensor({0.395, 0.395, 0.02, 0.02}).view({1, 1, 4});  // overlaps the GT corner by 0.005²
+  adetr::model::DinoOutput low;
+  low.encoder = {lowLogits, lowBox};
+  low.layers = {{lowLogits, lowBox}};
+  const double s = sigmoid(-6.0), u = pairIou(lowBox[0][0].to(at::kDouble), t1.boxes[0].to(at::kDouble));
+  const double qLow = std::pow(s, 0.25) * std::pow(u, 0.75);
+  EXPECT(qLow > 0 && qLow < 0.01, "the case has q = %.3g below the clamp", qLow);
+  const double want = entryLoss(ClassLossKind::SdAlign, -6.0, qLow, true) + entryLoss(ClassLossKind::SdAlign, -6.0, 0, false);
+  const double clamped = entryLoss(ClassLossKind::SdAlign, -6.0, 0.01, true) + entryLoss(ClassLossKind::SdAlign, -6.0, 0, false);
+  for (bool fused : {true, false}) {
+    auto opts = o;
+    opts.fusedClassLoss = fused;
+    auto l = adetr::train::computeLosses(low, {t1}, opts);
+    double got = NAN;
+    for (const auto& [n, v] : l.terms)
+      if (n == "loss_class") got = v.item<double>();
+    // float32 logits and boxes: u carries the rounding of a 0.005-wide overlap.
+    EXPECT(std::abs(got - want) < 1e-3 * want, "%s: unclamped class loss %.9g vs %.9g", fused ? "fused" : "composed", got, want);
+    EXPECT(clamped > 10 * want, "the clamp would show (%.9g vs %.9g)", clamped, want);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -317,5 +452,6 @@ int main() {
     testMatcher();
     testComposition();
     testMatchingDetail();
+    testSdAlignCriterion();
   });
 }

@@ -86,15 +86,17 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
       auto groups = bIdx * (gIdx.max().item<int64_t>() + 1) + gIdx;
       switch (o.loss) {
         case ClassLossKind::Align:
-        case ClassLossKind::IaBce: {
+        case ClassLossKind::IaBce:
+        case ClassLossKind::SdAlign: {
           // q = p^α·u^(1−α) (clamped at 0.01 for IA-BCE), ranked within each (image, GT) group,
           // prime weight e^(−rank/τ) on the target and on the box losses (spec d.2, d.2b).
+          // SD-DETR's TAL target s^0.25·u^0.75 is the same q, unclamped, and its caller never
+          // asks for prime weights (neighbour-methods §2.6 stage C), so t = q there.
           ops::AlignTargetParams tp;
           tp.alpha = o.qualityAlpha;
           tp.tau = o.tau;
           tp.primeWeights = primeWeights;
-          auto targets = ops::alignTargets(p, u, groups,
-                                           o.loss == ClassLossKind::Align ? ops::AlignLossKind::Align : ops::AlignLossKind::IaBce, tp);
+          auto targets = ops::alignTargets(p, u, groups, ops::parseAlignLossKind(classLossKindName(o.loss), "loss"), tp);
           weight = targets.weight;
           t = targets.target;
           rank = targets.rank;
@@ -158,7 +160,9 @@ CriterionOptions criterionDefaults(ClassLossKind loss) {
   CriterionOptions o;
   o.loss = loss;
   const bool align = loss == ClassLossKind::Align || loss == ClassLossKind::IaBce;
-  o.mixedMatching = align;  // the other losses of the comparison table train DINO's one-to-one matching
+  // The other losses of the comparison table, and SD-DETR's TAL (neighbour-methods §2.6 stage C),
+  // train DINO's one-to-one matching; weights and matcher stay the recipe's.
+  o.mixedMatching = align;
   if (loss == ClassLossKind::StableDino) {
     o.positionModulatedCost = true;
     o.weightClass = 6.0;

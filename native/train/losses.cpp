@@ -14,7 +14,9 @@ ClassLossKind parseClassLossKind(const std::string& name) {
   if (name == "qfl") return ClassLossKind::Qfl;
   if (name == "vfl") return ClassLossKind::Vfl;
   if (name == "stable-dino") return ClassLossKind::StableDino;
-  checkRange(false, "loss: unknown loss '", name, "'; expected 'align', 'ia-bce', 'focal', 'qfl', 'vfl' or 'stable-dino'");
+  if (name == "sd-align") return ClassLossKind::SdAlign;
+  checkRange(false, "loss: unknown loss '", name,
+             "'; expected 'align', 'ia-bce', 'focal', 'qfl', 'vfl', 'stable-dino' or 'sd-align'");
   return ClassLossKind::Align;
 }
 
@@ -26,6 +28,7 @@ std::string classLossKindName(ClassLossKind kind) {
     case ClassLossKind::Qfl: return "qfl";
     case ClassLossKind::Vfl: return "vfl";
     case ClassLossKind::StableDino: return "stable-dino";
+    case ClassLossKind::SdAlign: return "sd-align";
   }
   return "align";
 }
@@ -54,9 +57,13 @@ at::Tensor classificationLossComposed(ClassLossKind kind, const at::Tensor& logi
       break;
     }
     case ClassLossKind::Qfl:
-      pos = bce * (t - p).abs().pow(params.qflBeta);
-      negative = -log1mP * p.pow(params.qflBeta);  // t = 0: BCE(p, 0)·|0 − p|^β
+    case ClassLossKind::SdAlign: {
+      // SD-DETR's TAL is QFL with its focusing exponent γ as β (neighbour-methods §2.4).
+      const double beta = kind == ClassLossKind::Qfl ? params.qflBeta : g;
+      pos = bce * (t - p).abs().pow(beta);
+      negative = -log1mP * p.pow(beta);  // t = 0: BCE(p, 0)·|0 − p|^β
       break;
+    }
     case ClassLossKind::Vfl:
       // VarifocalNet / mmdetection: weight t·[t > 0] + α·p^γ·[t ≤ 0], so a matched prediction
       // whose target is 0 (IoU 0) takes the negative branch instead of t·BCE = 0.

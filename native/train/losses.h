@@ -19,9 +19,10 @@ enum class ClassLossKind {
   Qfl,         // spec d.2c: BCE(p, t)·|t − p|^β, t = IoU on positives, 0 elsewhere
   Vfl,         // spec d.2c: positives BCE(p, t)·t (t > 0); negatives and t ≤ 0 positives α p^γ BCE(p, 0)
   StableDino,  // spec d.7:  α (T − p)^γ BCE(p, T) on positives; (1−α) p^γ BCE(p, 0) elsewhere
+  SdAlign,     // neighbour-methods §2.4 (SD-DETR's TAL): Qfl with β = γ, t = p^α·IoU^(1−α) on positives
 };
 
-// Parses "align" | "ia-bce" | "focal" | "qfl" | "vfl" | "stable-dino"; ArgError otherwise.
+// Parses "align" | "ia-bce" | "focal" | "qfl" | "vfl" | "stable-dino" | "sd-align"; ArgError otherwise.
 ClassLossKind parseClassLossKind(const std::string& name);
 std::string classLossKindName(ClassLossKind kind);
 
@@ -29,7 +30,7 @@ struct ClassLossParams {
   double gamma = 2.0;       // focusing exponent of every loss
   double focalAlpha = 0.25; // focal / Stable-DINO balancing α
   double vflAlpha = 0.75;   // VFL negative weight
-  double qflBeta = 2.0;     // QFL exponent
+  double qflBeta = 2.0;     // QFL exponent (SdAlign uses gamma)
 };
 
 // The composed (autograd) classification loss, summed over all entries.

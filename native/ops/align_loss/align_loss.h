@@ -1,7 +1,8 @@
 // Fused classification losses of the criterion (spec align-detr-algorithm.md §d.1, d.2, d.2b,
-// d.2c, d.7): the Align loss (default), the released IA-BCE, and the comparison-table losses
-// (focal, QFL, VFL, Stable-DINO's position-supervised loss), each as ONE element-wise kernel
-// that returns the loss SUM and ∂sum/∂logits in a single pass (CPU and CUDA).
+// d.2c, d.7): the Align loss (default), the released IA-BCE, the comparison-table losses
+// (focal, QFL, VFL, Stable-DINO's position-supervised loss) and SD-DETR's task alignment loss
+// (spec neighbour-methods.md §2.4), each as ONE element-wise kernel that returns the loss SUM
+// and ∂sum/∂logits in a single pass (CPU and CUDA).
 //
 // Dense layout (any shape, the same for every tensor; the criterion passes [B·Q, C]):
 //   logits    x   float32 / float64 (float16 / bfloat16 too; they compute in float32)
@@ -19,6 +20,10 @@
 //   Qfl         BCE(p, t)·|t − p|^β                       (d.2c)  −p^β log(1−p)   (= the t = 0 case)
 //   Vfl         t·BCE(p, t) if t > 0, else −α_v p^γ log(1−p)  (d.2c)  −α_v p^γ log(1−p)
 //   StableDino  α |t − p|^γ BCE(p, t)                     (d.7)   −(1−α) p^γ log(1−p)
+//   SdAlign     BCE(p, t)·|t − p|^γ                       (§2.4)  −p^γ log(1−p)
+// SdAlign (SD-DETR's TAL) is the Qfl row with β = γ: its own kind, not a Qfl alias, so that the
+// criterion and the public op name it, and so that it takes γ (its focusing exponent, shared
+// with the other kinds) rather than qflBeta. The kernel runs the Qfl formula for both.
 // VFL follows VarifocalNet / mmdetection's varifocal_loss (weight t·[t>0] + α_v·p^γ·[t≤0]): a
 // positive entry whose target is 0 (a matched prediction with IoU 0) is treated as a negative.
 // Modulating factors (p^γ, (1−p)^γ, |t−p|^γ) are NOT detached: the gradient flows through them
@@ -27,8 +32,9 @@
 //
 // What the caller computes (spec): the targets (see align_targets.h: q = p^α·IoU^(1−α),
 // detached; Align t = e^(−r/τ)·q; IA-BCE t = e^(−r/τ)·max(q, 0.01); QFL / VFL t = IoU;
-// Stable-DINO t = IoU² rescaled per image), and the normalisation: every loss here is a SUM;
-// the criterion divides by num_boxes (spec §d).
+// Stable-DINO t = IoU² rescaled per image; SdAlign t = q, no clamp and no prime weights: TAL's
+// s^α·u^β with α = 0.25, β = 0.75 = 1 − α is the same quality), and the normalisation: every
+// loss here is a SUM; the criterion divides by num_boxes (spec §d).
 //
 // Layers: alignClassificationLoss() is the autograd entry the criterion calls (the gradient is
 // computed in the forward pass and scaled in backward); alignLossForwardBackward() validates and
@@ -50,14 +56,16 @@ struct ClassLossParams;
 
 namespace adetr::ops {
 
-enum class AlignLossKind { Align, IaBce, Focal, Qfl, Vfl, StableDino };
+// New kinds go at the end: the CUDA kernel receives the kind as its index (align_math::Kind).
+enum class AlignLossKind { Align, IaBce, Focal, Qfl, Vfl, StableDino, SdAlign };
 
-// "align" | "ia-bce" | "focal" | "qfl" | "vfl" | "stable-dino"; RangeError naming `argName` otherwise.
+// "align" | "ia-bce" | "focal" | "qfl" | "vfl" | "stable-dino" | "sd-align"; RangeError naming
+// `argName` otherwise.
 AlignLossKind parseAlignLossKind(const std::string& name, const char* argName = "kind");
 const char* alignLossKindName(AlignLossKind kind);
 
 struct AlignLossParams {
-  double gamma = 2.0;        // γ: focusing exponent (every kind but QFL)
+  double gamma = 2.0;        // γ: focusing exponent (every kind but QFL; both exponents of SdAlign)
   double focalAlpha = 0.25;  // α of Focal and StableDino (positives α, negatives 1 − α)
   double vflAlpha = 0.75;    // α_v: VFL negative weight
   double qflBeta = 2.0;      // β: QFL exponent

@@ -17,6 +17,7 @@
 //   Qfl       BCE·|d|^β                   → d·|d|^β + BCE·β·|d|^(β−1)·sgn(d)·p·q        (d = p − t)
 //   Vfl       t·BCE                       → t·(p − t)                  (t > 0; t ≤ 0: the negative)
 //   Stable    α·|d|^γ·BCE                 → α·[d·|d|^γ + BCE·γ·|d|^(γ−1)·sgn(d)·p·q]
+//   SdAlign   the Qfl row with β = γ (makeCoeffs puts γ where Qfl has β)
 // The forms use only non-negative powers of p and q, so p = 0 or q = 0 is never 0·inf.
 #pragma once
 
@@ -27,13 +28,16 @@
 namespace adetr::ops::align_math {
 
 // Kind codes (the order of AlignLossKind in align_loss.h).
-enum Kind : int { kAlign = 0, kIaBce = 1, kFocal = 2, kQfl = 3, kVfl = 4, kStableDino = 5 };
+enum Kind : int { kAlign = 0, kIaBce = 1, kFocal = 2, kQfl = 3, kVfl = 4, kStableDino = 5, kSdAlign = 6 };
+
+// SD-DETR's task alignment loss is QFL's formula with γ as its exponent, so both run one branch.
+ADETR_HD bool usesQflForm(int kind) { return kind == kQfl || kind == kSdAlign; }
 
 // Loss parameters in the compute type, with the negative-entry factor c resolved per kind.
 template <typename A>
 struct Coeffs {
   int kind;
-  A gamma;     // γ (β for QFL)
+  A gamma;     // γ (β for QFL; γ, the TAL exponent, for SdAlign)
   A alpha;     // α of Focal / StableDino positives
   A negScale;  // c of the negative term: 1, 1 − α, or α_v
 };
@@ -93,7 +97,7 @@ ADETR_HD void elementLoss(const Coeffs<A>& c, A x, A t, bool positive, A& loss, 
   const A sn = (x < A(0) ? -x : A(0)) + l;   // −log p
   const A g = c.gamma;
 
-  if (c.kind == kQfl) {
+  if (usesQflForm(c.kind)) {
     // One formula for all entries; negatives have t = 0.
     const A tt = positive ? t : A(0);
     const A bce = tt * sn + (A(1) - tt) * sp;

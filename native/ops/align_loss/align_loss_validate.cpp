@@ -34,11 +34,11 @@ void checkParam(double v, const char* name, double lo, double hi) {
 
 AlignLossKind parseAlignLossKind(const std::string& name, const char* argName) {
   for (AlignLossKind k : {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal, AlignLossKind::Qfl,
-                          AlignLossKind::Vfl, AlignLossKind::StableDino}) {
+                          AlignLossKind::Vfl, AlignLossKind::StableDino, AlignLossKind::SdAlign}) {
     if (name == alignLossKindName(k)) return k;
   }
   checkRange(false, argName, ": unknown loss '", name,
-             "'; expected 'align', 'ia-bce', 'focal', 'qfl', 'vfl' or 'stable-dino'");
+             "'; expected 'align', 'ia-bce', 'focal', 'qfl', 'vfl', 'stable-dino' or 'sd-align'");
   return AlignLossKind::Align;
 }
 
@@ -50,6 +50,7 @@ const char* alignLossKindName(AlignLossKind kind) {
     case AlignLossKind::Qfl: return "qfl";
     case AlignLossKind::Vfl: return "vfl";
     case AlignLossKind::StableDino: return "stable-dino";
+    case AlignLossKind::SdAlign: return "sd-align";
   }
   return "align";
 }

@@ -1,4 +1,4 @@
-// Align / IA-BCE targets and prime-sample ranks (align_targets.h).
+// Align / IA-BCE / SD-align targets and prime-sample ranks (align_targets.h).
 #include "ops/align_loss/align_targets.h"
 
 #include <ATen/TensorOperators.h>
@@ -62,8 +62,8 @@ AlignTargets alignTargets(const at::Tensor& prob, const at::Tensor& iou, const a
   checkRange(groups.dim() == 1 && groups.size(0) == prob.size(0), "groups: must be 1-D of length K = ",
              prob.size(0));
   checkType(iou.device() == prob.device(), "iou: must be on prob's device (", prob.device().str(), ")");
-  checkRange(kind == AlignLossKind::Align || kind == AlignLossKind::IaBce,
-             "kind: targets are defined for 'align' and 'ia-bce' only, got '", alignLossKindName(kind), "'");
+  checkRange(kind == AlignLossKind::Align || kind == AlignLossKind::IaBce || kind == AlignLossKind::SdAlign,
+             "kind: targets are defined for 'align', 'ia-bce' and 'sd-align' only, got '", alignLossKindName(kind), "'");
   checkRange(std::isfinite(params.alpha) && params.alpha >= 0 && params.alpha <= 1,
              "options.alpha: must be in [0, 1], got ", params.alpha);
   checkRange(std::isfinite(params.tau) && params.tau > 0, "options.tau: must be a positive number, got ", params.tau);

@@ -1,10 +1,13 @@
-// Targets of the Align loss (spec §d.2b) and of the released IA-BCE (spec §d.2) for the
-// matched predictions of one output, plus the prime-sample weights the box losses reuse.
+// Targets of the Align loss (spec §d.2b), of the released IA-BCE (spec §d.2) and of SD-DETR's
+// task alignment loss (SdAlign, neighbour-methods §2.4) for the matched predictions of one
+// output, plus the prime-sample weights the box losses reuse.
 //
 // For each matched prediction i (K of them), with p_i = σ(logit of its GT's class) and u_i the
 // IoU of its box with its GT box (both taken as constants: the result is detached):
 //   q_i = p_i^α · u_i^(1−α)                           (α = 0.25: the quality exponent, not focal α)
 //   IaBce only: q_i ← max(q_i, minQuality)            (0.01, BEFORE ranking and weighting)
+//   (SdAlign: TAL's t = s^α·u^β with β = 1 − α is this q, unclamped like Align's; TAL has no
+//    prime weights, so its callers pass primeWeights = false and get t = q)
 //   r_i = rank of q_i among the predictions of the same group (one image's GT), descending:
 //         0 = highest quality; ties keep the earlier entry first (the released code's torch.sort
 //         leaves ties in an arbitrary order)
@@ -36,7 +39,7 @@ struct AlignTargets {
 
 // prob [K] and iou [K]: float tensors on one device (iou is clamped to [0, 1]); groups [K]:
 // int64 / int32 key of each prediction's GT, unique per (image, GT), e.g. b·G_max + g.
-// kind must be Align or IaBce. All outputs are detached, on prob's device. Ranks are computed on
+// kind must be Align, IaBce or SdAlign. All outputs are detached, on prob's device. Ranks are computed on
 // the host (K is the number of matched predictions, a few hundred at most).
 AlignTargets alignTargets(const at::Tensor& prob, const at::Tensor& iou, const at::Tensor& groups, AlignLossKind kind,
                           const AlignTargetParams& params);
