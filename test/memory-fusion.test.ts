@@ -6,7 +6,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlignDetr } from '../lib/index';
+import { AlignDetr, Trainer, datasets } from '../lib/index';
 import { writeStateDict } from './helpers/pth-writer';
 import { rng } from './helpers/support';
 
@@ -112,4 +112,17 @@ test('a dense-fusion model round-trips through save and load', async (t) => {
   t.deepEqual(await loaded.predict(image, { maxDetections: 10 }), await model.predict(image, { maxDetections: 10 }));
   model.dispose();
   loaded.dispose();
+});
+
+test('a dense-fusion model trains with the Align recipe too (mixed matching, prime weights, denoising)', async (t) => {
+  const data = await datasets.synthetic({ numImages: 4, seed: 3, numClasses: 3, minObjects: 1, maxObjects: 3, width: 160, height: 128 });
+  const model = await AlignDetr.create({ ...micro, memoryFusion: 'dense', categories: data.categories, seed: 2 });
+  const before = model.parameter(FUSION_KEYS[0]).toTypedArray() as Float32Array;
+  const trainer = new Trainer(model, { lr: 3e-4, seed: 1, loss: 'align', matching: 'mixed' });
+  const result = await trainer.fit(data, { epochs: 1, batchSize: 2 });
+  t.is(result.steps, 2);
+  const after = model.parameter(FUSION_KEYS[0]).toTypedArray() as Float32Array;
+  t.true(after.some((v, i) => v !== before[i]), 'the fusion layer was trained');
+  t.true(after.every(Number.isFinite));
+  model.dispose();
 });
