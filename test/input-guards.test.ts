@@ -10,6 +10,7 @@ import { AlignDetr, Trainer, datasets } from '../lib/index';
 import type { Dataset, FitOptions } from '../lib/index';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-guards-'));
+test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const micro = {
   preset: 'tiny' as const, backboneWidth: 8, hiddenDim: 32, numHeads: 2, numPoints: 2, encoderLayers: 1,
   decoderLayers: 2, ffnDim: 64, numQueries: 20, neckGroups: 8, dnNumber: 6, testShortEdge: 128, testMaxSize: 192,

@@ -16,6 +16,7 @@ const expected = JSON.parse(fs.readFileSync(path.join(fixtures, 'expected.json')
   torchvision: Record<string, { shape: number[]; sum: number }>;
 };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-model-'));
+test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const microConfig = { preset: 'tiny' as const, ...expected.config };
 
 const sum = (t: Tensor): number => {

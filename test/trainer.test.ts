@@ -11,6 +11,7 @@ import type { Dataset } from '../lib/index';
 import { overfitHandful } from './helpers/overfit';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-train-'));
+test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 // A very small model so these runs take seconds.
 const micro = {
   preset: 'tiny' as const, backboneWidth: 8, hiddenDim: 32, numHeads: 2, numPoints: 2, encoderLayers: 1,

@@ -1,5 +1,5 @@
 // Shared machinery of the property-based fuzz children (test/helpers/fuzz-*.js, spawned by
-// test/fuzz-*.test.ts through test/helpers/fuzz-harness.ts).
+// test/fuzz.test.ts through test/helpers/fuzz-harness.ts).
 //
 // An entry point is fuzzed through a *plan*: plain, printable data describing its arguments
 // (numbers, strings, arrays, objects and `Special` markers for values that must be made fresh

@@ -1,4 +1,4 @@
-// Fuzz child for test/fuzz-data.test.ts: the dataset readers' options (synthetic, coco, voc), the
+// Fuzz child for test/fuzz.test.ts (data): the dataset readers' options (synthetic, coco, voc), the
 // DataLoader, collate, image decoding and resizing, evaluateCoco / CocoEvaluator, and the alignment
 // diagnostics.
 //   node fuzz-data.js <dist/lib/index.js> <progress.json> <workdir>

@@ -1,4 +1,4 @@
-// Parent side of the fuzz suites (test/fuzz-*.test.ts): runs a fuzz child (test/helpers/fuzz-*.js)
+// Parent side of the fuzz suites (test/fuzz.test.ts): runs a fuzz child (test/helpers/fuzz-*.js)
 // against the compiled library, under a virtual-memory cap so that a huge allocation fails
 // instead of exhausting the machine. When the child dies (a signal, an abort, a hang), the progress
 // file names the item and the case it was running; that item is recorded as a crash and the

@@ -1,4 +1,4 @@
-// Fuzz child for test/fuzz-model.test.ts: AlignDetr.create options, model.predict / forward / save /
+// Fuzz child for test/fuzz.test.ts (model): AlignDetr.create options, model.predict / forward / save /
 // parameter / numParameters / loadCheckpoint, AlignDetr.load (also of damaged files), and every
 // method of the native handle classes called with a `this` of another class.
 //   node fuzz-model.js <dist/lib/index.js> <progress.json> <workdir>

@@ -1,4 +1,4 @@
-// Fuzz child for test/fuzz-ops.test.ts: every member of `ops` (msDeformAttn, msDeformAttnBackward,
+// Fuzz child for test/fuzz.test.ts (ops): every member of `ops` (msDeformAttn, msDeformAttnBackward,
 // linearSumAssignment and its batch / async variants, alignLoss, alignTargets).
 //   node fuzz-ops.js <dist/lib/index.js> <progress.json> <workdir>
 'use strict';

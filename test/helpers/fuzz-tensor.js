@@ -1,4 +1,4 @@
-// Fuzz child for test/fuzz-tensor.test.ts: Tensor.from / reshape / toTypedArray / dispose and the
+// Fuzz child for test/fuzz.test.ts (tensor): Tensor.from / reshape / toTypedArray / dispose and the
 // other Tensor members, buildInfo, setNumThreads.
 //   node fuzz-tensor.js <dist/lib/index.js> <progress.json> <workdir>
 'use strict';

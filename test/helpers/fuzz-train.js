@@ -1,4 +1,4 @@
-// Fuzz child for test/fuzz-train.test.ts: Trainer construction options, fit options, step /
+// Fuzz child for test/fuzz.test.ts (train): Trainer construction options, fit options, step /
 // evaluateLoss batches and options, evaluate, saveCheckpoint, Trainer.resume (also of damaged
 // checkpoints).
 //   node fuzz-train.js <dist/lib/index.js> <progress.json> <workdir>
