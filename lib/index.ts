@@ -35,4 +35,4 @@ export type {
   CocoDetections, AlignmentSample, BestRegressedRecallResult, BoxFormat, ImageMatchings, LayerMatching,
   MatchingInstabilityResult,
 } from './evaluator/index';
-export { AlignDetrError, CheckpointError } from './errors';
+export { AlignDetrError, CheckpointError, DatasetError, NonFiniteLossError } from './errors';

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { decodeImage } from './data/decode';
 import type { Category, RgbImage } from './data/types';
 import { loadAddon } from './native';
+import { InFlight, checkSignal, raceAbort } from './abort';
 import { readingCheckpoint } from './errors';
 import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf, wrapHandle } from './tensor';
@@ -99,6 +100,18 @@ export interface CreateOptions extends Partial<ModelConfig> {
    * creation leaves that generator's stream as it was.
    */
   seed?: number;
+  /**
+   * Cancels the creation: an aborted signal rejects with its reason at once (before any work),
+   * an abort while the model is being built rejects promptly, and the model built anyway is
+   * disposed when it is done.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link AlignDetr.load}. */
+export interface LoadOptions {
+  /** Cancels the load: the promise rejects with the signal's reason and a model read anyway is disposed. */
+  signal?: AbortSignal;
 }
 
 /** An image to detect in: decoded RGB pixels, or a file path (decoded with sharp). */
@@ -112,6 +125,12 @@ export interface PredictOptions {
   scoreThreshold?: number;
   /** At most this many detections per image (default: the config's selectTopK, 300 for the R50 preset). */
   maxDetections?: number;
+  /**
+   * Cancels the call: an aborted signal rejects with its reason at once (before any decoding),
+   * an abort during decoding or the network rejects promptly (the native work finishes in the
+   * background and its result is dropped).
+   */
+  signal?: AbortSignal;
 }
 
 /** One detection, in the COCO result convention. */
@@ -227,6 +246,7 @@ export let modelInternals: ModelInternals;
 export class AlignDetr {
   #handle: ModelHandle;
   #categories: Category[];
+  readonly #inFlight = new InFlight();
 
   private constructor(handle: ModelHandle, categories: Category[]) {
     this.#handle = handle;
@@ -237,10 +257,13 @@ export class AlignDetr {
    * Builds a freshly initialised model (spec initialisation) off the JS thread.
    * @throws TypeError / RangeError naming the option for bad options: an unknown key, a value of
    * the wrong kind, or one outside the field's range (see {@link ModelConfig}).
+   * An aborted `signal` rejects with its reason (see {@link CreateOptions.signal}).
    */
   static async create(options: CreateOptions): Promise<AlignDetr> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
-    const { preset = 'dino-r50-4scale', categories, seed, ...overrides } = options;
+    // `signal` is not a model field: kept out of the overrides the native layer checks.
+    const { preset = 'dino-r50-4scale', categories, seed, signal: signalOption, ...overrides } = options;
+    const signal = checkSignal(signalOption);
     if (typeof preset !== 'string') throw new TypeError("preset: expected 'dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr'");
     if (seed !== undefined) {
       if (typeof seed !== 'number') throw new TypeError(`seed: expected an integer, got ${typeof seed}`);
@@ -255,14 +278,33 @@ export class AlignDetr {
       overrides.numClasses = cats.length;
     }
     if (overrides.numClasses === undefined) throw new TypeError('numClasses: required (or give categories)');
-    const handle = await binding().createModel(preset, overrides as Record<string, number | boolean | string>, seed);
+    signal?.throwIfAborted();
+    const handle = await raceAbort(
+      binding().createModel(preset, overrides as Record<string, number | boolean | string>, seed),
+      signal,
+      (late) => late.dispose(),
+    );
     return new AlignDetr(handle, cats ?? defaultCategories(handle.config().numClasses));
   }
 
-  /** Loads a checkpoint written by `save()`; a truncated or foreign file is a TypeError naming the path. */
-  static async load(file: string): Promise<AlignDetr> {
-    const resolved = await inputFile(file);
-    const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
+  /**
+   * Loads a checkpoint written by `save()`. A truncated, foreign or damaged file is a
+   * CheckpointError naming the path (a path that cannot be opened is a TypeError). An aborted
+   * `options.signal` rejects with its reason; a model read anyway is disposed.
+   */
+  static async load(file: string, options: LoadOptions = {}): Promise<AlignDetr> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { signal? }');
+    for (const key of Object.keys(options)) {
+      if (key !== 'signal') throw new TypeError(`options: unknown option '${key}' (expected signal)`);
+    }
+    const signal = checkSignal(options.signal);
+    signal?.throwIfAborted();
+    const resolved = await raceAbort(inputFile(file), signal);
+    const { model, metadata } = await raceAbort(
+      readingCheckpoint(resolved, () => binding().loadModel(resolved)),
+      signal,
+      (late) => late.model.dispose(),
+    );
     let meta: Partial<Metadata> = {};
     try {
       meta = metadata ? (JSON.parse(metadata) as Metadata) : {};
@@ -318,20 +360,31 @@ export class AlignDetr {
    * Detects objects. Images are resized as the recipe's test transform does (short side to
    * `config.testShortEdge`, long side at most `config.testMaxSize`), batched, and run off the JS
    * thread. Returns, per image, detections sorted by score with boxes in original pixels.
-   * At most MAX_PREDICT_IMAGES (1024) images per call.
+   * At most MAX_PREDICT_IMAGES (1024) images per call. An aborted `options.signal` rejects
+   * with its reason (see {@link PredictOptions.signal}).
    */
   async predict(images: ImageInput | readonly ImageInput[], options: PredictOptions = {}): Promise<Detection[][]> {
     const handle = this.handle('predict');
+    // `signal` stays here: the native layer checks the other options and knows no such key.
+    let nativeOptions: PredictOptions = options;
+    let signal: AbortSignal | undefined;
+    if (typeof options === 'object' && options !== null && Object.hasOwn(options, 'signal')) {
+      const { signal: signalOption, ...rest } = options;
+      signal = checkSignal(signalOption);
+      nativeOptions = rest;
+    }
     const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
     if (list.length === 0) throw new RangeError('images: expected at least one image');
     // Checked before anything walks the list: a sparse array's length alone could be 2^32 − 1.
     if (list.length > MAX_PREDICT_IMAGES) {
       throw new RangeError(`images: at most ${MAX_PREDICT_IMAGES} images per call, got ${list.length}`);
     }
-    const decoded = await Promise.all(
-      list.map((im, i) => (typeof im === 'string' ? decodeImage(im, `images[${i}]`) : Promise.resolve(im))),
+    signal?.throwIfAborted();
+    const decoded = await raceAbort(
+      Promise.all(list.map((im, i) => (typeof im === 'string' ? decodeImage(im, `images[${i}]`) : Promise.resolve(im)))),
+      signal,
     );
-    const raw = await handle.predict(decoded, options);
+    const raw = await raceAbort(this.#inFlight.track(handle.predict(decoded, nativeOptions)), signal);
     return raw.map(({ boxes, scores, labels }) => {
       const out: Detection[] = [];
       for (let k = 0; k < scores.length; k++) {
@@ -351,7 +404,9 @@ export class AlignDetr {
    * `{ profile: true }` adds per-stage `timings`.
    */
   async forward(images: Tensor, validSizes: Tensor, options: ForwardOptions = {}): Promise<ForwardOutput> {
-    const out = await this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'), options);
+    const out = await this.#inFlight.track(
+      this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'), options),
+    );
     const pair = (p: { logits: unknown; boxes: unknown }) => ({ logits: wrapHandle(p.logits), boxes: wrapHandle(p.boxes) });
     return {
       layers: out.layers.map(pair),
@@ -367,7 +422,7 @@ export class AlignDetr {
     const target = outputFile(file);
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
     const metadata: Metadata = { categories: this.#categories };
-    await this.handle('save').save(target, JSON.stringify(metadata));
+    await this.#inFlight.track(this.handle('save').save(target, JSON.stringify(metadata)));
   }
 
   /**
@@ -379,15 +434,25 @@ export class AlignDetr {
   async loadCheckpoint(file: string): Promise<StateDictReport> {
     const resolved = await inputFile(file);
     const handle = this.handle('loadCheckpoint');
-    return readingCheckpoint(resolved, () => handle.loadPytorch(resolved));
+    return readingCheckpoint(resolved, () => this.#inFlight.track(handle.loadPytorch(resolved)));
   }
 
-  /** Frees the native model. Further use throws a TypeError. */
+  /**
+   * Frees the native model. Further use throws a TypeError naming the method; work already in
+   * flight finishes on its own reference (see `[Symbol.asyncDispose]` to wait for it).
+   */
   dispose(): void {
     this.#handle.dispose();
   }
 
+  /** `using model = ...`: dispose(). */
   [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `await using model = ...`: waits for the model's native work in flight (predict, forward, save, loadCheckpoint), then dispose(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#inFlight.settled();
     this.dispose();
   }
 

@@ -17,7 +17,8 @@ import type { CocoDataset, CocoEvalResult } from './evaluator/index';
 import { AlignDetr, modelInternals } from './model';
 import type { ModelConfig } from './model';
 import { loadAddon } from './native';
-import { readingCheckpoint } from './errors';
+import { InFlight, checkSignal, raceAbort } from './abort';
+import { readingCheckpoint, trainingStep } from './errors';
 import { inputFile, outputFile } from './paths';
 
 /**
@@ -311,6 +312,8 @@ export class Trainer {
   readonly model: AlignDetr;
   readonly options: TrainerOptions;
   #handle: TrainerHandle;
+  #disposed = false;
+  readonly #inFlight = new InFlight();
   #resume?: TrainingMetadata;
   #runInfo?: Record<string, unknown>;
 
@@ -365,12 +368,17 @@ export class Trainer {
 
   /** Optimisation steps done so far. */
   get stepCount(): number {
-    return this.#handle.stepCount;
+    return this.handle('stepCount').stepCount;
   }
 
-  /** One optimisation step on a collated batch (from DataLoader / collate). */
+  /**
+   * One optimisation step on a collated batch (from DataLoader / collate). A NaN or infinite
+   * loss term rejects with a NonFiniteLossError carrying the step and the term; the weights are
+   * left as they were.
+   */
   async step(batch: DetectionBatch): Promise<StepReport> {
-    return this.#handle.step(toNativeBatch(batch));
+    const handle = this.handle('step');
+    return trainingStep(() => this.#inFlight.track(handle.step(toNativeBatch(batch))));
   }
 
   /**
@@ -380,23 +388,35 @@ export class Trainer {
    * @throws TypeError for an unknown option key or a wrong type, RangeError for a bad seed.
    */
   async evaluateLoss(batch: DetectionBatch, options?: EvaluateLossOptions): Promise<LossReport> {
+    const handle = this.handle('evaluateLoss');
     const checked = checkEvaluateLossOptions(options);
-    return this.#handle.evaluateLoss(toNativeBatch(batch), checked);
+    return this.#inFlight.track(handle.evaluateLoss(toNativeBatch(batch), checked));
   }
 
-  /** COCO bbox metrics of the model on `dataset` (images at the model's test size). */
+  /**
+   * COCO bbox metrics of the model on `dataset` (images at the model's test size). An aborted
+   * `options.signal` rejects with its reason: at once when already aborted, else promptly (the
+   * batch in flight is dropped).
+   */
   async evaluate(dataset: Dataset, options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<CocoEvalResult> {
+    return this.#inFlight.track(this.#evaluate(dataset, options));
+  }
+
+  async #evaluate(dataset: Dataset, options: { batchSize?: number; signal?: AbortSignal }): Promise<CocoEvalResult> {
+    this.handle('evaluate');
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { batchSize?, signal? }');
     checkOptionKeys(options, 'options', ['batchSize', 'signal']);
     checkIntegerOption(options.batchSize, 'options.batchSize', 1, 1024);
+    const signal = checkSignal(options.signal);
     checkDataset(dataset, 'dataset', { annotations: true });
+    signal?.throwIfAborted();
     const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
     const batchSize = options.batchSize ?? 2;
     for (let i = 0; i < dataset.length; i += batchSize) {
-      options.signal?.throwIfAborted();
+      signal?.throwIfAborted();
       const idx = [...Array(Math.min(batchSize, dataset.length - i)).keys()].map((k) => i + k);
-      const samples = await Promise.all(idx.map((k) => dataset.get(k)));
-      const results = await this.model.predict(samples.map((s) => s.image), { maxDetections: 100 });
+      const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
+      const results = await this.model.predict(samples.map((s) => s.image), signal ? { maxDetections: 100, signal } : { maxDetections: 100 });
       evaluator.add(
         results.flatMap((dets, j) =>
           dets.map((d) => ({ image_id: samples[j].id, category_id: d.categoryId, bbox: d.bbox, score: d.score })),
@@ -411,21 +431,27 @@ export class Trainer {
     file: string,
     progress: { epoch: number; stepInEpoch: number; history: EpochRecord[]; runInfo?: Record<string, unknown> },
   ): Promise<void> {
+    const handle = this.handle('saveCheckpoint');
     const { runInfo = this.#runInfo, ...rest } = progress;
     const meta: TrainingMetadata = { categories: [...this.model.categories], ...rest, options: this.options };
     if (runInfo !== undefined) meta.runInfo = runInfo;
     const target = outputFile(file);
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
-    await this.#handle.save(target, JSON.stringify(meta));
+    await this.#inFlight.track(handle.save(target, JSON.stringify(meta)));
   }
 
   /**
    * Trains for `epochs` epochs (counting those a resumed checkpoint already did). Returns the
    * per-epoch history; `stopped` says whether it completed, was aborted, or hit maxMinutes.
-   * A NaN or infinite loss rejects with an Error naming the step and the loss term; the last
-   * checkpoint written stays as it was.
+   * A NaN or infinite loss rejects with a NonFiniteLossError naming the step and the loss term
+   * (its `step` and `term` fields); the last checkpoint written stays as it was.
    */
   async fit(trainSet: Dataset, options: FitOptions): Promise<History> {
+    return this.#inFlight.track(this.#fit(trainSet, options));
+  }
+
+  async #fit(trainSet: Dataset, options: FitOptions): Promise<History> {
+    this.handle('fit');
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { epochs, batchSize, ... }');
     checkOptionKeys(options, 'options', FIT_OPTION_KEYS);
     const { epochs, batchSize } = options;
@@ -444,10 +470,7 @@ export class Trainer {
     if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
       throw new TypeError(`onProgress: expected a function, got ${typeof options.onProgress}`);
     }
-    const signal: unknown = options.signal;
-    if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).aborted !== 'boolean')) {
-      throw new TypeError('signal: expected an AbortSignal');
-    }
+    checkSignal(options.signal, 'signal');
     if (options.valSet !== undefined) checkDataset(options.valSet, 'valSet', { annotations: true });
     if (options.runInfo !== undefined && (typeof options.runInfo !== 'object' || options.runInfo === null || Array.isArray(options.runInfo))) {
       throw new TypeError('runInfo: expected a plain object of JSON-serialisable notes');
@@ -537,8 +560,34 @@ export class Trainer {
     return { epochs: history, steps: this.stepCount, stopped: 'completed', checkpoint };
   }
 
-  /** Frees the optimizer state (the model stays usable). */
+  /**
+   * Frees the trainer's native state (optimizer, schedule, random state); the model stays
+   * usable. Further use of the trainer throws a TypeError naming the method; a second dispose()
+   * does nothing.
+   */
   dispose(): void {
+    this.#disposed = true;
     this.#handle.dispose();
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** `using trainer = ...`: dispose(). */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `await using trainer = ...`: waits for the trainer's work in flight (fit, step, evaluate, saves), then dispose(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#inFlight.settled();
+    this.dispose();
+  }
+
+  private handle(what: string): TrainerHandle {
+    if (this.#disposed) throw new TypeError(`trainer.${what}: trainer has been disposed`);
+    return this.#handle;
   }
 }

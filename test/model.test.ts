@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlignDetr, Tensor, decodeImage } from '../lib/index';
+import { AlignDetr, CheckpointError, Tensor, decodeImage } from '../lib/index';
 
 const fixtures = path.resolve(__dirname, '../../test/fixtures/model');
 const bccd = process.env.ALIGN_DETR_BCCD ?? path.resolve(__dirname, '../../../shared/data/bccd');
@@ -221,13 +221,13 @@ test('save / load round trip is bit-identical; truncated and foreign files are e
   const bytes = fs.readFileSync(file);
   const cut = path.join(tmp, 'cut.adetr');
   fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  await t.throwsAsync(AlignDetr.load(cut), { instanceOf: TypeError, message: /cut\.adetr is not an align-detr checkpoint/ });
+  await t.throwsAsync(AlignDetr.load(cut), { instanceOf: CheckpointError, message: /cut\.adetr is not an align-detr checkpoint/ });
   const foreign = path.join(tmp, 'foreign.bin');
   fs.writeFileSync(foreign, 'not a checkpoint');
-  await t.throwsAsync(AlignDetr.load(foreign), { instanceOf: TypeError, message: /foreign\.bin/ });
+  await t.throwsAsync(AlignDetr.load(foreign), { instanceOf: CheckpointError, message: /foreign\.bin/ });
   await t.throwsAsync(AlignDetr.load(path.join(tmp, 'nope.adetr')), { instanceOf: TypeError, message: /cannot open/ });
   // A PyTorch .pth is not an align-detr checkpoint either.
-  await t.throwsAsync(AlignDetr.load(path.join(fixtures, 'detrex_micro.pth')), { instanceOf: TypeError, message: /not an align-detr checkpoint/ });
+  await t.throwsAsync(AlignDetr.load(path.join(fixtures, 'detrex_micro.pth')), { instanceOf: CheckpointError, message: /not an align-detr checkpoint/ });
   // A failed save (the target is a folder) leaves no partial file behind.
   const dirTarget = path.join(tmp, 'a-folder');
   fs.mkdirSync(dirTarget);

@@ -56,11 +56,11 @@ int main(int argc, char** argv) {
   std::printf("machine: %s, %d threads, libtorch %s\n", cpuModel().c_str(), threads, TORCH_VERSION);
   std::printf("%-12s %12s %12s %8s\n", "kind", "fused ms", "composed ms", "ratio");
   for (const char* name : {"align", "ia-bce", "focal", "qfl", "vfl", "stable-dino"}) {
-    const auto kind = adetr::train::parseClassLossKind(name);
-    const adetr::train::ClassLossParams params;
+    const auto kind = adetr::ops::parseAlignLossKind(name);
+    const adetr::ops::AlignLossParams params;
     auto step = [&](bool fused) {
       auto x = logits.detach().requires_grad_(true);
-      auto loss = fused ? adetr::ops::alignClassificationLoss(x, target, positive, kind, params)
+      auto loss = fused ? adetr::ops::alignClassificationLoss(x, target, positive, at::Tensor(), kind, params)
                         : adetr::train::classificationLossComposed(kind, x, target, positive, params);
       loss.backward();
     };

@@ -2,6 +2,7 @@
 // bbox [x, y, w, h] in pixels, categories. Segmentations are ignored.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DatasetError } from '../errors';
 import { FileDataset, requireImageFolder } from './file_dataset';
 import type { Category, Dataset, DetectionSample } from './types';
 import {
@@ -23,9 +24,10 @@ export interface CocoJson {
   categories: { id: number; name: string }[];
 }
 
-export class CocoAnnotationError extends Error {
-  constructor(readonly file: string, readonly reason: string) {
-    super(`bad COCO annotations ${file}: ${reason}`);
+/** A COCO annotation file that cannot be read (a DatasetError naming the file and the reason). */
+export class CocoAnnotationError extends DatasetError {
+  constructor(file: string, readonly reason: string) {
+    super(`bad COCO annotations ${file}: ${reason}`, file);
     this.name = 'CocoAnnotationError';
   }
 }

@@ -1,16 +1,18 @@
 // Image decoding with sharp (libvips). Decoding runs on libuv's thread pool, so awaiting it
 // leaves the JS thread free. Every failure names the file and libvips' reason.
 import sharp from 'sharp';
+import { DatasetError } from '../errors';
 import type { RgbImage } from './types';
 
-export class ImageDecodeError extends Error {
+/** An image that cannot be decoded (a DatasetError naming the file and libvips' reason). */
+export class ImageDecodeError extends DatasetError {
   /**
    * @param file the file that failed ('<buffer>' for encoded bytes)
    * @param reason libvips' message
    * @param argName the argument that held it (e.g. 'images[2]'), when the caller passed one
    */
-  constructor(readonly file: string, readonly reason: string, readonly argName?: string) {
-    super(`${argName ? `${argName}: ` : ''}cannot decode image ${file}: ${reason}`);
+  constructor(file: string, readonly reason: string, readonly argName?: string) {
+    super(`${argName ? `${argName}: ` : ''}cannot decode image ${file}: ${reason}`, file);
     this.name = 'ImageDecodeError';
   }
 }

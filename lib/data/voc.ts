@@ -2,6 +2,7 @@
 // Annotations/<id>.xml and JPEGImages/<id><imageExtension>.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DatasetError } from '../errors';
 import { FileDataset, requireImageFolder } from './file_dataset';
 import type { Category, Dataset, DetectionSample } from './types';
 import {
@@ -30,9 +31,10 @@ export interface VocOptions {
   imageExtension?: string;
 }
 
-export class VocAnnotationError extends Error {
-  constructor(readonly file: string, readonly reason: string) {
-    super(`bad VOC annotation ${file}: ${reason}`);
+/** A VOC annotation (or image-set) file that cannot be read (a DatasetError naming the file and the reason). */
+export class VocAnnotationError extends DatasetError {
+  constructor(file: string, readonly reason: string) {
+    super(`bad VOC annotation ${file}: ${reason}`, file);
     this.name = 'VocAnnotationError';
   }
 }

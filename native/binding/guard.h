@@ -2,25 +2,35 @@
 //
 // Every function exported to JS is wrapped in Guarded<>, so no C++ exception can escape into
 // Node (which would abort the process). adetr::ArgError keeps its kind (TypeError /
-// RangeError); c10::Error becomes an Error carrying libtorch's message without its C++
-// backtrace; anything else becomes a plain Error.
+// RangeError); CheckpointError and NonFiniteLossError become Errors with a `code` (and, for the
+// latter, `step` and `term`) that lib/ maps to its own error classes; c10::Error becomes an
+// Error carrying libtorch's message without its C++ backtrace; anything else becomes a plain
+// Error.
 #pragma once
 
 #include <napi.h>
 
 #include <c10/util/Exception.h>
 
+#include <cstdint>
 #include <string>
 
 #include "common/arg_error.h"
 #include "common/checkpoint_error.h"
+#include "common/non_finite_loss_error.h"
 
 namespace adetr::binding {
 
-enum class ErrorKind { None, Type, Range, Checkpoint, Generic };
+enum class ErrorKind { None, Type, Range, Checkpoint, NonFiniteLoss, Generic };
+
+// What a caught exception carries besides its kind and message (NonFiniteLoss only).
+struct ErrorData {
+  int64_t step = 0;
+  std::string term;
+};
 
 // Creates the JS error object for a kind and message (call on the JS thread only).
-inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string& message) {
+inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string& message, const ErrorData& data = {}) {
   switch (kind) {
     case ErrorKind::Type:
       return Napi::TypeError::New(env, message);
@@ -29,6 +39,13 @@ inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string&
     case ErrorKind::Checkpoint: {
       Napi::Error e = Napi::Error::New(env, message);
       e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_CHECKPOINT"));
+      return e;
+    }
+    case ErrorKind::NonFiniteLoss: {
+      Napi::Error e = Napi::Error::New(env, message);
+      e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_NON_FINITE_LOSS"));
+      e.Set("step", Napi::Number::New(env, static_cast<double>(data.step)));
+      e.Set("term", Napi::String::New(env, data.term));
       return e;
     }
     default:
@@ -42,9 +59,10 @@ inline std::string errorMessage(const std::exception& e) {
   return e.what();
 }
 
-// Runs `fn`, classifying whatever it throws. Usable off the JS thread (it never touches napi).
+// Runs `fn`, classifying whatever it throws (`data` receives a NonFiniteLossError's step and
+// term). Usable off the JS thread (it never touches napi).
 template <typename Fn>
-ErrorKind runCatching(Fn&& fn, std::string& message) {
+ErrorKind runCatching(Fn&& fn, std::string& message, ErrorData* data = nullptr) {
   try {
     fn();
     return ErrorKind::None;
@@ -54,6 +72,10 @@ ErrorKind runCatching(Fn&& fn, std::string& message) {
   } catch (const CheckpointError& e) {
     message = e.what();
     return ErrorKind::Checkpoint;
+  } catch (const NonFiniteLossError& e) {
+    message = e.what();
+    if (data) *data = ErrorData{e.step, e.term};
+    return ErrorKind::NonFiniteLoss;
   } catch (const c10::Error& e) {
     message = e.what_without_backtrace();
     return ErrorKind::Generic;
@@ -71,15 +93,16 @@ template <typename Fn>
 Napi::Value callGuarded(Napi::Env env, Fn&& fn) {
   Napi::Value result;
   std::string message;
+  ErrorData data;
   ErrorKind kind = ErrorKind::None;
   try {
     result = fn();
   } catch (const Napi::Error&) {
     throw;  // already a JS exception (node-addon-api C++ exception mode)
   } catch (...) {
-    kind = runCatching([] { throw; }, message);
+    kind = runCatching([] { throw; }, message, &data);
   }
-  if (kind != ErrorKind::None) throw makeJsError(env, kind, message);
+  if (kind != ErrorKind::None) throw makeJsError(env, kind, message, data);
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 
 #include "binding/addon.h"
 #include "binding/args.h"
@@ -29,21 +30,37 @@ namespace {
 
 using model::Dino;
 
-// Converts the config text ("key=value" lines) to a JS object: numbers, booleans and, for
-// Choice fields, their names.
+// The config as a JS object, field by field through the table (model/config.h): numbers,
+// booleans and, for Choice fields, their names.
 Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
   Napi::Object out = Napi::Object::New(env);
-  std::istringstream is(model::configToText(config));
-  std::string line;
-  while (std::getline(is, line)) {
-    const auto eq = line.find('=');
-    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    const model::ConfigFieldSpec* field = model::findConfigField(key);
-    if (field != nullptr && field->kind == model::ConfigFieldKind::Choice) out.Set(key, Napi::String::New(env, value));
-    else if (value == "true" || value == "false") out.Set(key, Napi::Boolean::New(env, value == "true"));
-    else out.Set(key, Napi::Number::New(env, std::stod(value)));
-  }
+  model::forEachConfigField(config, [&](const model::ConfigFieldSpec& f, const auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_enum_v<T>) out.Set(f.name, Napi::String::New(env, model::choiceName(f, value)));
+    else if constexpr (std::is_same_v<T, bool>) out.Set(f.name, Napi::Boolean::New(env, value));
+    else out.Set(f.name, Napi::Number::New(env, static_cast<double>(value)));
+  });
   return out;
+}
+
+// Stores the JS value `v` in `config`'s `field`, checked for its kind and range (validate() then
+// checks the rules that relate fields).
+void readConfigField(const model::ConfigFieldSpec& field, const Napi::Value& v, model::DinoConfig& config) {
+  model::visitConfigField(field, config, [&](const model::ConfigFieldSpec& f, auto& member) {
+    using T = std::decay_t<decltype(member)>;
+    if constexpr (std::is_enum_v<T>) {
+      checkType(v.IsString(), f.name, ": expected ", model::choiceList(f));
+      member = static_cast<T>(model::parseConfigChoice(f, v.As<Napi::String>().Utf8Value()));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      checkType(v.IsBoolean(), f.name, ": expected a boolean");
+      member = v.As<Napi::Boolean>().Value();
+    } else {
+      checkType(v.IsNumber(), f.name, std::is_integral_v<T> ? ": expected an integer" : ": expected a number");
+      const double d = v.As<Napi::Number>().DoubleValue();
+      model::checkConfigValue(f, d);  // finite, integral where it must be, in range: exact as T
+      member = static_cast<T>(d);
+    }
+  });
 }
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
@@ -423,14 +440,13 @@ Napi::Value ModelWrap::LoadPytorch(const Napi::CallbackInfo& info) {
 // createModel(preset: string, overrides: Record<string, number | boolean>, seed?: integer)
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {
   checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr')");
-  model::DinoConfig base = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
+  model::DinoConfig config = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
   Napi::Object overrides = readOptions(info[1], "options");
-  // Every key must name a config field and every value fit its kind and range before any text is
-  // built: a key holding '=' or a newline would otherwise write other fields.
+  // Every key must name a config field (checked before any value is read), and each value fits
+  // its kind and range as it is stored.
   std::vector<std::string> fieldNames;
   for (const auto& f : model::configFields()) fieldNames.emplace_back(f.name);
   checkKnownOptionKeys(overrides, "options", "field", fieldNames);
-  std::string text;
   Napi::Array keys = overrides.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
     std::string key = keys.Get(i).ToString().Utf8Value();
@@ -438,30 +454,41 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
     checkType(field != nullptr, "options: unknown field '", printableKey(key), "'");
     Napi::Value v = overrides.Get(key);
     if (v.IsUndefined()) continue;
-    if (field->kind == model::ConfigFieldKind::Choice) {
-      checkType(v.IsString(), field->name, ": expected ", model::choiceList(*field));
-      const std::string name = v.As<Napi::String>().Utf8Value();
-      model::parseConfigChoice(*field, name);  // one of the names: safe to write as text
-      text += std::string(field->name) + "=" + name + "\n";
-    } else if (field->kind == model::ConfigFieldKind::Boolean) {
-      checkType(v.IsBoolean(), field->name, ": expected a boolean");
-      text += std::string(field->name) + "=" + (v.As<Napi::Boolean>().Value() ? "true" : "false") + "\n";
-    } else {
-      checkType(v.IsNumber(), field->name, field->kind == model::ConfigFieldKind::Integer ? ": expected an integer" : ": expected a number");
-      const double d = v.As<Napi::Number>().DoubleValue();
-      model::checkConfigValue(*field, d);  // finite, integral where it must be, in range: prints as plain digits
-      std::ostringstream os;
-      os.precision(17);
-      os << d;
-      text += std::string(field->name) + "=" + os.str() + "\n";
-    }
+    readConfigField(*field, v, config);
   }
-  model::DinoConfig config = model::configFromText(text, base);
+  config.validate();
   std::optional<uint64_t> seed;
   if (info.Length() > 2 && !info[2].IsUndefined()) {
     seed = static_cast<uint64_t>(readInteger(info[2], "seed", 0, (int64_t{1} << 53) - 1));
   }
   return (new CreateWorker(info.Env(), config, seed))->Start();
+}
+
+// configFields(): the config field table, [{ name, kind, min?, max?, choices? }] in DinoConfig's
+// order (kind 'integer', 'number', 'boolean' or 'choice'; min/max for the numeric kinds, choices
+// for 'choice'), for the test that checks lib/model.ts's ModelConfig against it.
+Napi::Value ConfigFields(const Napi::CallbackInfo& info) {
+  static const char* const kKindNames[] = {"integer", "number", "boolean", "choice"};
+  Napi::Env env = info.Env();
+  const auto& fields = model::configFields();
+  Napi::Array out = Napi::Array::New(env, fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const model::ConfigFieldSpec& f = fields[i];
+    Napi::Object item = Napi::Object::New(env);
+    item.Set("name", f.name);
+    item.Set("kind", kKindNames[static_cast<size_t>(f.kind)]);
+    if (f.kind == model::ConfigFieldKind::Integer || f.kind == model::ConfigFieldKind::Number) {
+      item.Set("min", f.min);
+      item.Set("max", f.max);
+    }
+    if (f.kind == model::ConfigFieldKind::Choice) {
+      Napi::Array choices = Napi::Array::New(env, f.choices.size());
+      for (size_t c = 0; c < f.choices.size(); ++c) choices.Set(static_cast<uint32_t>(c), f.choices[c]);
+      item.Set("choices", choices);
+    }
+    out.Set(static_cast<uint32_t>(i), item);
+  }
+  return out;
 }
 
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
@@ -474,6 +501,7 @@ void registerModel(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
   exports.Set("ModelHandle", cls);
   exports.Set("createModel", Napi::Function::New<Guarded<&CreateModel>>(env, "createModel"));
   exports.Set("loadModel", Napi::Function::New<Guarded<&LoadModel>>(env, "loadModel"));
+  exports.Set("configFields", Napi::Function::New<Guarded<&ConfigFields>>(env, "configFields"));
 }
 
 const Registrar kRegistrar(&registerModel);

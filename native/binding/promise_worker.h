@@ -2,7 +2,7 @@
 //
 // Run() executes on a libuv pool thread and may throw anything: the exception is classified
 // there (no napi calls off-thread) and becomes a TypeError / RangeError / Error rejection on
-// the JS thread. Subclasses hold their inputs by value (at::Tensor copies keep storage alive
+// the JS thread (see guard.h for the Errors that carry a code). Subclasses hold their inputs by value (at::Tensor copies keep storage alive
 // even if JS disposes the handles meanwhile) and build the JS result in Result().
 #pragma once
 
@@ -30,7 +30,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   virtual Napi::Value Result(Napi::Env env) = 0;  // on the JS thread, after Run() succeeded
 
  private:
-  void Execute() final { kind_ = runCatching([this] { Run(); }, message_); }
+  void Execute() final { kind_ = runCatching([this] { Run(); }, message_, &data_); }
 
   // Both callbacks run on the JS thread, but possibly while the environment is being torn down
   // (worker.terminate() with this work in flight): then every napi call fails and throws, and an
@@ -41,7 +41,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       Napi::Env env = Env();
       Napi::HandleScope scope(env);
       if (kind_ != ErrorKind::None) {
-        deferred_.Reject(makeJsError(env, kind_, message_).Value());
+        deferred_.Reject(makeJsError(env, kind_, message_, data_).Value());
         return;
       }
       try {
@@ -63,6 +63,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   ErrorKind kind_ = ErrorKind::None;
   std::string message_;
+  ErrorData data_;  // a NonFiniteLossError's step and term
 };
 
 }  // namespace adetr::binding

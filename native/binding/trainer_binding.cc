@@ -17,6 +17,7 @@
 #include "binding/registry.h"
 #include "common/arg_error.h"
 #include "model/seeded_init.h"
+#include "ops/align_loss/align_loss.h"
 #include "train/trainer.h"
 
 namespace adetr::binding {
@@ -55,7 +56,7 @@ train::TrainerOptions readTrainerOptions(const Napi::Value& value) {
     lossName = o.Get("loss").As<Napi::String>().Utf8Value();
   }
   train::TrainerOptions t;
-  t.criterion = train::criterionDefaults(train::parseClassLossKind(lossName));
+  t.criterion = train::criterionDefaults(ops::parseAlignLossKind(lossName, "loss"));
   if (!o.Get("matching").IsUndefined()) {
     checkType(o.Get("matching").IsString(), "options.matching: expected 'mixed' or 'one-to-one'");
     const std::string m = o.Get("matching").As<Napi::String>().Utf8Value();

@@ -8,10 +8,10 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <regex>
 #include <sstream>
+#include <type_traits>
 
 #include "common/arg_error.h"
 #include "common/checkpoint_error.h"
@@ -27,62 +27,6 @@ constexpr const char* kFormatKey = "align_detr_format";
 // 1: config, metadata, state. 2: adds "checksums" (model/checksum.h) over all three.
 constexpr int64_t kFormatVersion = 2;
 
-// Every config field, by name, for the text form.
-struct Field {
-  const char* name;
-  std::function<std::string(const DinoConfig&)> get;
-  std::function<void(DinoConfig&, const std::string&)> set;
-};
-
-template <typename T>
-Field field(const char* name, T DinoConfig::*member) {
-  return {name,
-          [member](const DinoConfig& c) {
-            std::ostringstream os;
-            os.precision(17);
-            os << std::boolalpha << c.*member;
-            return os.str();
-          },
-          [member, name](DinoConfig& c, const std::string& v) {
-            std::istringstream is(v);
-            T value{};
-            is >> std::boolalpha >> value;
-            if (!is.fail() && !is.eof()) is >> std::ws;
-            checkType(!is.fail() && is.eof(), "config.", name, ": bad value '", v, "'");
-            c.*member = value;
-          }};
-}
-
-// A Choice field (model/config.h): written as its name, read back through the field table.
-template <typename E>
-Field choiceField(const char* name, E DinoConfig::*member) {
-  return {name,
-          [member, name](const DinoConfig& c) {
-            return findConfigField(name)->choices.at(static_cast<size_t>(c.*member));
-          },
-          [member, name](DinoConfig& c, const std::string& v) {
-            c.*member = static_cast<E>(parseConfigChoice(*findConfigField(name), v));
-          }};
-}
-
-const std::vector<Field>& fields() {
-  static const std::vector<Field> all = {
-      field("numClasses", &DinoConfig::numClasses),       field("backboneDepth", &DinoConfig::backboneDepth),
-      field("backboneWidth", &DinoConfig::backboneWidth), field("freezeAt", &DinoConfig::freezeAt),
-      field("backboneGroupNorm", &DinoConfig::backboneGroupNorm),
-      field("hiddenDim", &DinoConfig::hiddenDim),         field("numHeads", &DinoConfig::numHeads),
-      field("numLevels", &DinoConfig::numLevels),         field("numPoints", &DinoConfig::numPoints),
-      field("encoderLayers", &DinoConfig::encoderLayers), field("decoderLayers", &DinoConfig::decoderLayers),
-      field("ffnDim", &DinoConfig::ffnDim),               field("numQueries", &DinoConfig::numQueries),
-      field("neckGroups", &DinoConfig::neckGroups),       field("dnNumber", &DinoConfig::dnNumber),
-      field("labelNoiseRatio", &DinoConfig::labelNoiseRatio), field("boxNoiseScale", &DinoConfig::boxNoiseScale),
-      field("testShortEdge", &DinoConfig::testShortEdge), field("testMaxSize", &DinoConfig::testMaxSize),
-      field("selectTopK", &DinoConfig::selectTopK),       field("padInvariant", &DinoConfig::padInvariant),
-      choiceField("memoryFusion", &DinoConfig::memoryFusion), choiceField("decoder", &DinoConfig::decoder),
-  };
-  return all;
-}
-
 // Named parameters and buffers of the model (the state dict).
 std::map<std::string, at::Tensor> stateOf(torch::nn::Module& m) {
   std::map<std::string, at::Tensor> state;
@@ -93,9 +37,22 @@ std::map<std::string, at::Tensor> stateOf(torch::nn::Module& m) {
 
 }  // namespace
 
+// The text form goes through the field table (model/config.h): integers as digits, reals with 17
+// significant digits, booleans as true/false, Choice fields as their names.
 std::string configToText(const DinoConfig& config) {
   std::string out;
-  for (const auto& f : fields()) out += std::string(f.name) + "=" + f.get(config) + "\n";
+  forEachConfigField(config, [&](const ConfigFieldSpec& f, const auto& value) {
+    out += std::string(f.name) + "=";
+    if constexpr (std::is_enum_v<std::decay_t<decltype(value)>>) {
+      out += choiceName(f, value);
+    } else {
+      std::ostringstream os;
+      os.precision(17);
+      os << std::boolalpha << value;
+      out += os.str();
+    }
+    out += "\n";
+  });
   return out;
 }
 
@@ -108,14 +65,21 @@ DinoConfig configFromText(const std::string& text, const DinoConfig& base) {
     const auto eq = line.find('=');
     checkType(eq != std::string::npos, "checkpoint: malformed config line '", line, "'");
     const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    bool known = false;
-    for (const auto& f : fields()) {
-      if (key == f.name) {
-        f.set(c, value);
-        known = true;
+    const ConfigFieldSpec* field = findConfigField(key);
+    checkType(field != nullptr, "config: unknown field '", key, "'");
+    visitConfigField(*field, c, [&](const ConfigFieldSpec& f, auto& member) {
+      using T = std::decay_t<decltype(member)>;
+      if constexpr (std::is_enum_v<T>) {
+        member = static_cast<T>(parseConfigChoice(f, value));
+      } else {
+        std::istringstream vs(value);
+        T parsed{};
+        vs >> std::boolalpha >> parsed;
+        if (!vs.fail() && !vs.eof()) vs >> std::ws;
+        checkType(!vs.fail() && vs.eof(), "config.", f.name, ": bad value '", value, "'");
+        member = parsed;
       }
-    }
-    checkType(known, "config: unknown field '", key, "'");
+    });
   }
   c.validate();
   return c;
@@ -157,20 +121,23 @@ void openArchive(torch::serialize::InputArchive& archive, const std::string& pat
     std::ifstream probe(path, std::ios::binary);
     checkType(probe.good(), "path: cannot open ", path);
   }
+  // A file that opens but is no checkpoint (truncated or foreign) is a CheckpointError, as a
+  // damaged one is; a path that cannot be opened stays a TypeError.
   try {
     archive.load_from(path);
   } catch (const std::exception&) {
-    checkType(false, "path: ", path, " is not an align-detr checkpoint (truncated or foreign file)");
+    throw CheckpointError("path: " + path + " is not an align-detr checkpoint (truncated or foreign file)");
   }
 }
 
 LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, const std::string& path) {
   c10::IValue version, config, metadata;
-  checkType(archive.try_read(kFormatKey, version) && version.isInt(), "path: ", path,
-            " is not an align-detr checkpoint (no format marker)");
+  if (!archive.try_read(kFormatKey, version) || !version.isInt()) {
+    throw CheckpointError("path: " + path + " is not an align-detr checkpoint (no format marker)");
+  }
   checkType(version.toInt() <= kFormatVersion, "path: ", path, " was written by a newer align-detr (format ",
             version.toInt(), ")");
-  checkType(archive.try_read("config", config) && config.isString(), "path: ", path, " has no model config");
+  if (!archive.try_read("config", config) || !config.isString()) throw CheckpointError("path: " + path + " has no model config");
   // Format 2 carries a checksum of every record: a damaged file is refused before any of it is used.
   std::map<std::string, uint64_t> sums;
   const bool checked = version.toInt() >= 2;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "common/arg_error.h"
 
@@ -11,33 +12,66 @@ namespace adetr::model {
 namespace {
 
 using Kind = ConfigFieldKind;
+using C = DinoConfig;
 
-// The documented ranges (config.h lists the maxima; README.md and lib/model.ts repeat them).
+ConfigFieldSpec integer(const char* name, int64_t C::*member, double min, double max,
+                        ConfigRule (*rule)(const C&) = nullptr) {
+  return {name, Kind::Integer, min, max, {}, member, rule};
+}
+ConfigFieldSpec number(const char* name, double C::*member, double min, double max) {
+  return {name, Kind::Number, min, max, {}, member};
+}
+ConfigFieldSpec boolean(const char* name, bool C::*member) { return {name, Kind::Boolean, 0, 1, {}, member}; }
+template <typename E>
+ConfigFieldSpec choice(const char* name, E C::*member, std::vector<std::string> names) {
+  const double last = static_cast<double>(names.size()) - 1;
+  return {name, Kind::Choice, 0, last, std::move(names), member};
+}
+
+// Every field: the documented ranges (config.h lists the maxima; README.md and lib/model.ts repeat
+// them), in DinoConfig's order, which is the order of the config text and of validate()'s checks.
+// backboneDepth (one of 18, 34, 50, 101) and numLevels (only 4) have messages of their own.
 const std::vector<ConfigFieldSpec> kFields = {
-    {"numClasses", Kind::Integer, 1, 100000},
-    {"backboneDepth", Kind::Integer, 18, 101},  // and one of 18, 34, 50, 101
-    {"backboneWidth", Kind::Integer, 8, 256},   // and a multiple of 8
-    {"freezeAt", Kind::Integer, 0, 5},
-    {"backboneGroupNorm", Kind::Boolean, 0, 1},
-    {"hiddenDim", Kind::Integer, 8, 4096},      // and a multiple of 4
-    {"numHeads", Kind::Integer, 1, 64},         // and a divisor of hiddenDim
-    {"numLevels", Kind::Integer, 4, 4},
-    {"numPoints", Kind::Integer, 1, 16},
-    {"encoderLayers", Kind::Integer, 1, 24},
-    {"decoderLayers", Kind::Integer, 1, 24},
-    {"ffnDim", Kind::Integer, 1, 16384},
-    {"numQueries", Kind::Integer, 1, 10000},
-    {"neckGroups", Kind::Integer, 1, 4096},     // and a divisor of hiddenDim
-    {"dnNumber", Kind::Integer, 0, 1000},
-    {"labelNoiseRatio", Kind::Number, 0, 1},
-    {"boxNoiseScale", Kind::Number, 0, 10},
-    {"testShortEdge", Kind::Integer, 16, 8192},
-    {"testMaxSize", Kind::Integer, 16, 8192},   // and at least testShortEdge
-    {"selectTopK", Kind::Integer, 1, 10000},
-    {"padInvariant", Kind::Boolean, 0, 1},
-    {"memoryFusion", Kind::Choice, 0, 1, {"none", "dense"}},
-    {"decoder", Kind::Choice, 0, 1, {"dino", "decoupled"}},
+    integer("numClasses", &C::numClasses, 1, 100000),
+    integer("backboneDepth", &C::backboneDepth, 18, 101),
+    integer("backboneWidth", &C::backboneWidth, 8, 256,
+            [](const C& c) { return ConfigRule{c.backboneWidth % 8 == 0, " that is a multiple of 8"}; }),
+    integer("freezeAt", &C::freezeAt, 0, 5),
+    boolean("backboneGroupNorm", &C::backboneGroupNorm),
+    integer("hiddenDim", &C::hiddenDim, 8, 4096,
+            [](const C& c) { return ConfigRule{c.hiddenDim % 4 == 0, " that is a multiple of 4"}; }),
+    integer("numHeads", &C::numHeads, 1, 64,
+            [](const C& c) {
+              return ConfigRule{c.numHeads >= 1 && c.hiddenDim % c.numHeads == 0,
+                                detail::concat(" dividing hiddenDim (", c.hiddenDim, ")")};
+            }),
+    integer("numLevels", &C::numLevels, 4, 4),
+    integer("numPoints", &C::numPoints, 1, 16),
+    integer("encoderLayers", &C::encoderLayers, 1, 24),
+    integer("decoderLayers", &C::decoderLayers, 1, 24),
+    integer("ffnDim", &C::ffnDim, 1, 16384),
+    integer("numQueries", &C::numQueries, 1, 10000),
+    integer("neckGroups", &C::neckGroups, 1, 4096,
+            [](const C& c) {
+              return ConfigRule{c.neckGroups >= 1 && c.hiddenDim % c.neckGroups == 0,
+                                detail::concat(" dividing hiddenDim (", c.hiddenDim, ")")};
+            }),
+    integer("dnNumber", &C::dnNumber, 0, 1000),
+    number("labelNoiseRatio", &C::labelNoiseRatio, 0, 1),
+    number("boxNoiseScale", &C::boxNoiseScale, 0, 10),
+    integer("testShortEdge", &C::testShortEdge, 16, 8192),
+    integer("testMaxSize", &C::testMaxSize, 16, 8192,
+            [](const C& c) {
+              return ConfigRule{c.testMaxSize >= c.testShortEdge,
+                                detail::concat(" and at least testShortEdge (", c.testShortEdge, ")")};
+            }),
+    integer("selectTopK", &C::selectTopK, 1, 10000),
+    boolean("padInvariant", &C::padInvariant),
+    choice("memoryFusion", &C::memoryFusion, {"none", "dense"}),
+    choice("decoder", &C::decoder, {"dino", "decoupled"}),
 };
+
+bool isBackboneDepth(double v) { return v == 18 || v == 34 || v == 50 || v == 101; }
 
 // A number as JS would print it: the shortest of 15..17 significant digits that reads back the
 // same (2.5, 0.1, 9007199254740992), never a rounded 9.0072e+15.
@@ -51,23 +85,24 @@ std::string numberText(double v) {
   return {};
 }
 
-const ConfigFieldSpec& spec(const char* name) {
-  const ConfigFieldSpec* f = findConfigField(name);
-  if (f == nullptr) throw std::logic_error(std::string("config: no field spec for ") + name);
-  return *f;
-}
-
-// "<name>: expected an integer in [min, max]" (+ `extra`, e.g. " dividing hiddenDim (256)").
-void checkIntegerField(const char* name, int64_t value, const std::string& extra = "", bool extraHolds = true) {
-  const ConfigFieldSpec& f = spec(name);
+// A stored Integer field: in range and satisfying its rule (validate()).
+void checkIntegerField(const ConfigFieldSpec& f, int64_t value, const DinoConfig& config) {
+  if (std::string(f.name) == "backboneDepth") {
+    checkRange(isBackboneDepth(static_cast<double>(value)), "backboneDepth: expected 18, 34, 50 or 101, got ", value);
+    return;
+  }
+  if (std::string(f.name) == "numLevels") {
+    checkRange(value == 4, "numLevels: only the 4-scale model (4) is supported, got ", value);
+    return;
+  }
   const auto lo = static_cast<int64_t>(f.min), hi = static_cast<int64_t>(f.max);
-  checkRange(value >= lo && value <= hi && extraHolds, name, ": expected an integer in [", lo, ", ", hi, "]", extra,
-             ", got ", value);
+  const ConfigRule extra = f.rule != nullptr ? f.rule(config) : ConfigRule{true, ""};
+  checkRange(value >= lo && value <= hi && extra.holds, f.name, ": expected an integer in [", lo, ", ", hi, "]",
+             extra.words, ", got ", value);
 }
 
-void checkNumberField(const char* name, double value) {
-  const ConfigFieldSpec& f = spec(name);
-  checkRange(std::isfinite(value) && value >= f.min && value <= f.max, name, ": expected a number in [",
+void checkNumberField(const ConfigFieldSpec& f, double value) {
+  checkRange(std::isfinite(value) && value >= f.min && value <= f.max, f.name, ": expected a number in [",
              numberText(f.min), ", ", numberText(f.max), "], got ", numberText(value));
 }
 
@@ -106,45 +141,28 @@ void checkConfigValue(const ConfigFieldSpec& field, double value) {
     checkType(std::isfinite(value) && value == std::floor(value), "config.", field.name, ": expected an integer in [", lo,
               ", ", hi, "], got ", numberText(value));
     if (std::string(field.name) == "backboneDepth") {
-      checkRange(value == 18 || value == 34 || value == 50 || value == 101, "backboneDepth: expected 18, 34, 50 or 101, got ",
-                 numberText(value));
+      checkRange(isBackboneDepth(value), "backboneDepth: expected 18, 34, 50 or 101, got ", numberText(value));
       return;
     }
     checkRange(value >= field.min && value <= field.max, field.name, ": expected an integer in [", lo, ", ", hi,
                "], got ", numberText(value));
   } else if (field.kind == Kind::Number) {
-    checkNumberField(field.name, value);
+    checkNumberField(field, value);
   }
 }
 
 void DinoConfig::validate() const {
-  checkIntegerField("numClasses", numClasses);
-  checkRange(backboneDepth == 18 || backboneDepth == 34 || backboneDepth == 50 || backboneDepth == 101,
-             "backboneDepth: expected 18, 34, 50 or 101, got ", backboneDepth);
-  checkIntegerField("backboneWidth", backboneWidth, " that is a multiple of 8", backboneWidth % 8 == 0);
-  checkIntegerField("freezeAt", freezeAt);
-  checkIntegerField("hiddenDim", hiddenDim, " that is a multiple of 4", hiddenDim % 4 == 0);
-  checkIntegerField("numHeads", numHeads, detail::concat(" dividing hiddenDim (", hiddenDim, ")"),
-                    numHeads >= 1 && hiddenDim % numHeads == 0);
-  checkRange(numLevels == 4, "numLevels: only the 4-scale model (4) is supported, got ", numLevels);
-  checkIntegerField("numPoints", numPoints);
-  checkIntegerField("encoderLayers", encoderLayers);
-  checkIntegerField("decoderLayers", decoderLayers);
-  checkIntegerField("ffnDim", ffnDim);
-  checkIntegerField("numQueries", numQueries);
-  checkIntegerField("neckGroups", neckGroups, detail::concat(" dividing hiddenDim (", hiddenDim, ")"),
-                    neckGroups >= 1 && hiddenDim % neckGroups == 0);
-  checkIntegerField("dnNumber", dnNumber);
-  checkNumberField("labelNoiseRatio", labelNoiseRatio);
-  checkNumberField("boxNoiseScale", boxNoiseScale);
-  checkIntegerField("testShortEdge", testShortEdge);
-  checkIntegerField("testMaxSize", testMaxSize, detail::concat(" and at least testShortEdge (", testShortEdge, ")"),
-                    testMaxSize >= testShortEdge);
-  checkIntegerField("selectTopK", selectTopK);
-  // Enums arrive through parseConfigChoice; this guards a value cast from anything else.
-  checkRange(static_cast<size_t>(memoryFusion) < spec("memoryFusion").choices.size(), "memoryFusion: expected ",
-             choiceList(spec("memoryFusion")));
-  checkRange(static_cast<size_t>(decoder) < spec("decoder").choices.size(), "decoder: expected ", choiceList(spec("decoder")));
+  forEachConfigField(*this, [&](const ConfigFieldSpec& f, const auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, int64_t>) {
+      checkIntegerField(f, value, *this);
+    } else if constexpr (std::is_same_v<T, double>) {
+      checkNumberField(f, value);
+    } else if constexpr (std::is_enum_v<T>) {
+      // Enums arrive through parseConfigChoice; this guards a value cast from anything else.
+      checkRange(static_cast<size_t>(value) < f.choices.size(), f.name, ": expected ", choiceList(f));
+    }
+  });
 }
 
 std::vector<std::string> presetNames() { return {"dino-r50-4scale", "tiny", "stable-dino", "sd-detr"}; }

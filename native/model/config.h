@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace adetr::model {
@@ -60,8 +62,9 @@ struct DinoConfig {
   MemoryFusion memoryFusion = MemoryFusion::None;
   DecoderKind decoder = DecoderKind::Dino;
 
-  // Throws adetr::ArgError naming the first invalid field: each field must lie in its range of
-  // configFields() (below), and hiddenDim must be a multiple of numHeads and neckGroups.
+  // Throws adetr::ArgError naming the first invalid field, in configFields()' order (below): each
+  // field must lie in its range there and satisfy its rule (hiddenDim a multiple of numHeads and
+  // neckGroups...).
   void validate() const;
 };
 
@@ -69,18 +72,36 @@ struct DinoConfig {
 // (an enum whose value is the index of its name in `choices`).
 enum class ConfigFieldKind { Integer, Number, Boolean, Choice };
 
-// One config field: its name (as in DinoConfig and the JS ModelConfig), kind and allowed range
-// (inclusive; unused for booleans). The maxima are generous but bound what a config (given to
-// createModel or read from a checkpoint) can make the model allocate:
+// The DinoConfig member a field reads and writes; its type gives the field's kind (int64_t:
+// Integer, double: Number, bool: Boolean, an enum: Choice).
+using ConfigMember = std::variant<int64_t DinoConfig::*, double DinoConfig::*, bool DinoConfig::*,
+                                  MemoryFusion DinoConfig::*, DecoderKind DinoConfig::*>;
+
+// What an Integer field's value must satisfy beyond its range, given the whole config (a multiple,
+// a divisor of another field), and the words its message adds: " that is a multiple of 8".
+struct ConfigRule {
+  bool holds;
+  std::string words;
+};
+
+// One config field: its name (as in DinoConfig and the JS ModelConfig), kind, allowed range
+// (inclusive; unused for booleans), member, and any rule beyond the range. The maxima are generous
+// but bound what a config (given to createModel or read from a checkpoint) can make the model
+// allocate:
 //   numClasses ≤ 100000, backboneWidth ≤ 256, hiddenDim ≤ 4096, numHeads ≤ 64, numPoints ≤ 16,
 //   encoderLayers/decoderLayers ≤ 24, ffnDim ≤ 16384, numQueries ≤ 10000, neckGroups ≤ 4096,
 //   dnNumber ≤ 1000, boxNoiseScale ≤ 10, testShortEdge/testMaxSize ≤ 8192, selectTopK ≤ 10000.
+// The table (config.cpp) is the one list of fields: the config text of checkpoints, the JS objects
+// of the binding and validate() all go through it, and test/config-table.test.ts checks the TS
+// ModelConfig type and its docs against it.
 struct ConfigFieldSpec {
   const char* name;
   ConfigFieldKind kind;
   double min;
   double max;
-  std::vector<std::string> choices = {};  // Choice fields: the names, in enum order
+  std::vector<std::string> choices;  // Choice fields: the names, in enum order
+  ConfigMember member;
+  ConfigRule (*rule)(const DinoConfig&) = nullptr;
 };
 
 // Every config field, in DinoConfig's order.
@@ -88,6 +109,28 @@ const std::vector<ConfigFieldSpec>& configFields();
 
 // The field named `name`, or nullptr when there is none.
 const ConfigFieldSpec* findConfigField(const std::string& name);
+
+// Calls visit(field, value) with `value` the field's member of `config`: int64_t& (Integer),
+// double& (Number), bool& (Boolean) or the enum& (Choice); const references for a const config.
+// `visit` is generic (a lambda taking `auto&`) and tells the kinds apart by the value's type.
+template <typename Config, typename Visitor>
+void visitConfigField(const ConfigFieldSpec& field, Config& config, Visitor&& visit) {
+  static_assert(std::is_same_v<std::remove_const_t<Config>, DinoConfig>, "visits a DinoConfig");
+  std::visit([&](auto member) { visit(field, config.*member); }, field.member);
+}
+
+// visitConfigField for every field, in the table's order.
+template <typename Config, typename Visitor>
+void forEachConfigField(Config& config, Visitor&& visit) {
+  for (const auto& field : configFields()) visitConfigField(field, config, visit);
+}
+
+// A Choice field's value as its name (std::out_of_range for a value outside the enum's names).
+template <typename E>
+const std::string& choiceName(const ConfigFieldSpec& field, E value) {
+  static_assert(std::is_enum_v<E>, "a Choice field's value");
+  return field.choices.at(static_cast<size_t>(value));
+}
 
 // Checks a number given for a numeric field before it is stored. An integer field's value must be
 // a finite integer (else a TypeError-kind ArgError, "config.dnNumber: expected an integer in

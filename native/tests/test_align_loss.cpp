@@ -150,13 +150,12 @@ void testAgainstComposedAutograd() {
   for (AlignLossKind kind : kKinds) {
     const Problem pr = makeProblem(31, 9, 4.0, false, 300 + static_cast<int>(kind));
     const std::string name = adetr::ops::alignLossKindName(kind);
-    const auto trainKind = adetr::train::parseClassLossKind(name);
-    adetr::train::ClassLossParams tp;
+    AlignLossParams tp;
     auto x1 = pr.logits.clone().requires_grad_(true);
-    auto ref = adetr::train::classificationLossComposed(trainKind, x1, pr.target, pr.positive, tp);
+    auto ref = adetr::train::classificationLossComposed(kind, x1, pr.target, pr.positive, tp);
     ref.backward();
     auto x2 = pr.logits.clone().requires_grad_(true);
-    auto fused = adetr::ops::alignClassificationLoss(x2, pr.target, pr.positive, trainKind, tp);
+    auto fused = adetr::ops::alignClassificationLoss(x2, pr.target, pr.positive, at::Tensor(), kind, tp);
     (fused * 3.0).backward();  // the Function must scale by the incoming gradient
     EXPECT(close(fused.item<double>(), ref.item<double>(), 1e-12, 1e-12), "%s: fused %.17g vs composed %.17g",
            name.c_str(), fused.item<double>(), ref.item<double>());
@@ -308,10 +307,10 @@ void testVflZeroTarget() {
       }
       // The composed criterion formula agrees.
       auto xg = x.clone().requires_grad_(true);
-      adetr::train::ClassLossParams tp;
+      AlignLossParams tp;
       tp.gamma = prm.gamma;
       tp.vflAlpha = prm.vflAlpha;
-      auto composed = adetr::train::classificationLossComposed(adetr::train::ClassLossKind::Vfl, xg, target, positive, tp);
+      auto composed = adetr::train::classificationLossComposed(AlignLossKind::Vfl, xg, target, positive, tp);
       composed.backward();
       EXPECT(close(composed.item<double>(), want, 1e-12, 1e-12), "vfl t=%g: composed %.17g vs scalar %.17g", t,
              composed.item<double>(), want);

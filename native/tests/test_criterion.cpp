@@ -25,24 +25,24 @@
 
 namespace {
 
-using adetr::train::ClassLossKind;
+using adetr::ops::AlignLossKind;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 // Spec d.1–d.7 for one entry, written directly from the formulas.
-double entryLoss(ClassLossKind kind, double x, double t, bool pos) {
+double entryLoss(AlignLossKind kind, double x, double t, bool pos) {
   const double p = sigmoid(x), g = 2.0, a = 0.25;
   const double logp = std::log(p), log1mp = std::log(1 - p);
   const double bce = -(t * logp + (1 - t) * log1mp);
   const double neg = -std::pow(p, g) * log1mp;
   switch (kind) {
-    case ClassLossKind::Align: return pos ? -t * std::pow(1 - p, g) * logp - (1 - t) * std::pow(p, g) * log1mp : neg;
-    case ClassLossKind::IaBce: return pos ? bce : neg;
-    case ClassLossKind::Focal: return pos ? -a * std::pow(1 - p, g) * logp : (1 - a) * neg;
-    case ClassLossKind::Qfl: return pos ? bce * std::pow(std::abs(t - p), 2.0) : -log1mp * std::pow(p, 2.0);
-    case ClassLossKind::Vfl: return pos && t > 0 ? bce * t : 0.75 * neg;  // VarifocalNet: t ≤ 0 is a negative
-    case ClassLossKind::StableDino: return pos ? a * std::pow(t - p, g) * bce : (1 - a) * neg;
-    case ClassLossKind::SdAlign: return pos ? std::pow(std::abs(t - p), g) * bce : neg;  // TAL, γ = 2
+    case AlignLossKind::Align: return pos ? -t * std::pow(1 - p, g) * logp - (1 - t) * std::pow(p, g) * log1mp : neg;
+    case AlignLossKind::IaBce: return pos ? bce : neg;
+    case AlignLossKind::Focal: return pos ? -a * std::pow(1 - p, g) * logp : (1 - a) * neg;
+    case AlignLossKind::Qfl: return pos ? bce * std::pow(std::abs(t - p), 2.0) : -log1mp * std::pow(p, 2.0);
+    case AlignLossKind::Vfl: return pos && t > 0 ? bce * t : 0.75 * neg;  // VarifocalNet: t ≤ 0 is a negative
+    case AlignLossKind::StableDino: return pos ? a * std::pow(t - p, g) * bce : (1 - a) * neg;
+    case AlignLossKind::SdAlign: return pos ? std::pow(std::abs(t - p), g) * bce : neg;  // TAL, γ = 2
   }
   return 0;
 }
@@ -54,8 +54,8 @@ void testClassificationLosses() {
   auto target = at::rand({n, c}, at::kDouble);
   auto positive = at::rand({n, c}) < 0.3;
   target.masked_fill_(at::rand({n, c}) < 0.3, 0.0);  // matched predictions with IoU 0 (VFL's negative branch)
-  for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal, ClassLossKind::Qfl, ClassLossKind::Vfl,
-                    ClassLossKind::StableDino, ClassLossKind::SdAlign}) {
+  for (auto kind : {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal, AlignLossKind::Qfl, AlignLossKind::Vfl,
+                    AlignLossKind::StableDino, AlignLossKind::SdAlign}) {
     auto loss = adetr::train::classificationLossComposed(kind, logits, target, positive, {});
     double expected = 0;
     for (int64_t i = 0; i < n; ++i)
@@ -63,7 +63,7 @@ void testClassificationLosses() {
         expected += entryLoss(kind, logits[i][j].item<double>(), target[i][j].item<double>(), positive[i][j].item<bool>());
     const double got = loss.item<double>();
     EXPECT(std::abs(got - expected) < 1e-9 * (1 + std::abs(expected)), "%s: %.12g vs %.12g",
-          adetr::train::classLossKindName(kind).c_str(), got, expected);
+          adetr::ops::alignLossKindName(kind), got, expected);
     // Gradient against central differences of the scalar formula, for a few entries.
     auto grad = torch::autograd::grad({loss}, {logits})[0];
     for (int64_t e = 0; e < 5; ++e) {
@@ -72,13 +72,13 @@ void testClassificationLosses() {
       const bool pos = positive[i][j].item<bool>();
       const double h = 1e-6;
       const double fd = (entryLoss(kind, x + h, t, pos) - entryLoss(kind, x - h, t, pos)) / (2 * h);
-      EXPECT(std::abs(grad[i][j].item<double>() - fd) < 1e-5 * (1 + std::abs(fd)), "%s grad", adetr::train::classLossKindName(kind).c_str());
+      EXPECT(std::abs(grad[i][j].item<double>() - fd) < 1e-5 * (1 + std::abs(fd)), "%s grad", adetr::ops::alignLossKindName(kind));
     }
   }
   // Stability: huge logits give finite losses.
   auto extreme = at::tensor({-100.0, 100.0, -30.0, 30.0}, at::kDouble).view({2, 2});
   auto pos = at::tensor({1, 0, 0, 1}).to(at::kBool).view({2, 2});
-  for (auto kind : {ClassLossKind::Align, ClassLossKind::IaBce, ClassLossKind::Focal, ClassLossKind::SdAlign}) {
+  for (auto kind : {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal, AlignLossKind::SdAlign}) {
     auto l = adetr::train::classificationLossComposed(kind, extreme, at::full({2, 2}, 0.5, at::kDouble), pos, {});
     EXPECT(std::isfinite(l.item<double>()), "stable at ±100");
   }
@@ -191,7 +191,7 @@ void testComposition() {
   // Positive entry: p = σ(2), q = p^0.25·u^0.75, t = q (rank 0: weight 1); 5 negatives at −4.
   const double p = sigmoid(2.0), q = std::pow(p, 0.25) * std::pow(u, 0.75);
   double expected = -q * std::pow(1 - p, 2) * std::log(p) - (1 - q) * p * p * std::log(1 - p);
-  expected += 5 * entryLoss(ClassLossKind::Align, -4.0, 0, false);
+  expected += 5 * entryLoss(AlignLossKind::Align, -4.0, 0, false);
   EXPECT(std::abs(term("loss_class") - expected) < 1e-5, "class loss %.9g vs %.9g", term("loss_class"), expected);
   EXPECT(losses.terms.size() == 6, "enc + final layer × 3 terms");
 }
@@ -319,18 +319,18 @@ void testMatchingDetail() {
 // are unweighted. Fused kernel and composed formula alike.
 void testSdAlignCriterion() {
   using adetr::train::criterionDefaults;
-  const auto o = criterionDefaults(ClassLossKind::SdAlign);
-  const auto recipe = criterionDefaults(ClassLossKind::Align);
-  EXPECT(o.loss == ClassLossKind::SdAlign && !o.mixedMatching, "sd-align: one-to-one matching");
+  const auto o = criterionDefaults(AlignLossKind::SdAlign);
+  const auto recipe = criterionDefaults(AlignLossKind::Align);
+  EXPECT(o.loss == AlignLossKind::SdAlign && !o.mixedMatching, "sd-align: one-to-one matching");
   EXPECT(o.weightClass == recipe.weightClass && o.weightClassDn == recipe.weightClassDn &&
              o.weightBbox == recipe.weightBbox && o.weightGiou == recipe.weightGiou,
          "sd-align: the recipe's loss weights");
-  EXPECT(o.costClass == recipe.costClass && o.costBbox == recipe.costBbox && o.costGiou == recipe.costGiou &&
-             !o.positionModulatedCost && o.matchFocalAlpha == recipe.matchFocalAlpha &&
-             o.matchFocalGamma == recipe.matchFocalGamma,
+  EXPECT(o.matching.classWeight == recipe.matching.classWeight && o.matching.bboxWeight == recipe.matching.bboxWeight &&
+             o.matching.giouWeight == recipe.matching.giouWeight && !o.matching.positionModulated &&
+             o.matching.focalAlpha == recipe.matching.focalAlpha && o.matching.focalGamma == recipe.matching.focalGamma,
          "sd-align: the recipe's matcher");
-  EXPECT(adetr::train::parseClassLossKind("sd-align") == ClassLossKind::SdAlign &&
-             adetr::train::classLossKindName(ClassLossKind::SdAlign) == "sd-align",
+  EXPECT(adetr::ops::parseAlignLossKind("sd-align", "loss") == AlignLossKind::SdAlign &&
+             std::string(adetr::ops::alignLossKindName(AlignLossKind::SdAlign)) == "sd-align",
          "'sd-align' round trip");
 
   // The spec's formula for one output: every entry of [B, Q, C], positives at the given pairs.
@@ -351,7 +351,7 @@ void testSdAlignCriterion() {
       }
       for (int64_t i = 0; i < q * c; ++i) {
         const double x = logits[b][i / c][i % c].item<double>(), t = target[static_cast<size_t>(i)];
-        sum += entryLoss(ClassLossKind::SdAlign, x, t < 0 ? 0.0 : t, t >= 0);
+        sum += entryLoss(AlignLossKind::SdAlign, x, t < 0 ? 0.0 : t, t >= 0);
       }
     }
     return sum / normaliser;
@@ -429,8 +429,8 @@ void testSdAlignCriterion() {
   const double s = sigmoid(-6.0), u = pairIou(lowBox[0][0].to(at::kDouble), t1.boxes[0].to(at::kDouble));
   const double qLow = std::pow(s, 0.25) * std::pow(u, 0.75);
   EXPECT(qLow > 0 && qLow < 0.01, "the case has q = %.3g below the clamp", qLow);
-  const double want = entryLoss(ClassLossKind::SdAlign, -6.0, qLow, true) + entryLoss(ClassLossKind::SdAlign, -6.0, 0, false);
-  const double clamped = entryLoss(ClassLossKind::SdAlign, -6.0, 0.01, true) + entryLoss(ClassLossKind::SdAlign, -6.0, 0, false);
+  const double want = entryLoss(AlignLossKind::SdAlign, -6.0, qLow, true) + entryLoss(AlignLossKind::SdAlign, -6.0, 0, false);
+  const double clamped = entryLoss(AlignLossKind::SdAlign, -6.0, 0.01, true) + entryLoss(AlignLossKind::SdAlign, -6.0, 0, false);
   for (bool fused : {true, false}) {
     auto opts = o;
     opts.fusedClassLoss = fused;

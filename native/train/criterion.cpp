@@ -6,8 +6,6 @@
 #include <ATen/ops/cat.h>
 #include <ATen/ops/exp.h>
 #include <ATen/ops/full.h>
-#include <ATen/ops/max.h>
-#include <ATen/ops/min.h>
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 
@@ -19,28 +17,12 @@
 #include "ops/align_loss/align_loss.h"
 #include "ops/align_loss/align_targets.h"
 #include "ops/box/box_ops.h"
+#include "train/losses.h"
 #include "train/matcher.h"
 
 namespace adetr::train {
 
 namespace {
-
-// IoU and GIoU of aligned xyxy box pairs [K, 4] (detrex's eps 1e-6 on the denominators).
-std::pair<at::Tensor, at::Tensor> alignedIouGiou(const at::Tensor& a, const at::Tensor& b) {
-  auto areaA = (a.select(1, 2) - a.select(1, 0)) * (a.select(1, 3) - a.select(1, 1));
-  auto areaB = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
-  auto lt = at::max(a.narrow(1, 0, 2), b.narrow(1, 0, 2));
-  auto rb = at::min(a.narrow(1, 2, 2), b.narrow(1, 2, 2));
-  auto wh = (rb - lt).clamp_min(0);
-  auto inter = wh.select(1, 0) * wh.select(1, 1);
-  auto uni = areaA + areaB - inter;
-  auto iou = inter / (uni + 1e-6);
-  auto encLt = at::min(a.narrow(1, 0, 2), b.narrow(1, 0, 2));
-  auto encRb = at::max(a.narrow(1, 2, 2), b.narrow(1, 2, 2));
-  auto encWh = (encRb - encLt).clamp_min(0);
-  auto area = encWh.select(1, 0) * encWh.select(1, 1);
-  return {iou, iou - (area - uni) / (area + 1e-6)};
-}
 
 struct OutputLoss {
   at::Tensor cls, bbox, giou;
@@ -73,7 +55,7 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
     auto gtBoxes = at::cat(boxList);
     using at::indexing::TensorIndex;
     auto predBoxes = pred.boxes.index({TensorIndex(bIdx), TensorIndex(qIdx)});
-    auto [iou, giou] = alignedIouGiou(ops::boxCxcywhToXyxy(predBoxes), ops::boxCxcywhToXyxy(gtBoxes));
+    auto [iou, giou] = ops::boxIouGiou(ops::boxCxcywhToXyxy(predBoxes), ops::boxCxcywhToXyxy(gtBoxes));
     at::Tensor weight, t, rank;
     {
       at::NoGradGuard noGrad;
@@ -85,9 +67,9 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
       // stable, so tied qualities rank the lower query index first.
       auto groups = bIdx * (gIdx.max().item<int64_t>() + 1) + gIdx;
       switch (o.loss) {
-        case ClassLossKind::Align:
-        case ClassLossKind::IaBce:
-        case ClassLossKind::SdAlign: {
+        case ops::AlignLossKind::Align:
+        case ops::AlignLossKind::IaBce:
+        case ops::AlignLossKind::SdAlign: {
           // q = p^α·u^(1−α) (clamped at 0.01 for IA-BCE), ranked within each (image, GT) group,
           // prime weight e^(−rank/τ) on the target and on the box losses (spec d.2, d.2b).
           // SD-DETR's TAL target s^0.25·u^0.75 is the same q, unclamped, and its caller never
@@ -96,16 +78,16 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
           tp.alpha = o.qualityAlpha;
           tp.tau = o.tau;
           tp.primeWeights = primeWeights;
-          auto targets = ops::alignTargets(p, u, groups, ops::parseAlignLossKind(classLossKindName(o.loss), "loss"), tp);
+          auto targets = ops::alignTargets(p, u, groups, o.loss, tp);
           weight = targets.weight;
           t = targets.target;
           rank = targets.rank;
           break;
         }
-        case ClassLossKind::Focal: t = at::ones_like(u); break;
-        case ClassLossKind::Qfl:
-        case ClassLossKind::Vfl: t = u; break;
-        case ClassLossKind::StableDino: {
+        case ops::AlignLossKind::Focal: t = at::ones_like(u); break;
+        case ops::AlignLossKind::Qfl:
+        case ops::AlignLossKind::Vfl: t = u; break;
+        case ops::AlignLossKind::StableDino: {
           // T = IoU², rescaled per image so its largest value is 1 (spec d.7).
           t = u.pow(2);
           for (int64_t b = 0; b < static_cast<int64_t>(matches.size()); ++b) {
@@ -148,7 +130,7 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
   auto target2d = target.reshape({-1, numClasses});
   auto positive2d = positive.reshape({-1, numClasses});
   at::Tensor clsSum = o.fusedClassLoss
-                          ? ops::alignClassificationLoss(logits2d, target2d, positive2d, o.loss, o.classParams)
+                          ? ops::alignClassificationLoss(logits2d, target2d, positive2d, at::Tensor(), o.loss, o.classParams)
                           : classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
   out.cls = clsSum / normaliser;
   return out;
@@ -156,15 +138,27 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
 
 }  // namespace
 
-CriterionOptions criterionDefaults(ClassLossKind loss) {
+std::string lossSuffix(LossOutput output, int64_t layer, int64_t layers) {
+  const bool last = layer + 1 == layers;
+  switch (output) {
+    case LossOutput::Encoder: return "_enc";
+    case LossOutput::Decoder: return last ? "" : "_" + std::to_string(layer);
+    case LossOutput::Denoising: return last ? "_dn" : "_dn_" + std::to_string(layer);
+  }
+  return "";
+}
+
+std::string lossTermName(const char* term, const std::string& suffix) { return std::string("loss_") + term + suffix; }
+
+CriterionOptions criterionDefaults(ops::AlignLossKind loss) {
   CriterionOptions o;
   o.loss = loss;
-  const bool align = loss == ClassLossKind::Align || loss == ClassLossKind::IaBce;
+  const bool align = loss == ops::AlignLossKind::Align || loss == ops::AlignLossKind::IaBce;
   // The other losses of the comparison table, and SD-DETR's TAL (neighbour-methods §2.6 stage C),
   // train DINO's one-to-one matching; weights and matcher stay the recipe's.
   o.mixedMatching = align;
-  if (loss == ClassLossKind::StableDino) {
-    o.positionModulatedCost = true;
+  if (loss == ops::AlignLossKind::StableDino) {
+    o.matching.positionModulated = true;
     o.weightClass = 6.0;
   }
   return o;
@@ -176,7 +170,7 @@ LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::T
   int64_t totalGt = 0;
   for (const auto& t : targets) totalGt += t.labels.size(0);
   const double numBoxes = std::max<double>(static_cast<double>(totalGt), 1.0);
-  const bool primeWeights = o.loss == ClassLossKind::Align || o.loss == ClassLossKind::IaBce;
+  const bool primeWeights = o.loss == ops::AlignLossKind::Align || o.loss == ops::AlignLossKind::IaBce;
 
   // Outputs: encoder proposals, then decoder layers 0..L-1; k copies except on the last layer.
   std::vector<model::LayerPrediction> outputs;
@@ -184,22 +178,22 @@ LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::T
   std::vector<int64_t> ks;
   const int64_t numLayers = static_cast<int64_t>(out.layers.size());
   outputs.push_back(out.encoder);
-  suffixes.push_back("_enc");
+  suffixes.push_back(lossSuffix(LossOutput::Encoder));
   ks.push_back(o.mixedMatching ? o.k : 1);
   for (int64_t i = 0; i < numLayers; ++i) {
     outputs.push_back(out.layers[i]);
-    suffixes.push_back(i + 1 == numLayers ? "" : "_" + std::to_string(i));
+    suffixes.push_back(lossSuffix(LossOutput::Decoder, i, numLayers));
     ks.push_back(o.mixedMatching && i + 1 < numLayers ? o.k : 1);
   }
   auto matches = matchOutputs(outputs, targets, ks, o);
 
   LossTerms result;
   auto add = [&](const std::string& suffix, const OutputLoss& l, double wCls) {
-    result.terms.emplace_back("loss_class" + suffix, l.cls);
+    result.terms.emplace_back(lossTermName("class", suffix), l.cls);
     result.weights.push_back(wCls);
-    result.terms.emplace_back("loss_bbox" + suffix, l.bbox);
+    result.terms.emplace_back(lossTermName("bbox", suffix), l.bbox);
     result.weights.push_back(o.weightBbox);
-    result.terms.emplace_back("loss_giou" + suffix, l.giou);
+    result.terms.emplace_back(lossTermName("giou", suffix), l.giou);
     result.weights.push_back(o.weightGiou);
   };
   // The detail of one output's matches: indices here, ranks and weights from outputLoss.
@@ -258,8 +252,9 @@ LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::T
       dnMatches.push_back(m);
     }
     const double dnNorm = numBoxes * static_cast<double>(dn.numGroups);
-    for (int64_t i = 0; i < static_cast<int64_t>(out.denoising.size()); ++i) {
-      const std::string suffix = i + 1 == static_cast<int64_t>(out.denoising.size()) ? "_dn" : "_dn_" + std::to_string(i);
+    const int64_t dnLayers = static_cast<int64_t>(out.denoising.size());
+    for (int64_t i = 0; i < dnLayers; ++i) {
+      const std::string suffix = lossSuffix(LossOutput::Denoising, i, dnLayers);
       std::vector<ImageMatchDetail>* detail = nullptr;
       if (matching) {
         detail = newDetail("denoising", i, suffix, dn.numGroups, dnMatches, [&](size_t) { return dn.numGroups; });

@@ -10,23 +10,23 @@
 
 #include "model/cdn.h"
 #include "model/dino.h"
-#include "train/losses.h"
+#include "ops/align_loss/align_loss.h"
+#include "train/matcher.h"
 
 namespace adetr::train {
 
 struct CriterionOptions {
-  ClassLossKind loss = ClassLossKind::Align;
+  ops::AlignLossKind loss = ops::AlignLossKind::Align;
   // Mixed matching: k copies of each GT for the encoder and the intermediate decoder layers,
   // one-to-one on the last (spec d.3). One-to-one everywhere when false.
   bool mixedMatching = true;
   int64_t k = 2;
   double tau = 1.5;            // prime-sample temperature: weight e^(−rank/τ)
   double qualityAlpha = 0.25;  // q = p^α · IoU^(1−α)
-  ClassLossParams classParams;
-  // Matching cost weights (spec c.1) and the Stable-DINO position-modulated cost (c.3).
-  double costClass = 2.0, costBbox = 5.0, costGiou = 2.0;
-  double matchFocalAlpha = 0.25, matchFocalGamma = 2.0;  // the focal class cost's own α, γ
-  bool positionModulatedCost = false;
+  ops::AlignLossParams classParams;
+  // Matching cost weights (spec c.1), the focal class cost's own α, γ, and the Stable-DINO
+  // position-modulated cost (c.3).
+  MatcherCosts matching;
   // Loss weights (spec d.1; Stable-DINO uses 6 for the matching outputs' class loss).
   double weightClass = 1.0, weightBbox = 5.0, weightGiou = 2.0;
   double weightClassDn = 1.0;
@@ -35,7 +35,18 @@ struct CriterionOptions {
 };
 
 // The options a loss kind implies (matching, prime weights, weights), as the spec's configs set them.
-CriterionOptions criterionDefaults(ClassLossKind loss);
+CriterionOptions criterionDefaults(ops::AlignLossKind loss);
+
+// Which output a loss term belongs to.
+enum class LossOutput { Encoder, Decoder, Denoising };
+
+// The suffix of an output's loss terms (detrex's names): "_enc" for the encoder proposals;
+// decoder layer `layer` of `layers`: "_0", ..., "" for the last; denoising layer `layer` of
+// `layers`: "_dn_0", ..., "_dn" for the last. The encoder ignores layer and layers.
+std::string lossSuffix(LossOutput output, int64_t layer = 0, int64_t layers = 1);
+
+// The name of one loss term: "loss_" + term + suffix (term "class", "bbox" or "giou").
+std::string lossTermName(const char* term, const std::string& suffix);
 
 struct LossTerms {
   std::vector<std::pair<std::string, at::Tensor>> terms;  // unweighted, detrex names (loss_class_enc, ...)

@@ -9,14 +9,7 @@ namespace adetr::train {
 std::vector<std::vector<ImageMatch>> matchOutputs(const std::vector<model::LayerPrediction>& outputs,
                                                   const std::vector<model::Target>& targets,
                                                   const std::vector<int64_t>& ks, const CriterionOptions& o) {
-  MatcherCosts costs;
-  costs.classWeight = o.costClass;
-  costs.bboxWeight = o.costBbox;
-  costs.giouWeight = o.costGiou;
-  costs.focalAlpha = o.matchFocalAlpha;
-  costs.focalGamma = o.matchFocalGamma;
-  costs.positionModulated = o.positionModulatedCost;
-  auto matched = matchLayers(outputs, targets, ks, costs, PairOrder::ByGt);
+  auto matched = matchLayers(outputs, targets, ks, o.matching, PairOrder::ByGt);
   std::vector<std::vector<ImageMatch>> result(matched.size());
   for (size_t l = 0; l < matched.size(); ++l) {
     for (const auto& pairs : matched[l]) result[l].push_back({pairs.queryIndices, pairs.gtIndices});

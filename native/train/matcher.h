@@ -10,7 +10,7 @@
 //   pos = α (1 − p)^γ (−log(p + 1e-8)),   neg = (1 − α) p^γ (−log(1 − p + 1e-8)),
 //   C_cls = pos − neg,   C_L1 = ||b_i − g_j||_1 (cxcywh),   C_giou = −GIoU(xyxy b_i, xyxy g_j),
 //   C = bboxWeight·C_L1 + classWeight·C_cls + giouWeight·C_giou   (defaults 5, 2, 2; α 0.25, γ 2).
-// GIoU is detrex's: iou = inter / (union + 1e-6), GIoU = iou − (area_c − union) / (area_c + 1e-6).
+// GIoU is detrex's, with eps 1e-6 on the union and the enclosing area (ops/box/box_ops.h).
 //
 // Position-modulated variant (Stable-DINO, spec c.3), in the paper's per-pair form (the default
 // and only form here): with u_ij = (GIoU_ij + 1) / 2 and m = max over the image's block of u,

@@ -9,34 +9,15 @@
 #include <vector>
 
 #include "common/arg_error.h"
+#include "ops/box/box_ops.h"
 #include "train/matcher.h"
 
 namespace adetr::train {
 
 namespace {
 
-struct Xyxy {
-  double x0, y0, x1, y1;
-};
-
-inline Xyxy toXyxy(const double* b) {
-  return {b[0] - 0.5 * b[2], b[1] - 0.5 * b[3], b[0] + 0.5 * b[2], b[1] + 0.5 * b[3]};
-}
-
-// detrex's generalized IoU: eps 1e-6 on the union and on the enclosing area.
-inline double generalizedIou(const Xyxy& a, const Xyxy& b) {
-  const double areaA = (a.x1 - a.x0) * (a.y1 - a.y0);
-  const double areaB = (b.x1 - b.x0) * (b.y1 - b.y0);
-  const double iw = std::max(std::min(a.x1, b.x1) - std::max(a.x0, b.x0), 0.0);
-  const double ih = std::max(std::min(a.y1, b.y1) - std::max(a.y0, b.y0), 0.0);
-  const double inter = iw * ih;
-  const double uni = areaA + areaB - inter;
-  const double iou = inter / (uni + 1e-6);
-  const double cw = std::max(std::max(a.x1, b.x1) - std::min(a.x0, b.x0), 0.0);
-  const double ch = std::max(std::max(a.y1, b.y1) - std::min(a.y0, b.y0), 0.0);
-  const double enclosing = cw * ch;
-  return iou - (enclosing - uni) / (enclosing + 1e-6);
-}
+// A cxcywh box of a host buffer as corners.
+inline ops::BoxCorners<double> corners(const double* b) { return ops::cornersFromCxcywh(b[0], b[1], b[2], b[3]); }
 
 inline double powGamma(double x, double gamma) { return gamma == 2.0 ? x * x : std::pow(x, gamma); }
 
@@ -75,16 +56,16 @@ bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t*
                    const double* predBoxes, const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies,
                    const MatcherCosts& c, double* out) {
   const int64_t width = copies * gts;
-  std::vector<Xyxy> gtXyxy(gts);
-  for (int64_t j = 0; j < gts; ++j) gtXyxy[j] = toXyxy(gtBoxes + 4 * j);
+  std::vector<ops::BoxCorners<double>> gtCorners(gts);
+  for (int64_t j = 0; j < gts; ++j) gtCorners[j] = corners(gtBoxes + 4 * j);
 
   // Pass 1: GIoU into the first copy's columns (the modulated cost needs the block's max first).
   double maxUnit = -1.0;  // max of u = (GIoU + 1) / 2
   for (int64_t i = 0; i < queries; ++i) {
-    const Xyxy pred = toXyxy(predBoxes + 4 * i);
+    const ops::BoxCorners<double> pred = corners(predBoxes + 4 * i);
     double* row = out + i * width;
     for (int64_t j = 0; j < gts; ++j) {
-      row[j] = generalizedIou(pred, gtXyxy[j]);
+      row[j] = ops::iouAndGiou(pred, gtCorners[j]).giou;
       maxUnit = std::max(maxUnit, 0.5 * (row[j] + 1.0));
     }
   }

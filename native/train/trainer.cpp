@@ -6,7 +6,6 @@
 #include <torch/serialize/output-archive.h>
 
 #include <cmath>
-#include <sstream>
 
 #include "common/arg_error.h"
 #include "model/checkpoint.h"
@@ -14,29 +13,21 @@
 namespace adetr::train {
 
 namespace {
-std::string nonFiniteMessage(int64_t step, const std::string& term, double value) {
-  std::ostringstream os;
-  os << "step " << step << ": loss term '" << term << "' is " << (std::isnan(value) ? "NaN" : "infinite")
-     << "; training stopped before updating the weights";
-  return os.str();
-}
 // Non-finite predictions would otherwise surface as an invalid cost matrix in the matcher:
 // report them as the loss terms of the output they belong to.
 void checkFinitePredictions(const model::DinoOutput& out, int64_t step) {
   auto check = [&](const model::LayerPrediction& p, const std::string& suffix) {
-    if (!p.logits.isfinite().all().item<bool>()) throw NonFiniteLossError(step, "loss_class" + suffix, NAN);
-    if (!p.boxes.isfinite().all().item<bool>()) throw NonFiniteLossError(step, "loss_bbox" + suffix, NAN);
+    if (!p.logits.isfinite().all().item<bool>()) throw NonFiniteLossError(step, lossTermName("class", suffix), NAN);
+    if (!p.boxes.isfinite().all().item<bool>()) throw NonFiniteLossError(step, lossTermName("bbox", suffix), NAN);
   };
-  check(out.encoder, "_enc");
-  for (size_t i = 0; i < out.layers.size(); ++i) check(out.layers[i], i + 1 == out.layers.size() ? "" : "_" + std::to_string(i));
-  for (size_t i = 0; i < out.denoising.size(); ++i)
-    check(out.denoising[i], i + 1 == out.denoising.size() ? "_dn" : "_dn_" + std::to_string(i));
+  check(out.encoder, lossSuffix(LossOutput::Encoder));
+  const int64_t layers = static_cast<int64_t>(out.layers.size());
+  for (int64_t i = 0; i < layers; ++i) check(out.layers[i], lossSuffix(LossOutput::Decoder, i, layers));
+  const int64_t dnLayers = static_cast<int64_t>(out.denoising.size());
+  for (int64_t i = 0; i < dnLayers; ++i) check(out.denoising[i], lossSuffix(LossOutput::Denoising, i, dnLayers));
 }
 
 }  // namespace
-
-NonFiniteLossError::NonFiniteLossError(int64_t s, const std::string& t, double value)
-    : std::runtime_error(nonFiniteMessage(s, t, value)), step(s), term(t) {}
 
 Trainer::Trainer(model::Dino model, TrainerOptions options)
     : model_(std::move(model)), options_(std::move(options)),

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/non_finite_loss_error.h"
 #include "model/dino.h"
 #include "train/criterion.h"
 #include "train/optimizer.h"
@@ -45,13 +46,8 @@ struct StepResult {
   int64_t step = 0;     // steps done after this one
 };
 
-// Thrown when a loss term is NaN or infinite: the step is abandoned before any update.
-class NonFiniteLossError : public std::runtime_error {
- public:
-  NonFiniteLossError(int64_t step, const std::string& term, double value);
-  int64_t step;
-  std::string term;
-};
+// Trainer::step throws adetr::NonFiniteLossError (common/non_finite_loss_error.h) when a loss
+// term is NaN or infinite: the step is abandoned before any update.
 
 class Trainer {
  public:

@@ -5,11 +5,8 @@
 #include <ATen/core/Tensor.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <string>
-
 #include "common/arg_error.h"
 #include "ops/align_loss/align_loss.h"
-#include "train/losses.h"
 
 namespace adetr::ops {
 namespace {
@@ -90,18 +87,6 @@ at::Tensor alignClassificationLoss(const at::Tensor& logits, const at::Tensor& t
   const c10::optional<at::Tensor> w = weights.defined() ? c10::optional<at::Tensor>(weights) : c10::nullopt;
   return AlignLossFunction::apply(logits, target, positive, w, static_cast<int64_t>(kind), params.gamma,
                                   params.focalAlpha, params.vflAlpha, params.qflBeta);
-}
-
-at::Tensor alignClassificationLoss(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& positive,
-                                   train::ClassLossKind kind, const train::ClassLossParams& params) {
-  // The two enums list the losses in the same order; map by name to stay correct if either moves.
-  const AlignLossKind k = parseAlignLossKind(train::classLossKindName(kind), "loss");
-  AlignLossParams p;
-  p.gamma = params.gamma;
-  p.focalAlpha = params.focalAlpha;
-  p.vflAlpha = params.vflAlpha;
-  p.qflBeta = params.qflBeta;
-  return alignClassificationLoss(logits, target, positive, at::Tensor(), k, p);
 }
 
 }  // namespace adetr::ops

@@ -47,20 +47,15 @@
 #include <cstdint>
 #include <string>
 
-namespace adetr::train {
-// The criterion's own names for the same losses (train/losses.h); the overload at the bottom
-// accepts them so the criterion calls this op without converting.
-enum class ClassLossKind;
-struct ClassLossParams;
-}  // namespace adetr::train
-
 namespace adetr::ops {
 
+// The loss kinds of the whole library: this op, its binding, and the criterion (train/), whose
+// composed reference formula (train/losses.h) takes the same enum and parameters.
 // New kinds go at the end: the CUDA kernel receives the kind as its index (align_math::Kind).
 enum class AlignLossKind { Align, IaBce, Focal, Qfl, Vfl, StableDino, SdAlign };
 
-// "align" | "ia-bce" | "focal" | "qfl" | "vfl" | "stable-dino" | "sd-align"; RangeError naming
-// `argName` otherwise.
+// "align" | "ia-bce" | "focal" | "qfl" | "vfl" | "stable-dino" | "sd-align"; otherwise a
+// RangeError "<argName>: unknown loss '<name>'; expected ..." (the Trainer passes "loss").
 AlignLossKind parseAlignLossKind(const std::string& name, const char* argName = "kind");
 const char* alignLossKindName(AlignLossKind kind);
 
@@ -91,10 +86,6 @@ AlignLossResult alignLossForwardBackward(const at::Tensor& logits, const at::Ten
 // and weights are constants). No double backward.
 at::Tensor alignClassificationLoss(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& positive,
                                    const at::Tensor& weights, AlignLossKind kind, const AlignLossParams& params);
-
-// The same with the criterion's types (train/losses.h) and no weights.
-at::Tensor alignClassificationLoss(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& positive,
-                                   train::ClassLossKind kind, const train::ClassLossParams& params);
 
 namespace detail {
 
