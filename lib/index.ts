@@ -8,7 +8,7 @@ export type {
   Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions, MsDeformAttnGrads,
   AlignLossKind, AlignLossOptions, AlignLossResult, AlignTargetOptions, AlignTargets,
 } from './ops/index';
-export { Trainer, cocoGroundTruth, defaultLoss, recipeAugmentation } from './trainer';
+export { Trainer, defaultLoss, recipeAugmentation } from './trainer';
 export type {
   EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
   EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,
@@ -28,11 +28,11 @@ export type {
 } from './data/index';
 export {
   evaluateCoco, CocoEvaluator, bestRegressedRecall, matchingInstability, IOU_THRESHOLDS, RECALL_THRESHOLDS,
-  AREA_RANGES, MAX_DETS,
+  AREA_RANGES, MAX_DETS, evaluateModel, cocoGroundTruth,
 } from './evaluator/index';
 export type {
   CocoEvalResult, CocoDataset, CocoAnnotation, CocoImage, CocoCategory, CocoDetection, CocoDetectionColumns,
   CocoDetections, AlignmentSample, BestRegressedRecallResult, BoxFormat, ImageMatchings, LayerMatching,
-  MatchingInstabilityResult,
+  MatchingInstabilityResult, EvaluateModelOptions,
 } from './evaluator/index';
 export { AlignDetrError, CheckpointError, DatasetError, NonFiniteLossError } from './errors';

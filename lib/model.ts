@@ -7,8 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage } from './data/decode';
 import type { Category, RgbImage } from './data/types';
-import { loadAddon } from './native';
 import { InFlight, checkSignal, raceAbort } from './abort';
+import { binding } from './binding';
+import type { ModelHandle, NativeLayerPrediction } from './binding';
 import { readingCheckpoint } from './errors';
 import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf, wrapHandle } from './tensor';
@@ -180,32 +181,6 @@ export interface ForwardOutput {
   timings?: StageTimings;
 }
 
-interface ModelHandle {
-  numParameters(trainableOnly?: boolean): number;
-  config(): ModelConfig;
-  parameterNames(): string[];
-  parameter(name: string): unknown;
-  predict(images: RgbImage[], options: PredictOptions): Promise<{ boxes: Float32Array; scores: Float32Array; labels: Int32Array }[]>;
-  forward(images: unknown, validSizes: unknown, options: ForwardOptions): Promise<{
-    layers: { logits: unknown; boxes: unknown }[];
-    encoder: { logits: unknown; boxes: unknown };
-    levelFeatures: unknown[];
-    memory: unknown;
-    timings?: StageTimings;
-  }>;
-  save(path: string, metadata: string): Promise<void>;
-  loadPytorch(path: string): Promise<StateDictReport>;
-  dispose(): void;
-  readonly disposed: boolean;
-}
-
-interface ModelBinding {
-  createModel(preset: string, overrides: Record<string, number | boolean | string>, seed?: number): Promise<ModelHandle>;
-  loadModel(path: string): Promise<{ model: ModelHandle; metadata: string }>;
-}
-
-const binding = (): ModelBinding => loadAddon() as unknown as ModelBinding;
-
 interface Metadata {
   categories: Category[];
 }
@@ -232,9 +207,9 @@ function checkCategories(categories: readonly Category[]): Category[] {
 /** @internal The native side of a model, for lib/trainer.ts only. */
 export interface ModelInternals {
   /** The native handle (TypeError when disposed). */
-  handleOf(model: AlignDetr): unknown;
+  handleOf(model: AlignDetr): ModelHandle;
   /** Wraps a native model handle (Trainer.resume). */
-  fromHandle(handle: unknown, categories: readonly Category[]): AlignDetr;
+  fromHandle(handle: ModelHandle, categories: readonly Category[]): AlignDetr;
   /** The metadata string stored in a checkpoint. */
   readMetadata(file: string): Promise<string>;
 }
@@ -321,7 +296,7 @@ export class AlignDetr {
     // package exports only lib/index.ts, which does not re-export `modelInternals`).
     modelInternals = {
       handleOf: (model) => model.handle('train'),
-      fromHandle: (handle, categories) => new AlignDetr(handle as ModelHandle, [...categories]),
+      fromHandle: (handle, categories) => new AlignDetr(handle, [...categories]),
       readMetadata: async (file) => {
         const resolved = await inputFile(file);
         const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
@@ -407,7 +382,7 @@ export class AlignDetr {
     const out = await this.#inFlight.track(
       this.handle('forward').forward(handleOf(images, 'images'), handleOf(validSizes, 'validSizes'), options),
     );
-    const pair = (p: { logits: unknown; boxes: unknown }) => ({ logits: wrapHandle(p.logits), boxes: wrapHandle(p.boxes) });
+    const pair = (p: NativeLayerPrediction) => ({ logits: wrapHandle(p.logits), boxes: wrapHandle(p.boxes) });
     return {
       layers: out.layers.map(pair),
       encoder: pair(out.encoder),

@@ -24,7 +24,7 @@ import { addonPackageName, findAddonPackage, findLibtorchPackage, libtorchPackag
 import type { Variant } from './loader/packages';
 import { probeCandidate } from './loader/probe';
 
-/** The raw addon: untyped here; each lib module casts it to the slice it uses. */
+/** The raw addon, untyped: lib/ modules reach it through ./binding.ts's typed `binding()`. */
 export type NativeAddon = Record<string, unknown>;
 
 // node-gyp-build has no type declarations; these are the parts we use.

@@ -1,5 +1,5 @@
 // What the addon was built with, and libtorch's intra-op thread pool.
-import { loadAddon } from './native';
+import { binding } from './binding';
 
 /** Facts about the loaded native build. */
 export interface BuildInfo {
@@ -32,14 +32,6 @@ export interface TensorMemory {
   /** Host (CPU) bytes those tensors hold; device memory is not counted. */
   hostBytes: number;
 }
-
-interface RuntimeBinding {
-  buildInfo(): BuildInfo;
-  tensorMemory(): TensorMemory;
-  setNumThreads(n: number): void;
-}
-
-const binding = (): RuntimeBinding => loadAddon() as unknown as RuntimeBinding;
 
 /** Describes the loaded native build. */
 export function buildInfo(): BuildInfo {

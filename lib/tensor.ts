@@ -3,7 +3,8 @@
 // Data crosses the boundary by copy in both directions. A tensor's native memory is freed by
 // `dispose()`, or by the garbage collector when the tensor becomes unreachable (the native
 // handle's finalizer); dispose() is the way to free memory at a known point.
-import { loadAddon } from './native';
+import { binding } from './binding';
+import type { TensorHandle } from './binding';
 
 /** Element types a Tensor can hold, by name. */
 export type DType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8';
@@ -31,26 +32,12 @@ export type DTypeOf<A extends TensorData> = A extends Float32Array
         ? 'int64'
         : 'uint8';
 
-/** @internal The native handle class (native/binding/tensor_wrap.cc). */
-export interface TensorHandle {
-  readonly shape: number[];
-  readonly dtype: string;
-  readonly disposed: boolean;
-  toTypedArray(): TensorData;
-  dispose(): void;
-  reshape(shape: readonly number[]): TensorHandle;
-}
-
-interface TensorHandleClass {
-  fromTypedArray(data: TensorData, shape: readonly number[], dtype?: DType): TensorHandle;
-}
-
 const handles = new WeakMap<Tensor, TensorHandle>();
 // eslint-disable-next-line prefer-const -- assigned in Tensor's static block
-let wrapNative: <D extends DType>(handle: unknown) => Tensor<D>;
+let wrapNative: <D extends DType>(handle: TensorHandle) => Tensor<D>;
 
 /** @internal Wraps a native tensor handle returned by the addon (lib/ only; not exported from the package). */
-export function wrapHandle<D extends DType = DType>(handle: unknown): Tensor<D> {
+export function wrapHandle<D extends DType = DType>(handle: TensorHandle): Tensor<D> {
   return wrapNative<D>(handle);
 }
 
@@ -68,13 +55,12 @@ export class Tensor<D extends DType = DType> {
    *         RangeError for negative or fractional dims or a shape whose size differs from data.length.
    */
   static from<A extends TensorData>(data: A, shape: readonly number[], dtype?: DTypeOf<A>): Tensor<DTypeOf<A>> {
-    const cls = loadAddon().TensorHandle as TensorHandleClass;
-    return new Tensor<DTypeOf<A>>(cls.fromTypedArray(data, shape, dtype));
+    return new Tensor<DTypeOf<A>>(binding().TensorHandle.fromTypedArray(data, shape, dtype));
   }
 
   static {
     // The one way lib/ code turns a native handle into a Tensor; not part of the public class.
-    wrapNative = <D extends DType>(handle: unknown) => new Tensor<D>(handle as TensorHandle);
+    wrapNative = <D extends DType>(handle: TensorHandle) => new Tensor<D>(handle);
   }
 
   /** Sizes of each dimension. */

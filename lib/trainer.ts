@@ -12,12 +12,14 @@ import { checkDataset } from './data/validate';
 import { detrTrainAugmentation } from './data/transforms';
 import type { Augmentation } from './data/transforms';
 import type { Category, Dataset } from './data/types';
-import { CocoEvaluator } from './evaluator/index';
-import type { CocoDataset, CocoEvalResult } from './evaluator/index';
+import { evaluateModel } from './evaluator/index';
+import type { CocoEvalResult, EvaluateModelOptions } from './evaluator/index';
 import { AlignDetr, modelInternals } from './model';
 import type { ModelConfig } from './model';
-import { loadAddon } from './native';
-import { InFlight, checkSignal, raceAbort } from './abort';
+import { InFlight, checkSignal } from './abort';
+import { binding } from './binding';
+import type { NativeBatch, TrainerHandle } from './binding';
+import { checkIntegerOption, checkOptionKeys } from './options';
 import { readingCheckpoint, trainingStep } from './errors';
 import { inputFile, outputFile } from './paths';
 
@@ -138,34 +140,6 @@ const FIT_OPTION_KEYS: readonly string[] = [
   'evalBatchSize', 'runInfo',
 ];
 
-/** Levenshtein distance of two short strings. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length];
-}
-
-/** TypeError "<name>: unknown option 'key'; did you mean 'x'?" for the first key outside `known`. */
-function checkOptionKeys(options: object, name: string, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const scored = known.map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) })).sort((x, y) => x.d - y.d);
-    const hint = key.length <= 64 && scored[0].d <= 2 && scored[1]?.d !== scored[0].d ? `; did you mean '${scored[0].k}'?` : '';
-    throw new TypeError(`${name}: unknown option ${JSON.stringify(key).replace(/^"|"$/g, "'")}${hint}`);
-  }
-}
-
-/** An optional integer option in [lo, hi]: TypeError for a non-number, RangeError otherwise. */
-function checkIntegerOption(value: unknown, name: string, lo: number, hi: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number') throw new TypeError(`${name}: expected an integer, got ${typeof value}`);
-  if (!Number.isInteger(value) || value < lo || value > hi) throw new RangeError(`${name}: expected an integer in [${lo}, ${hi}], got ${value}`);
-}
-
 function checkEvaluateLossOptions(options: unknown): EvaluateLossOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -230,19 +204,6 @@ export interface History {
   checkpoint?: string;
 }
 
-interface TrainerHandle {
-  step(batch: unknown): Promise<StepReport>;
-  evaluateLoss(batch: unknown, options: EvaluateLossOptions): Promise<LossReport>;
-  save(path: string, metadata: string): Promise<void>;
-  readonly stepCount: number;
-  dispose(): void;
-}
-
-interface TrainerBinding {
-  createTrainer(model: unknown, options: TrainerOptions): TrainerHandle;
-  loadTrainer(path: string, options: TrainerOptions): Promise<{ model: unknown; trainer: TrainerHandle; metadata: string }>;
-}
-
 /** What a training checkpoint remembers besides the weights and optimizer. */
 interface TrainingMetadata {
   categories: Category[];
@@ -255,9 +216,16 @@ interface TrainingMetadata {
   runInfo?: Record<string, unknown>;
 }
 
-const binding = (): TrainerBinding => loadAddon() as unknown as TrainerBinding;
+/** A trainer's native state as Trainer.resume restored it (handed to the constructor by #restore). */
+interface Restored {
+  handle: TrainerHandle;
+  progress: TrainingMetadata;
+}
 
-function toNativeBatch(batch: DetectionBatch): unknown {
+/** Set by Trainer's private #restore for the duration of one `new Trainer` (never seen by users). */
+let restoring: Restored | undefined;
+
+function toNativeBatch(batch: DetectionBatch): NativeBatch {
   if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.targets)) {
     throw new TypeError('batch: expected a DetectionBatch ({ images, shape, targets[] }, from DataLoader or collate)');
   }
@@ -266,29 +234,6 @@ function toNativeBatch(batch: DetectionBatch): unknown {
     shape: batch.shape,
     targets: batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels, size: t.size })),
   };
-}
-
-/** COCO ground truth of a dataset (boxes as annotated, before any augmentation). */
-export function cocoGroundTruth(dataset: Dataset): CocoDataset {
-  const images = [];
-  const annotations = [];
-  let annId = 1;
-  for (let i = 0; i < dataset.length; i++) {
-    const a = dataset.annotation(i);
-    images.push({ id: a.id, width: a.width, height: a.height, file_name: a.file ?? a.name });
-    for (let k = 0; k < a.labels.length; k++) {
-      const [x1, y1, x2, y2] = a.boxes.subarray(4 * k, 4 * k + 4);
-      annotations.push({
-        id: annId++,
-        image_id: a.id,
-        category_id: a.labels[k],
-        bbox: [x1, y1, x2 - x1, y2 - y1],
-        area: a.area ? a.area[k] : (x2 - x1) * (y2 - y1),
-        iscrowd: a.iscrowd ? a.iscrowd[k] : 0,
-      });
-    }
-  }
-  return { images, annotations, categories: dataset.categories.map((c) => ({ id: c.id, name: c.name })) };
 }
 
 /**
@@ -321,7 +266,11 @@ export class Trainer {
    * Binds a trainer to `model` (its weights are trained in place).
    * @throws TypeError / RangeError naming the option for bad options.
    */
-  constructor(model: AlignDetr, options: TrainerOptions = {}, restored?: { handle: TrainerHandle; progress: TrainingMetadata }) {
+  constructor(model: AlignDetr, options: TrainerOptions = {}) {
+    // Trainer.resume's state, when this instance is built by #restore (taken before any check
+    // can throw, so it never leaks into a later construction).
+    const restored = restoring;
+    restoring = undefined;
     if (!(model instanceof AlignDetr)) throw new TypeError('model: expected an AlignDetr');
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
     checkOptionKeys(options, 'options', TRAINER_OPTION_KEYS);
@@ -363,7 +312,17 @@ export class Trainer {
     const { model, trainer, metadata } = await readingCheckpoint(resolved, () => binding().loadTrainer(resolved, merged));
     const meta = JSON.parse(metadata) as TrainingMetadata;
     const detector = modelInternals.fromHandle(model, meta.categories);
-    return new Trainer(detector, merged, { handle: trainer, progress: meta });
+    return Trainer.#restore(detector, merged, { handle: trainer, progress: meta });
+  }
+
+  /** A trainer around a restored native state (Trainer.resume): the constructor, given `restored`. */
+  static #restore(model: AlignDetr, options: TrainerOptions, restored: Restored): Trainer {
+    restoring = restored;
+    try {
+      return new Trainer(model, options);
+    } finally {
+      restoring = undefined;
+    }
   }
 
   /** Optimisation steps done so far. */
@@ -394,36 +353,18 @@ export class Trainer {
   }
 
   /**
-   * COCO bbox metrics of the model on `dataset` (images at the model's test size). An aborted
-   * `options.signal` rejects with its reason: at once when already aborted, else promptly (the
-   * batch in flight is dropped).
+   * COCO bbox metrics of the model on `dataset`: a convenience for {@link evaluateModel}
+   * (`evaluateModel(trainer.model, dataset, options)`, which needs no trainer), tracked as this
+   * trainer's work (its async dispose waits for it). An aborted `options.signal` rejects with
+   * its reason: at once when already aborted, else promptly (the batch in flight is dropped).
    */
-  async evaluate(dataset: Dataset, options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<CocoEvalResult> {
+  async evaluate(dataset: Dataset, options: EvaluateModelOptions = {}): Promise<CocoEvalResult> {
     return this.#inFlight.track(this.#evaluate(dataset, options));
   }
 
-  async #evaluate(dataset: Dataset, options: { batchSize?: number; signal?: AbortSignal }): Promise<CocoEvalResult> {
+  async #evaluate(dataset: Dataset, options: EvaluateModelOptions): Promise<CocoEvalResult> {
     this.handle('evaluate');
-    if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { batchSize?, signal? }');
-    checkOptionKeys(options, 'options', ['batchSize', 'signal']);
-    checkIntegerOption(options.batchSize, 'options.batchSize', 1, 1024);
-    const signal = checkSignal(options.signal);
-    checkDataset(dataset, 'dataset', { annotations: true });
-    signal?.throwIfAborted();
-    const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
-    const batchSize = options.batchSize ?? 2;
-    for (let i = 0; i < dataset.length; i += batchSize) {
-      signal?.throwIfAborted();
-      const idx = [...Array(Math.min(batchSize, dataset.length - i)).keys()].map((k) => i + k);
-      const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
-      const results = await this.model.predict(samples.map((s) => s.image), signal ? { maxDetections: 100, signal } : { maxDetections: 100 });
-      evaluator.add(
-        results.flatMap((dets, j) =>
-          dets.map((d) => ({ image_id: samples[j].id, category_id: d.categoryId, bbox: d.bbox, score: d.score })),
-        ),
-      );
-    }
-    return evaluator.evaluate();
+    return evaluateModel(this.model, dataset, options);
   }
 
   /** Writes a resumable checkpoint (weights, optimizer, schedule, random state, progress) atomically. */

@@ -1,15 +1,19 @@
-// The CLI's visuals: progress lines against hand-written expected output under an injected clock,
-// the training plot's pixels where its axis mapping puts the data, detection boxes' outline pixels
-// at the box edges, and the bitmap font's coverage of everything the code draws.
+// The CLI's visuals: progress lines against hand-written expected output under an injected clock;
+// the training plot (SVG rendered by sharp) with its data where the axis mapping puts it; drawn
+// detections with their outline pixels at the box edges, labels that never overlap and stay in
+// the image, text that stays inside its label background; XML escaping of every drawn string.
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { formatCompact, formatDuration, ProgressReporter, type ProgressStream } from '../lib/cli/progress';
-import { PLOT_COLORS, PLOT_STRINGS, plotLayout, renderTrainingPlot, writeTrainingPlot, type TrainingPoint } from '../lib/cli/plot';
-import { boxPixels, CATEGORY_PALETTE, categoryColor, toCocoResults, writeDetectionsImage } from '../lib/cli/draw';
-import { FONT_HEIGHT, FONT_WIDTH, GLYPH_ROW_STRINGS, GLYPHS } from '../lib/cli/font5x7';
+import { PLOT_COLORS, PLOT_LABELS, plotLayout, renderTrainingPlot, trainingPlotSvg, writeTrainingPlot, type TrainingPoint } from '../lib/cli/plot';
+import {
+  boxPixels, CATEGORY_PALETTE, categoryColor, detectionsDrawing, detectionsSvg, labelFontSize, layoutLabels, renderDetections,
+  toCocoResults, writeDetectionsImage, type LabelRect, type LabelRequest,
+} from '../lib/cli/draw';
+import { escapeXml, fitText, textWidth } from '../lib/cli/svg';
 import type { RgbImage } from '../lib/data/types';
 
 class FakeStream implements ProgressStream {
@@ -30,7 +34,7 @@ function manualClock(): { now: () => number; set: (ms: number) => void } {
   return { now: () => t, set: (ms) => (t = ms) };
 }
 
-async function decodePng(file: string): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+async function decodePng(file: string | Buffer): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
@@ -162,6 +166,7 @@ test('TTY: the line is cut to the terminal width so it never wraps', (t) => {
   t.is([...stream.chunks[0].replace('\r\x1b[2K', '')].length, 39);
 });
 
+
 // ---------------------------------------------------------------- plot
 
 const history: TrainingPoint[] = [
@@ -171,13 +176,20 @@ const history: TrainingPoint[] = [
   { epoch: 4, loss: 0.9, ap: 0.31, ap50: 0.55 },
 ];
 
+const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+
+/** Pixels of `img` in [x0, x1) × [y0, y1) for which `pred` holds. */
+function countPixels(img: { data: Uint8Array | Buffer; width: number }, x0: number, y0: number, x1: number, y1: number, pred: (p: number[]) => boolean): number {
+  let n = 0;
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (pred(pixelOf(img, x, y))) n++;
+  return n;
+}
+
 test('plot: the PNG has the asked size and the data points where the axis mapping puts them', async (t) => {
   const file = path.join(tmp, 'training.png');
   await writeTrainingPlot(file, history);
   const png = await decodePng(file);
-  t.is(png.width, 800);
-  t.is(png.height, 400);
-  t.is(png.channels, 3);
+  t.deepEqual([png.width, png.height, png.channels], [800, 400, 3]);
 
   const layout = plotLayout(history);
   // The mapping sends the domain's ends to the plot area's edges, linearly.
@@ -199,11 +211,27 @@ test('plot: the PNG has the asked size and the data points where the axis mappin
   // Half-way between the first two loss points the line passes: the pixel there is mostly line colour.
   const mx = (layout.loss.xToPixel(1) + layout.loss.xToPixel(2)) / 2, my = (layout.loss.yToPixel(2.4) + layout.loss.yToPixel(1.6)) / 2;
   const mid = pixelOf(png, Math.floor(mx), Math.floor(my));
-  const dist = (a: number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
   t.true(dist(mid, PLOT_COLORS.loss) < dist(mid, PLOT_COLORS.background), `midpoint ${mid}`);
   // Far from any data (the bottom-left of the loss area, under a falling curve) is background or grid.
   const corner = pixelOf(png, layout.loss.left + 3, layout.loss.bottom - 3);
   t.true([PLOT_COLORS.background, PLOT_COLORS.grid].some((c) => dist(corner, c) === 0), `corner ${corner}`);
+});
+
+test('plot: the SVG labels its axes, panels and ticks, and the text is drawn as ink', async (t) => {
+  const svg = trainingPlotSvg(history);
+  const layout = plotLayout(history);
+  const labels = [PLOT_LABELS.title, PLOT_LABELS.lossPanel, PLOT_LABELS.apPanel, PLOT_LABELS.xAxis, PLOT_LABELS.lossAxis, PLOT_LABELS.apAxis];
+  for (const s of labels) t.true(svg.includes(`>${escapeXml(s)}</text>`), s);
+  for (const p of [layout.loss, layout.ap]) {
+    for (const v of p.yTicks) t.true(svg.includes(`>${v.toFixed(p.yDecimals)}</text>`), `y tick ${v}`);
+    for (const v of p.xTicks) t.true(svg.includes(`>${v.toFixed(p.xDecimals)}</text>`), `x tick ${v}`);
+  }
+  const png = await decodePng(await renderTrainingPlot(history));
+  // The title, centred above the panels, puts dark pixels in its band (whatever font fontconfig picks).
+  t.true(countPixels(png, 300, 6, 500, 34, (p) => dist(p, PLOT_COLORS.text) < 120) > 100, 'title ink');
+  // So do the x tick labels under the loss panel.
+  const lp = layout.loss;
+  t.true(countPixels(png, lp.left - 10, lp.bottom + 6, lp.right + 10, lp.bottom + 22, (p) => dist(p, PLOT_COLORS.text) < 120) > 20, 'tick ink');
 });
 
 test('plot: one epoch, no evaluation yet, constant series and an empty history draw without NaN', async (t) => {
@@ -220,10 +248,15 @@ test('plot: one epoch, no evaluation yet, constant series and an empty history d
       t.true(panel.yDomain[1] > panel.yDomain[0] && panel.xDomain[1] > panel.xDomain[0]);
       for (const v of [...panel.xTicks.map(panel.xToPixel), ...panel.yTicks.map(panel.yToPixel)]) t.true(Number.isFinite(v));
     }
+    const svg = trainingPlotSvg(h);
+    t.false(/NaN|Infinity/.test(svg));
+    t.is(svg.includes(PLOT_LABELS.noEvaluation), !h.some((p) => Number.isFinite(p.ap)));
+    if (h.length === 0) continue;
+    const png = await decodePng(await renderTrainingPlot(h));
     for (const p of h) {
       const x = Math.floor(layout.loss.xToPixel(p.epoch)), y = Math.floor(layout.loss.yToPixel(p.loss));
       t.true(y >= layout.loss.top && y < layout.loss.bottom && x >= layout.loss.left && x < layout.loss.right);
-      t.deepEqual(pixelOf(renderTrainingPlot(h), x, y), [...PLOT_COLORS.loss]);
+      t.deepEqual(pixelOf(png, x, y), [...PLOT_COLORS.loss]);
     }
   }
   // A constant series sits strictly inside its axis, not on an edge.
@@ -237,85 +270,215 @@ test('plot: one epoch, no evaluation yet, constant series and an empty history d
   t.deepEqual([png.width, png.height], [640, 320]);
 });
 
-test('plot: per-step losses alone (a run shorter than one epoch) are drawn where the mapping puts them', (t) => {
+test('plot: per-step losses alone (a run shorter than one epoch) are drawn where the mapping puts them', async (t) => {
   const steps = [{ epoch: 0.25, loss: 3.1 }, { epoch: 0.5, loss: 2.2 }, { epoch: 0.75, loss: 2.6 }];
   const layout = plotLayout([], { steps });
-  t.is(layout.loss.xDomain[0], 0, 'the first epoch starts the axis at 0');
-  t.true(layout.loss.xDomain[1] > 0.75 && layout.loss.yDomain[0] <= 2.2 && layout.loss.yDomain[1] >= 3.1);
-  t.true(layout.loss.xTicks.length >= 3 && layout.loss.xDecimals > 0, `ticks ${layout.loss.xTicks}`);
-  const img = renderTrainingPlot([], { steps }).toImage();
+  const lp = layout.loss;
+  t.is(lp.xDomain[0], 0, 'the first epoch starts the axis at 0');
+  t.true(lp.xDomain[1] > 0.75 && lp.yDomain[0] <= 2.2 && lp.yDomain[1] >= 3.1);
+  t.true(lp.xTicks.length >= 3 && lp.xDecimals > 0, `ticks ${lp.xTicks}`);
+  const svg = trainingPlotSvg([], { steps });
+  for (const v of lp.xTicks) t.true(svg.includes(`>${v.toFixed(lp.xDecimals)}</text>`), `fractional tick ${v}`);
+  t.true(svg.includes('>loss per step</text>') && svg.includes(`>${PLOT_LABELS.xAxis}</text>`) && svg.includes(`>${PLOT_LABELS.lossAxis}</text>`));
+  const img = await decodePng(await renderTrainingPlot([], { steps }));
   for (const p of steps) {
-    const x = Math.floor(layout.loss.xToPixel(p.epoch)), y = Math.floor(layout.loss.yToPixel(p.loss));
+    const x = Math.floor(lp.xToPixel(p.epoch)), y = Math.floor(lp.yToPixel(p.loss));
     t.deepEqual(pixelOf(img, x, y), [...PLOT_COLORS.stepLoss], `step at ${p.epoch}`);
   }
-  // Without the steps the same history draws no loss at all: that was the blank training.png.
-  const blankPlot = renderTrainingPlot([]).toImage();
-  const lossPixels = (im: RgbImage, color: readonly number[]) => {
-    let n = 0;
-    for (let y = layout.loss.top; y < layout.loss.bottom; y++) {
-      for (let x = layout.loss.left; x < layout.loss.right; x++) if (pixelOf(im, x, y).join() === color.join()) n++;
-    }
-    return n;
-  };
-  t.is(lossPixels(blankPlot, PLOT_COLORS.stepLoss) + lossPixels(blankPlot, PLOT_COLORS.loss), 0);
-  t.true(lossPixels(img, PLOT_COLORS.stepLoss) > 50);
+  const near = (color: readonly number[]) => (p: number[]) => dist(p, color) < 40;
+  const inArea = (im: typeof img, pred: (p: number[]) => boolean) => countPixels(im, lp.left + 1, lp.top + 1, lp.right - 1, lp.bottom - 1, pred);
+  t.true(inArea(img, near(PLOT_COLORS.stepLoss)) > 50, 'the step line and markers');
+  // Without the steps nothing is drawn in the loss area, and it says so.
+  const blankSvg = trainingPlotSvg([]);
+  t.true(blankSvg.includes(`>${PLOT_LABELS.noLoss}</text>`));
+  const blankPlot = await decodePng(Buffer.from(await renderTrainingPlot([])));
+  t.is(inArea(blankPlot, near(PLOT_COLORS.stepLoss)) + inArea(blankPlot, near(PLOT_COLORS.loss)), 0);
   // With epoch means as well, both series are drawn on the shared epoch axis (means at the epoch's end).
   const both = [{ epoch: 1, loss: 2.5 }, { epoch: 2, loss: 1.5 }];
   const more = [...steps, { epoch: 1, loss: 2.4 }, { epoch: 1.5, loss: 1.2 }, { epoch: 2, loss: 1.8 }];
   const l2 = plotLayout(both, { steps: more });
-  const img2 = renderTrainingPlot(both, { steps: more }).toImage();
+  const img2 = await decodePng(await renderTrainingPlot(both, { steps: more }));
   for (const p of both) t.deepEqual(pixelOf(img2, Math.floor(l2.loss.xToPixel(p.epoch)), Math.floor(l2.loss.yToPixel(p.loss))), [...PLOT_COLORS.loss]);
   t.deepEqual(pixelOf(img2, Math.floor(l2.loss.xToPixel(1.5)), Math.floor(l2.loss.yToPixel(1.2))), [...PLOT_COLORS.stepLoss]);
 });
 
+test('plot: a title with markup characters is escaped and still renders', async (t) => {
+  const svg = trainingPlotSvg(history, { title: '<b>&"run\'s' });
+  t.true(svg.includes('>&lt;b&gt;&amp;&quot;run&apos;s</text>'));
+  t.false(svg.includes('<b>'));
+  const png = await decodePng(await renderTrainingPlot(history, { title: '<b>&"run\'s' }));
+  t.deepEqual([png.width, png.height], [800, 400]);
+  t.true(countPixels(png, 300, 6, 500, 34, (p) => dist(p, PLOT_COLORS.text) < 120) > 50, 'title ink');
+});
+
 // ---------------------------------------------------------------- detections
 
-const blank = (w: number, h: number): RgbImage => ({ data: new Uint8Array(w * h * 3), width: w, height: h, channels: 3 });
+const filled = (w: number, h: number, v: number): RgbImage => ({ data: new Uint8Array(w * h * 3).fill(v), width: w, height: h, channels: 3 });
 const categories = [{ id: 1, name: 'a' }, { id: 7, name: 'cell' }];
+const inside = (r: LabelRect, x: number, y: number) => x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+const overlaps = (a: LabelRect, b: LabelRect) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 
-test('draw: a box has its category colour exactly on its 2-pixel outline and background inside', async (t) => {
-  const image = blank(96, 64);
+test('draw: a box has its category colour exactly on its outline, the image elsewhere, and its label on a band above it', async (t) => {
+  const image = filled(96, 64, 0);
   const file = path.join(tmp, 'dets.png');
   const det = { bbox: [10, 30, 30, 20] as [number, number, number, number], score: 0.87, categoryId: 7 };
   const faint = { bbox: [60, 10, 20, 20] as [number, number, number, number], score: 0.1, categoryId: 1 };
   await writeDetectionsImage(image, [det, faint], categories, file, { scoreThreshold: 0.3 });
   t.true(image.data.every((v) => v === 0), 'the input image is not modified');
   const png = await decodePng(file);
-  t.deepEqual([png.width, png.height], [96, 64]);
+  t.deepEqual([png.width, png.height, png.channels], [96, 64, 3]);
   const color = [...categoryColor(7, categories)];
   t.deepEqual(color, [...CATEGORY_PALETTE[1]]);
-  // The box covers x in [10, 40), y in [30, 50).
-  for (let y = 25; y < 58; y++) {
-    for (let x = 5; x < 45; x++) {
+
+  const drawing = detectionsDrawing(96, 64, [det, faint], categories, { scoreThreshold: 0.3 });
+  t.is(drawing.lineWidth, 2);
+  t.is(drawing.boxes.length, 1, 'the detection below the threshold is not drawn');
+  t.is(drawing.labels.length, 1);
+  const { rect, text } = drawing.labels[0];
+  t.is(text, 'cell 0.87');
+  t.deepEqual([rect.x, rect.y + rect.height], [10, 30], 'the label sits on the box, left-aligned');
+  // The box covers x in [10, 40), y in [30, 50). Everything but its outline and the label is untouched.
+  for (let y = 0; y < 64; y++) {
+    for (let x = 0; x < 96; x++) {
+      if (inside(rect, x, y)) continue;
       const inBox = x >= 10 && x < 40 && y >= 30 && y < 50;
       const onOutline = inBox && (x < 12 || x >= 38 || y < 32 || y >= 48);
-      if (onOutline) t.deepEqual(pixelOf(png, x, y), color, `outline ${x},${y}`);
-      else if (y >= 30) t.deepEqual(pixelOf(png, x, y), [0, 0, 0], `background ${x},${y}`);
+      t.deepEqual(pixelOf(png, x, y), onOutline ? color : [0, 0, 0], `${x},${y}`);
     }
   }
-  // The label "cell 0.87" sits on a filled band just above the box, in white or black text.
-  const labelRow = 30 - 11; // line height 9 + 1 px padding each side, at scale 1
-  t.deepEqual(pixelOf(png, 10, labelRow), color);
-  const band: number[][] = [];
-  for (let y = labelRow; y < 30; y++) for (let x = 10; x < 10 + 9 * 6 + 1; x++) band.push(pixelOf(png, x, y));
-  t.true(band.some((p) => p.join() === '255,255,255' || p.join() === '0,0,0'), 'label text');
-  t.true(band.every((p) => p.join() === color.join() || p.join() === '255,255,255' || p.join() === '0,0,0'));
-  // The detection below the score threshold is not drawn.
-  for (let x = 66; x < 80; x++) t.deepEqual(pixelOf(png, x, 29), [0, 0, 0]); // its bottom edge, right of the other label
+  // The band has the category colour at its corners and white or black text in between.
+  for (const [x, y] of [[rect.x, rect.y], [rect.x + rect.width - 1, rect.y + rect.height - 1]]) t.deepEqual(pixelOf(png, x, y), color);
+  const textInk = countPixels(png, rect.x, rect.y, rect.x + rect.width, rect.y + rect.height, (p) => dist(p, [255, 255, 255]) < 60 || dist(p, [0, 0, 0]) < 60);
+  t.true(textInk > 15, `text ink ${textInk}`);
 });
 
 test('draw: boxes are clipped to the image', async (t) => {
   t.deepEqual(boxPixels([50, 40, 30, 30], 64, 48), [50, 40, 64, 48]);
   t.is(boxPixels([70, 10, 5, 5], 64, 48), null);
   t.is(boxPixels([NaN, 10, 5, 5], 64, 48), null);
-  const file = path.join(tmp, 'clip.png');
-  await writeDetectionsImage(blank(64, 48), [{ bbox: [50, 40, 30, 30], score: 0.5, categoryId: 1 }, { bbox: [-5, -5, 200, 200], score: 0.2, categoryId: 3 }], categories, file);
-  const png = await decodePng(file);
+  const dets = [{ bbox: [50, 40, 30, 30], score: 0.5, categoryId: 1 }, { bbox: [-5, -5, 200, 200], score: 0.2, categoryId: 3 }];
+  const png = await decodePng(await renderDetections(filled(64, 48, 0), dets, categories, { fontSize: 8 }));
+  const labels = detectionsDrawing(64, 48, dets, categories, { fontSize: 8 }).labels.map((l) => l.rect);
+  const free = (x: number, y: number) => labels.every((r) => !inside(r, x, y));
   const color = [...categoryColor(1, categories)];
+  t.true(free(62, 45) && free(0, 47));
   t.deepEqual(pixelOf(png, 62, 45), color);
   t.deepEqual(pixelOf(png, 63, 45), color);
   // The whole-image box of an unlisted category (drawn first: lower score): its outline is the image border.
   t.deepEqual(pixelOf(png, 0, 47), [...categoryColor(3, categories)]);
+});
+
+/** Checks the layout's promises: inside the image, disjoint, touching the box's columns and near it. */
+function checkLayout(t: import('ava').ExecutionContext, requests: LabelRequest[], rects: (LabelRect | null)[], W: number, H: number): void {
+  t.is(rects.length, requests.length);
+  const placed = rects.filter((r): r is LabelRect => r !== null);
+  for (const [i, r] of rects.entries()) {
+    if (!r) continue;
+    const [x0, y0, x1, y1] = requests[i].box;
+    t.true(r.x >= 0 && r.y >= 0 && r.x + r.width <= W && r.y + r.height <= H, `label ${i} inside the image`);
+    t.is(r.width, Math.min(Math.ceil(requests[i].width), W));
+    t.true(r.x + r.width >= x0 && r.x <= x1 && r.y + r.height >= y0 - 3 * r.height && r.y <= y1 + 3 * r.height, `label ${i} near its box`);
+  }
+  for (let i = 0; i < placed.length; i++) for (let j = i + 1; j < placed.length; j++) t.false(overlaps(placed[i], placed[j]), `labels ${i} and ${j}`);
+}
+
+test('layoutLabels: above the box, then inside or below on collision, clamped into the image, never overlapping', (t) => {
+  const size = { width: 100, height: 100 };
+  const req = (box: [number, number, number, number], width = 30, height = 10): LabelRequest => ({ box, width, height });
+  t.deepEqual(layoutLabels([req([20, 40, 60, 80])], size), [{ x: 20, y: 30, width: 30, height: 10 }]);
+  // No room above: inside the top edge. At the right edge: shifted left. Wider than the image: cut to it.
+  t.deepEqual(layoutLabels([req([20, 4, 60, 40])], size), [{ x: 20, y: 0, width: 30, height: 10 }]);
+  t.deepEqual(layoutLabels([req([90, 40, 100, 60])], size), [{ x: 70, y: 30, width: 30, height: 10 }]);
+  t.deepEqual(layoutLabels([req([20, 40, 60, 80], 500)], size), [{ x: 0, y: 30, width: 100, height: 10 }]);
+  // The same box twice: the second label goes inside the box's top edge, then below it, then stacks.
+  const same = Array.from({ length: 5 }, () => req([20, 40, 60, 80]));
+  const rects = layoutLabels(same, size);
+  t.deepEqual(rects.slice(0, 3).map((r) => r && [r.x, r.y]), [[20, 30], [20, 40], [20, 80]]);
+  checkLayout(t, same, rects, 100, 100);
+  t.true(rects.every((r) => r !== null));
+
+  // A crowd: 40 copies of one box and 150 random boxes, labels kept apart and near their boxes.
+  const crowd = Array.from({ length: 40 }, () => req([50, 50, 120, 110], 50, 12));
+  const crowdRects = layoutLabels(crowd, { width: 200, height: 150 });
+  checkLayout(t, crowd, crowdRects, 200, 150);
+  t.true(crowdRects.filter(Boolean).length >= 8, `${crowdRects.filter(Boolean).length} placed`);
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const many = Array.from({ length: 150 }, () => {
+    const x0 = Math.floor(rand() * 300), y0 = Math.floor(rand() * 220);
+    return req([x0, y0, Math.min(320, x0 + 5 + Math.floor(rand() * 80)), Math.min(240, y0 + 5 + Math.floor(rand() * 60))], 20 + rand() * 60, 11 + Math.floor(rand() * 6));
+  });
+  const start = performance.now();
+  const manyRects = layoutLabels(many, { width: 320, height: 240 });
+  t.true(performance.now() - start < 2000, 'fast enough for a crowded image');
+  checkLayout(t, many, manyRects, 320, 240);
+  t.true(manyRects.filter(Boolean).length >= 40);
+});
+
+test('draw: crowded boxes get disjoint labels, and the text stays on its background', async (t) => {
+  const W = 240, H = 160;
+  const cats = [{ id: 1, name: 'person' }, { id: 2, name: 'Wide WWW label' }, { id: 3, name: 'a-very-long-category-name-that-is-cut' }, { id: 4, name: 'mi' }];
+  const dets = Array.from({ length: 12 }, (_, i) => ({
+    bbox: [40 + 6 * i, 50 + 3 * i, 80, 60], score: 0.95 - 0.05 * i, categoryId: 1 + (i % 4),
+  }));
+  const drawing = detectionsDrawing(W, H, dets, cats);
+  t.true(drawing.labels.length >= 6, `${drawing.labels.length} labels`);
+  t.true(drawing.labels.some((l) => l.text.startsWith('a-very') && l.text.includes('… ')), 'a long name is shortened');
+  const rects = drawing.labels.map((l) => l.rect);
+  for (let i = 0; i < rects.length; i++) for (let j = i + 1; j < rects.length; j++) t.false(overlaps(rects[i], rects[j]), `labels ${i}, ${j}`);
+  const png = await decodePng(await renderDetections(filled(W, H, 128), dets, cats));
+  // Outside the label bands every pixel is the image's grey or exactly a box colour: no text spills out.
+  const boxColors = drawing.boxes.map((b) => b.color.join());
+  let stray = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (rects.some((r) => inside(r, x, y))) continue;
+      const p = pixelOf(png, x, y).join();
+      if (p !== '128,128,128' && !boxColors.includes(p)) stray++;
+    }
+  }
+  t.is(stray, 0);
+  // Every band is drawn in its colour and holds text in its contrasting colour.
+  for (const l of drawing.labels) {
+    const r = l.rect;
+    t.deepEqual(pixelOf(png, r.x, r.y), [...l.background]);
+    t.deepEqual(pixelOf(png, r.x + r.width - 1, r.y + r.height - 1), [...l.background]);
+    t.true(countPixels(png, r.x, r.y, r.x + r.width, r.y + r.height, (p) => dist(p, l.color) < 60) > 10, `text of ${l.text}`);
+  }
+});
+
+test('draw: category names with markup characters are escaped and render', async (t) => {
+  t.is(escapeXml('<b>&"\''), '&lt;b&gt;&amp;&quot;&apos;');
+  t.is(escapeXml('a\u0000b\u0007c\td\u{1F600}'), 'abc\td\u{1F600}', 'controls dropped, tab and astral characters kept');
+  t.is(escapeXml('x\ud800y'), 'xy', 'an unpaired surrogate is dropped');
+  const cats = [{ id: 1, name: '<b>&"' }, { id: 2, name: 'ctl\u0001x' }];
+  const dets = [{ bbox: [10, 30, 60, 40], score: 0.9, categoryId: 1 }, { bbox: [100, 30, 40, 40], score: 0.8, categoryId: 2 }];
+  const svg = detectionsSvg(160, 90, dets, cats);
+  t.true(svg.includes('>&lt;b&gt;&amp;&quot; 0.90</text>'));
+  t.false(svg.includes('<b>'));
+  t.false(svg.includes('\u0001'));
+  const png = await decodePng(await renderDetections(filled(160, 90, 128), dets, cats));
+  t.deepEqual([png.width, png.height], [160, 90]);
+  const label = detectionsDrawing(160, 90, dets, cats).labels[0];
+  const r = label.rect;
+  t.true(countPixels(png, r.x, r.y, r.x + r.width, r.y + r.height, (p) => dist(p, label.color) < 60) > 10, 'the escaped name is drawn');
+});
+
+test('draw: label size follows the image size; long text is shortened to fit', (t) => {
+  t.is(labelFontSize(96, 64), 11);
+  t.is(labelFontSize(640, 480), 16);
+  t.is(labelFontSize(1920, 1080), 36);
+  t.is(labelFontSize(8000, 6000), 48);
+  const big = detectionsDrawing(1280, 960, [{ bbox: [100, 200, 300, 300], score: 0.5, categoryId: 7 }], categories);
+  t.true(big.labels[0].rect.height >= 32 && big.lineWidth >= 3, `label ${JSON.stringify(big.labels[0].rect)}, line ${big.lineWidth}`);
+  t.true(textWidth('WWW', 10) > textWidth('iii', 10));
+  const cut = fitText('abcdefghijklmnopqrstuvwxyz', 10, 60);
+  t.true(cut.endsWith('…') && textWidth(cut, 10) <= 60 && cut.length > 3, cut);
+  t.is(fitText('short', 10, 100), 'short');
+  // Even a name too long for the image leaves the score visible, inside the image.
+  const narrow = detectionsDrawing(60, 40, [{ bbox: [5, 20, 20, 10], score: 0.42, categoryId: 1 }], [{ id: 1, name: 'x'.repeat(80) }], { fontSize: 11 });
+  t.true(narrow.labels[0].text.endsWith(' 0.42') || narrow.labels[0].text === '0.42');
+  t.true(narrow.labels[0].rect.x + narrow.labels[0].rect.width <= 60);
 });
 
 test('toCocoResults: COCO result objects', (t) => {
@@ -323,28 +486,4 @@ test('toCocoResults: COCO result objects', (t) => {
     { image_id: 5, category_id: 7, bbox: [1.23, 2, 3.5, 4.25], score: 0.98765 },
   ]);
   t.deepEqual(toCocoResults(1, []), []);
-});
-
-// ---------------------------------------------------------------- font
-
-test('font: well-formed distinct glyphs covering every character the visuals draw', (t) => {
-  const seen = new Map<string, string>();
-  for (const [ch, rows] of Object.entries(GLYPH_ROW_STRINGS)) {
-    const list = rows.split(' ');
-    t.is(list.length, FONT_HEIGHT, ch);
-    for (const r of list) t.regex(r, new RegExp(`^[.#]{${FONT_WIDTH}}$`), ch);
-    t.false(seen.has(rows), `'${ch}' draws like '${seen.get(rows)}'`);
-    seen.set(rows, ch);
-  }
-  const used = new Set<string>([...PLOT_STRINGS.join(''), ...'0123456789.-', ...' .0123456789']);
-  // Tick labels of a range of layouts, and category-label text.
-  for (const scale of [1e-3, 0.05, 1, 7, 250, 12_000]) {
-    const layout = plotLayout([{ epoch: 1, loss: scale }, { epoch: 40, loss: scale * 3, ap: 0.02, ap50: 0.04 }]);
-    for (const p of [layout.loss, layout.ap]) {
-      for (const v of p.yTicks) for (const ch of v.toFixed(p.yDecimals)) used.add(ch);
-      for (const v of p.xTicks) for (const ch of String(v)) used.add(ch);
-    }
-  }
-  for (const ch of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_()/:%') used.add(ch);
-  for (const ch of used) t.true(GLYPHS.has(ch), `glyph for '${ch}'`);
 });

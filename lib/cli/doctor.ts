@@ -2,7 +2,8 @@
 // "why is it not using my GPU" questions.
 import * as os from 'node:os';
 import { gpuVisible } from '../loader/libtorch';
-import { describeCandidates, loadAddon, loadedCandidate, packageRoot, packageVersion } from '../native';
+import { binding } from '../binding';
+import { describeCandidates, loadedCandidate, packageRoot, packageVersion } from '../native';
 
 export function doctorReport(): string[] {
   const lines: string[] = [];
@@ -27,8 +28,7 @@ export function doctorReport(): string[] {
     lines.push(`  - ${r.label}${r.file ? `: ${r.file}` : ''}${lt}${r.problem ? ` — not usable: ${r.problem}` : ''}`);
   }
   try {
-    const addon = loadAddon() as { buildInfo(): Record<string, unknown> };
-    const info = addon.buildInfo();
+    const info = binding().buildInfo();
     lines.push(`loaded: ${loadedCandidate()?.label} (${info.addonPath})`);
     lines.push(`libtorch: ${info.libtorchVersion} at ${info.libtorchPath} (CUDA compiled: ${info.cudaCompiled}, CUDA available: ${info.cudaAvailable}, threads: ${info.numThreads})`);
   } catch (err) {

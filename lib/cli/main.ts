@@ -12,6 +12,7 @@ import { packageVersion } from '../native';
 import { buildInfo } from '../runtime';
 import { Trainer } from '../trainer';
 import type { EpochRecord, LossKind } from '../trainer';
+import { evaluateModel } from '../evaluator/index';
 import type { CocoEvalResult } from '../evaluator/index';
 import { writeDetectionsImage, toCocoResults } from './draw';
 import { writeTrainingPlot, type StepPoint } from './plot';
@@ -462,8 +463,7 @@ async function evaluate(flags: Flags): Promise<number> {
   const model = await AlignDetr.load(checkpoint);
   const data = await loadData(spec, 'eval');
   console.log(`align-detr eval: ${checkpoint} on ${data.description}`);
-  const trainer = new Trainer(model);
-  const result = await trainer.evaluate(data.train);
+  const result = await evaluateModel(model, data.train);
   console.log(JSON.stringify(statsObject(result)));
   return 0;
 }

@@ -1,7 +1,9 @@
 // The training plot `align-detr train` writes beside its checkpoints: two panels, the training loss
 // (per step, when the steps are given, and the mean per epoch) and the evaluation AP / AP50 per
-// epoch, rasterised here and encoded to PNG by sharp.
-import { Canvas, lineHeight, textWidth, type Rgb } from './raster';
+// epoch, built as an SVG document and rasterised to PNG by sharp.
+import * as fs from 'node:fs';
+import sharp from 'sharp';
+import { escapeXml, FONT_FAMILY, svgColor, textWidth, type Rgb } from './svg';
 
 export interface TrainingPoint {
   epoch: number;
@@ -66,11 +68,21 @@ export const PLOT_COLORS = {
   ap50: [26, 150, 65] as Rgb,
 };
 
-/** Every fixed string the plot draws besides numbers (for the font test). */
-export const PLOT_STRINGS = ['align-detr training', 'training loss', 'AP / AP50 per epoch', 'epoch', 'loss', 'AP', 'AP50', 'no evaluation yet', 'loss per step', 'epoch mean'];
+/** The fixed labels of the plot (axis and panel titles), as the SVG spells them. */
+export const PLOT_LABELS = {
+  title: 'align-detr training',
+  lossPanel: 'training loss',
+  apPanel: 'AP / AP50 per epoch',
+  xAxis: 'epoch',
+  lossAxis: 'loss',
+  apAxis: 'AP',
+  noEvaluation: 'no evaluation yet',
+  noLoss: 'no steps yet',
+};
 
 const MARKER_RADIUS = 3.5;
 const LINE_WIDTH = 2;
+const FONT = { title: 17, panel: 14, axis: 12, tick: 11, legend: 12 };
 
 /** 1, 2 or 5 times a power of ten, near `raw`. */
 export function niceStep(raw: number): number {
@@ -86,6 +98,12 @@ function niceYDomain(values: number[], includeZero: boolean, tickCount = 5): { d
   let lo = finite.length ? Math.min(...finite) : 0;
   let hi = finite.length ? Math.max(...finite) : 1;
   if (includeZero) lo = Math.min(0, lo);
+  else if (hi > lo) {
+    // A little room so that the extreme points do not sit on the frame (never below 0 for positive data).
+    const pad = (hi - lo) * 0.04;
+    lo = lo >= 0 ? Math.max(0, lo - pad) : lo - pad;
+    hi += pad;
+  }
   if (!(hi - lo > 1e-12 * Math.max(1, Math.abs(hi)))) {
     // A constant series: centre it in a band around its value (or [0, 1] around zero).
     if (includeZero && hi === 0) hi = 1;
@@ -152,8 +170,8 @@ export function plotLayout(history: readonly TrainingPoint[], options: PlotOptio
   const top = 56, bottom = height - 44, half = Math.floor(width / 2);
   return {
     width, height,
-    loss: panel(62, top, half - 18, bottom, x, lossY),
-    ap: panel(half + 62, top, width - 18, bottom, x, apY),
+    loss: panel(72, top, half - 18, bottom, x, lossY),
+    ap: panel(half + 72, top, width - 18, bottom, x, apY),
   };
 }
 
@@ -163,96 +181,125 @@ interface Series {
   points: { x: number; y: number | undefined }[];
 }
 
-function drawAxes(c: Canvas, p: PanelLayout, title: string): void {
-  const w = p.right - p.left, h = p.bottom - p.top;
-  for (const t of p.yTicks) {
-    const y = Math.round(p.yToPixel(t));
-    c.fillRect(p.left, y, w, 1, PLOT_COLORS.grid);
-    const label = t.toFixed(p.yDecimals);
-    c.fillRect(p.left - 4, y, 4, 1, PLOT_COLORS.axis);
-    c.drawText(label, p.left - 7 - textWidth(label), y - 3, PLOT_COLORS.text);
-  }
-  for (const t of p.xTicks) {
-    const x = Math.round(p.xToPixel(t));
-    c.fillRect(x, p.top, 1, h, PLOT_COLORS.grid);
-    c.fillRect(x, p.bottom, 1, 4, PLOT_COLORS.axis);
-    const label = t.toFixed(p.xDecimals);
-    c.drawText(label, x - Math.floor(textWidth(label) / 2), p.bottom + 8, PLOT_COLORS.text);
-  }
-  c.strokeRect(p.left - 1, p.top - 1, w + 2, h + 2, PLOT_COLORS.axis, 1);
-  c.drawText('epoch', Math.round((p.left + p.right - textWidth('epoch')) / 2), p.bottom + 22, PLOT_COLORS.text);
-  c.drawText(title, Math.round((p.left + p.right - textWidth(title, 2)) / 2), p.top - 22, PLOT_COLORS.text, 2);
+const f1 = (v: number) => (Math.round(v * 10) / 10).toString();
+
+/** A text element; `anchor` is SVG's text-anchor. */
+function text(x: number, y: number, s: string, size: number, color: Rgb, anchor: 'start' | 'middle' | 'end' = 'start', extra = ''): string {
+  return `<text x="${f1(x)}" y="${f1(y)}" font-size="${size}" fill="${svgColor(color)}" text-anchor="${anchor}"${extra}>${escapeXml(s)}</text>`;
 }
 
-function drawSeries(c: Canvas, p: PanelLayout, s: Series, style: { lineWidth: number; markerRadius: number } = { lineWidth: LINE_WIDTH, markerRadius: MARKER_RADIUS }): void {
-  // Epochs without a value (no evaluation that epoch) are skipped: the line joins the ones that have one.
-  const pts = s.points.filter((pt) => isValue(pt.y)).map((pt): [number, number] => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]);
-  if (pts.length > 1) c.strokePolyline(pts, style.lineWidth, s.color);
-  if (style.markerRadius > 0) for (const [x, y] of pts) c.fillCircle(x, y, style.markerRadius, s.color);
+/** Grid, ticks and their labels, the frame, and the axis and panel titles. */
+function axesSvg(p: PanelLayout, title: string, yLabel: string): string {
+  const out: string[] = [];
+  const grid: string[] = [], ticks: string[] = [];
+  for (const t of p.yTicks) {
+    const y = Math.round(p.yToPixel(t)) + 0.5;
+    grid.push(`M${p.left} ${y}H${p.right}`);
+    ticks.push(`M${p.left - 4} ${y}H${p.left}`);
+    out.push(text(p.left - 7, y + FONT.tick * 0.36, t.toFixed(p.yDecimals), FONT.tick, PLOT_COLORS.text, 'end'));
+  }
+  for (const t of p.xTicks) {
+    const x = Math.round(p.xToPixel(t)) + 0.5;
+    grid.push(`M${x} ${p.top}V${p.bottom}`);
+    ticks.push(`M${x} ${p.bottom}V${p.bottom + 4}`);
+    out.push(text(x, p.bottom + 7 + FONT.tick * 0.76, t.toFixed(p.xDecimals), FONT.tick, PLOT_COLORS.text, 'middle'));
+  }
+  const cx = (p.left + p.right) / 2, cy = (p.top + p.bottom) / 2;
+  return (
+    `<path d="${grid.join('')}" stroke="${svgColor(PLOT_COLORS.grid)}" stroke-width="1" shape-rendering="crispEdges" fill="none"/>` +
+    `<path d="${ticks.join('')}" stroke="${svgColor(PLOT_COLORS.axis)}" stroke-width="1" shape-rendering="crispEdges" fill="none"/>` +
+    `<rect x="${p.left - 0.5}" y="${p.top - 0.5}" width="${p.right - p.left + 1}" height="${p.bottom - p.top + 1}" fill="none" stroke="${svgColor(PLOT_COLORS.axis)}" stroke-width="1" shape-rendering="crispEdges"/>` +
+    out.join('') +
+    text(cx, p.bottom + 34, PLOT_LABELS.xAxis, FONT.axis, PLOT_COLORS.text, 'middle') +
+    text(p.left - 58, cy, yLabel, FONT.axis, PLOT_COLORS.text, 'middle', ` transform="rotate(-90 ${f1(p.left - 58)} ${f1(cy)})" dominant-baseline="central"`) +
+    text(cx, p.top - 12, title, FONT.panel, PLOT_COLORS.text, 'middle', ' font-weight="bold"')
+  );
+}
+
+/** A series' line through its values (epochs without one are skipped) and its markers. */
+function seriesSvg(p: PanelLayout, s: Series, lineWidth = LINE_WIDTH, markerRadius = MARKER_RADIUS): string {
+  const pts = s.points.filter((pt) => isValue(pt.y)).map((pt) => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]);
+  const color = svgColor(s.color);
+  let out = '';
+  if (pts.length > 1) {
+    out += `<polyline points="${pts.map(([x, y]) => `${f1(x)},${f1(y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="${lineWidth}" stroke-linejoin="round" stroke-linecap="round"/>`;
+  }
+  if (markerRadius > 0) for (const [x, y] of pts) out += `<circle cx="${f1(x)}" cy="${f1(y)}" r="${markerRadius}" fill="${color}"/>`;
+  return out;
 }
 
 /** Per-step markers while there are few enough steps for them to stay apart. */
-const stepMarkerRadius = (n: number): number => (n === 1 ? MARKER_RADIUS : n <= 40 ? 2 : 0);
+const stepMarkerRadius = (n: number): number => (n === 1 ? MARKER_RADIUS : n <= 40 ? 2.5 : 0);
 
-/** The legend goes in the corner of the plot area with the fewest data points under it. */
-function drawLegend(c: Canvas, p: PanelLayout, series: Series[]): void {
-  const rowH = 14, sample = 18, pad = 6;
-  const w = pad * 2 + sample + 6 + Math.max(...series.map((s) => textWidth(s.name)));
-  const h = pad * 2 + rowH * (series.length - 1) + lineHeight();
+/** The legend, in the corner of the plot area with the fewest data points under it. */
+function legendSvg(p: PanelLayout, series: Series[]): string {
+  const rowH = 18, sample = 20, pad = 7;
+  const w = pad * 2 + sample + 6 + Math.max(...series.map((s) => textWidth(s.name, FONT.legend)));
+  const h = pad * 2 + rowH * series.length - (rowH - FONT.legend);
   const pixels = series.flatMap((s) => s.points.filter((pt) => isValue(pt.y)).map((pt) => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]));
   const corners = [
     [p.right - w - 6, p.top + 6], [p.right - w - 6, p.bottom - h - 6], [p.left + 6, p.top + 6], [p.left + 6, p.bottom - h - 6],
   ];
-  const crowd = (x: number, y: number) =>
-    pixels.filter(([px, py]) => px > x - 8 && px < x + w + 8 && py > y - 8 && py < y + h + 8).length;
+  const crowd = (x: number, y: number) => pixels.filter(([px, py]) => px > x - 8 && px < x + w + 8 && py > y - 8 && py < y + h + 8).length;
   let best = corners[0], bestCount = Infinity;
   for (const corner of corners) {
     const n = crowd(corner[0], corner[1]);
     if (n < bestCount) [best, bestCount] = [corner, n];
   }
   const [x, y] = best.map(Math.round);
-  c.fillRect(x, y, w, h, PLOT_COLORS.background);
-  c.strokeRect(x, y, w, h, PLOT_COLORS.grid, 1);
+  let out = `<rect x="${x + 0.5}" y="${y + 0.5}" width="${w}" height="${h}" fill="${svgColor(PLOT_COLORS.background)}" fill-opacity="0.92" stroke="${svgColor(PLOT_COLORS.grid)}"/>`;
   series.forEach((s, i) => {
-    const cy = y + pad + i * rowH + 3.5;
-    c.strokePolyline([[x + pad, cy], [x + pad + sample, cy]], LINE_WIDTH, s.color);
-    c.fillCircle(x + pad + sample / 2, cy, MARKER_RADIUS, s.color);
-    c.drawText(s.name, x + pad + sample + 6, Math.round(cy - 3.5), PLOT_COLORS.text);
+    const cy = y + pad + i * rowH + FONT.legend / 2;
+    const color = svgColor(s.color);
+    out += `<path d="M${x + pad} ${cy}H${x + pad + sample}" stroke="${color}" stroke-width="${LINE_WIDTH}"/>`;
+    out += `<circle cx="${x + pad + sample / 2}" cy="${cy}" r="${MARKER_RADIUS}" fill="${color}"/>`;
+    out += text(x + pad + sample + 6, cy + FONT.legend * 0.36, s.name, FONT.legend, PLOT_COLORS.text);
   });
+  return out;
+}
+
+/** The training plot as an SVG document (default 800×400). */
+export function trainingPlotSvg(history: readonly TrainingPoint[], options: PlotOptions = {}): string {
+  const sorted = [...history].sort((a, b) => a.epoch - b.epoch);
+  const layout = plotLayout(sorted, options);
+  const { width, height } = layout;
+  const parts: string[] = [`<rect width="${width}" height="${height}" fill="${svgColor(PLOT_COLORS.background)}"/>`];
+  parts.push(text(width / 2, 26, options.title ?? PLOT_LABELS.title, FONT.title, PLOT_COLORS.text, 'middle', ' font-weight="bold"'));
+
+  const lp = layout.loss;
+  parts.push(axesSvg(lp, PLOT_LABELS.lossPanel, PLOT_LABELS.lossAxis));
+  const steps = [...(options.steps ?? [])].filter((p) => isValue(p.epoch) && isValue(p.loss)).sort((a, b) => a.epoch - b.epoch);
+  const stepLoss: Series = { name: 'loss per step', color: PLOT_COLORS.stepLoss, points: steps.map((p) => ({ x: p.epoch, y: p.loss })) };
+  const loss: Series = { name: steps.length ? 'epoch mean' : 'loss', color: PLOT_COLORS.loss, points: sorted.map((p) => ({ x: p.epoch, y: p.loss })) };
+  if (steps.length) parts.push(seriesSvg(lp, stepLoss, 1.5, stepMarkerRadius(steps.length)));
+  parts.push(seriesSvg(lp, loss));
+  const lossLegend = [...(steps.length ? [stepLoss] : []), ...(loss.points.some((pt) => isValue(pt.y)) ? [loss] : [])];
+  if (lossLegend.length) parts.push(legendSvg(lp, lossLegend));
+  else parts.push(text((lp.left + lp.right) / 2, (lp.top + lp.bottom) / 2, PLOT_LABELS.noLoss, FONT.panel, PLOT_COLORS.muted, 'middle'));
+
+  const ap = layout.ap;
+  parts.push(axesSvg(ap, PLOT_LABELS.apPanel, PLOT_LABELS.apAxis));
+  const apSeries = [
+    { name: 'AP', color: PLOT_COLORS.ap, points: sorted.map((p) => ({ x: p.epoch, y: p.ap })) },
+    { name: 'AP50', color: PLOT_COLORS.ap50, points: sorted.map((p) => ({ x: p.epoch, y: p.ap50 })) },
+  ].filter((s) => s.points.some((pt) => isValue(pt.y)));
+  if (apSeries.length === 0) parts.push(text((ap.left + ap.right) / 2, (ap.top + ap.bottom) / 2, PLOT_LABELS.noEvaluation, FONT.panel, PLOT_COLORS.muted, 'middle'));
+  else {
+    for (const s of apSeries) parts.push(seriesSvg(ap, s));
+    parts.push(legendSvg(ap, apSeries));
+  }
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${escapeXml(FONT_FAMILY)}">` +
+    `${parts.join('')}</svg>`
+  );
+}
+
+/** The training plot as PNG bytes (RGB, default 800×400). */
+export async function renderTrainingPlot(history: readonly TrainingPoint[], options: PlotOptions = {}): Promise<Buffer> {
+  return sharp(Buffer.from(trainingPlotSvg(history, options))).removeAlpha().png().toBuffer();
 }
 
 /** Renders the training history as a PNG at `file` (default 800×400). */
 export async function writeTrainingPlot(file: string, history: readonly TrainingPoint[], options: PlotOptions = {}): Promise<void> {
-  await renderTrainingPlot(history, options).writePng(file);
-}
-
-/** The plot as a canvas (for tests and for callers that encode it themselves). */
-export function renderTrainingPlot(history: readonly TrainingPoint[], options: PlotOptions = {}): Canvas {
-  const sorted = [...history].sort((a, b) => a.epoch - b.epoch);
-  const layout = plotLayout(sorted, options);
-  const c = new Canvas(layout.width, layout.height, PLOT_COLORS.background);
-  const title = options.title ?? 'align-detr training';
-  c.drawText(title, Math.round((layout.width - textWidth(title, 2)) / 2), 8, PLOT_COLORS.text, 2);
-
-  drawAxes(c, layout.loss, 'training loss');
-  const steps = [...(options.steps ?? [])].filter((p) => isValue(p.epoch) && isValue(p.loss)).sort((a, b) => a.epoch - b.epoch);
-  const stepLoss: Series = { name: 'loss per step', color: PLOT_COLORS.stepLoss, points: steps.map((p) => ({ x: p.epoch, y: p.loss })) };
-  const loss: Series = { name: steps.length ? 'epoch mean' : 'loss', color: PLOT_COLORS.loss, points: sorted.map((p) => ({ x: p.epoch, y: p.loss })) };
-  if (steps.length) drawSeries(c, layout.loss, stepLoss, { lineWidth: 1, markerRadius: stepMarkerRadius(steps.length) });
-  drawSeries(c, layout.loss, loss);
-  const lossLegend = [...(steps.length ? [stepLoss] : []), ...(sorted.length ? [loss] : [])];
-  if (lossLegend.length) drawLegend(c, layout.loss, lossLegend);
-
-  drawAxes(c, layout.ap, 'AP / AP50 per epoch');
-  const ap: Series = { name: 'AP', color: PLOT_COLORS.ap, points: sorted.map((p) => ({ x: p.epoch, y: p.ap })) };
-  const ap50: Series = { name: 'AP50', color: PLOT_COLORS.ap50, points: sorted.map((p) => ({ x: p.epoch, y: p.ap50 })) };
-  const apSeries = [ap, ap50].filter((s) => s.points.some((pt) => isValue(pt.y)));
-  if (apSeries.length === 0) {
-    const msg = 'no evaluation yet', p = layout.ap;
-    c.drawText(msg, Math.round((p.left + p.right - textWidth(msg, 2)) / 2), Math.round((p.top + p.bottom) / 2 - 7), PLOT_COLORS.muted, 2);
-  } else {
-    for (const s of apSeries) drawSeries(c, layout.ap, s);
-    drawLegend(c, layout.ap, apSeries);
-  }
-  return c;
+  await fs.promises.writeFile(file, await renderTrainingPlot(history, options));
 }

@@ -6,6 +6,8 @@ export type {
   CocoEvalResult, CocoImage,
 } from './coco-types';
 export { bestRegressedRecall, matchingInstability } from './diagnostics';
+export { cocoGroundTruth, evaluateModel } from './evaluate-model';
+export type { EvaluateModelOptions } from './evaluate-model';
 export type {
   AlignmentSample, BestRegressedRecallResult, BoxFormat, ImageMatchings, LayerMatching,
   MatchingInstabilityResult,

@@ -3,13 +3,11 @@
 // binary that crashes (wrong CUDA, SIGILL, a broken file) takes only this process down.
 import { loadCandidate } from './load';
 import type { Candidate } from './load';
+import type { AddonBinding } from '../binding';
 
 const candidate = JSON.parse(process.argv[2] ?? '{}') as Candidate;
 try {
-  const addon = loadCandidate(candidate) as {
-    buildInfo(): Record<string, unknown>;
-    lsaSolve(cost: { data: Float64Array; rows: number; cols: number }, maximize: boolean): { totalCost: number };
-  };
+  const addon = loadCandidate(candidate) as Pick<AddonBinding, 'buildInfo' | 'lsaSolve'>;
   const info = addon.buildInfo();
   const { totalCost } = addon.lsaSolve({ data: Float64Array.of(4, 1, 2, 3), rows: 2, cols: 2 }, false);
   if (totalCost !== 3) throw new Error(`the probe's 2×2 assignment gave ${totalCost}, expected 3`);

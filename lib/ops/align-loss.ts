@@ -1,6 +1,6 @@
 // Fused classification losses of the criterion and the Align / IA-BCE / SD-align targets
 // (native/ops/align_loss, binding in native/binding/align_loss_binding.cc).
-import { loadAddon } from '../native';
+import { binding } from '../binding';
 import { Tensor, handleOf, wrapHandle } from '../tensor';
 
 /**
@@ -68,15 +68,6 @@ export interface AlignTargets {
   /** The classification target weight·quality of the positive entry, prob's dtype. */
   target: Tensor;
 }
-
-interface AlignLossBinding {
-  alignLoss(logits: unknown, target: unknown, positive: unknown, weights: unknown, options: unknown):
-    { loss: number; gradLogits: unknown };
-  alignTargets(prob: unknown, iou: unknown, groups: unknown, options: unknown):
-    { quality: unknown; rank: unknown; weight: unknown; target: unknown };
-}
-
-const binding = (): AlignLossBinding => loadAddon() as unknown as AlignLossBinding;
 
 /**
  * A classification loss of the criterion and its gradient in one fused pass (CPU, or CUDA in a

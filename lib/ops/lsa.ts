@@ -1,6 +1,6 @@
 // Linear sum assignment (Hungarian matching), exact and scipy-compatible
 // (native/ops/lsa, binding in native/binding/lsa_binding.cc).
-import { loadAddon } from '../native';
+import { binding } from '../binding';
 import { Tensor, handleOf } from '../tensor';
 
 /** A row-major cost matrix held in a plain typed array. */
@@ -28,15 +28,6 @@ export interface Assignment {
   /** Σ cost[rowIndices[k], colIndices[k]] of the input values (float64; 0 for an empty matrix). */
   totalCost: number;
 }
-
-interface LsaBinding {
-  lsaSolve(cost: unknown, maximize: boolean): Assignment;
-  lsaSolveBatch(costs: unknown[], maximize: boolean): Assignment[];
-  lsaSolveBatchAsync(costs: unknown[], maximize: boolean): Promise<Assignment[]>;
-  lsaKernel(): string;
-}
-
-const binding = (): LsaBinding => loadAddon() as unknown as LsaBinding;
 
 // A Tensor becomes its native handle; anything else goes to the native side, which validates it.
 function nativeCost(cost: unknown, argName: string): unknown {

@@ -1,5 +1,5 @@
 // Multi-scale deformable attention (native/ops/msda, binding in native/binding/msda_binding.cc).
-import { loadAddon } from '../native';
+import { binding } from '../binding';
 import { Tensor, handleOf, wrapHandle } from '../tensor';
 
 /** The three gradients of {@link msDeformAttn}, shaped like the inputs they belong to. */
@@ -11,16 +11,6 @@ export interface MsDeformAttnGrads {
   /** ∂loss/∂attentionWeights, [N, Q, M, L, P]. */
   gradAttentionWeights: Tensor;
 }
-
-interface MsdaBinding {
-  msDeformAttn(value: unknown, spatialShapes: unknown, levelStartIndex: unknown, samplingLocations: unknown,
-    attentionWeights: unknown): unknown;
-  msDeformAttnBackward(value: unknown, spatialShapes: unknown, levelStartIndex: unknown, samplingLocations: unknown,
-    attentionWeights: unknown, gradOutput: unknown): { gradValue: unknown; gradSamplingLocations: unknown;
-    gradAttentionWeights: unknown };
-}
-
-const binding = (): MsdaBinding => loadAddon() as unknown as MsdaBinding;
 
 /**
  * Multi-scale deformable attention (Deformable-DETR's `MSDeformAttnFunction`), forward.

@@ -561,7 +561,27 @@ function confine(workDir, p) {
   return require('node:path').join(workDir, 'out', safe || 'empty');
 }
 
+/**
+ * A plan for damaging a file of `length` bytes: an optional cut and up to 4 byte flips, placed
+ * near the start (headers), anywhere, or in the last 64 KiB (a zip's directory).
+ */
+function damagePlan(length) {
+  const at = fc.oneof(fc.nat({ max: 512 }), fc.nat({ max: length - 1 }), fc.integer({ min: Math.max(0, length - 65536), max: length - 1 }));
+  return fc.record({
+    cut: fc.option(fc.oneof(fc.nat({ max: 4096 }), fc.nat({ max: length - 1 })), { nil: undefined }),
+    flips: fc.array(fc.tuple(at, fc.integer({ min: 1, max: 255 })), { maxLength: 4 }),
+  }).map((plan) => ({ plan: [plan] }));
+}
+
+/** Writes `bytes` damaged as `damage` ({ cut, flips } from damagePlan) to `file`. */
+function writeDamaged(bytes, { cut, flips }, file) {
+  const out = Buffer.from(bytes);
+  for (const [at, x] of flips) out[at] ^= x;
+  require('node:fs').writeFileSync(file, cut === undefined ? out : out.subarray(0, cut));
+  return file;
+}
+
 module.exports = {
-  CheckFailure, confine, fc, S, Special, Trap, build, mutate, fuzzed, weird, typedArrayPlan, specialNumbers, specialStrings, tensorSpecials,
+  CheckFailure, confine, damagePlan, writeDamaged, fc, S, Special, Trap, build, mutate, fuzzed, weird, typedArrayPlan, specialNumbers, specialStrings, tensorSpecials,
   badError, expectOutcome, allOf, withTimeout, main, detach, makeTyped, seed, CTORS,
 };

@@ -5,7 +5,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { CheckFailure, fc, S, confine, fuzzed, allOf, main } = require('./fuzz-common');
+const { CheckFailure, fc, S, confine, damagePlan, fuzzed, allOf, main, writeDamaged } = require('./fuzz-common');
 
 // A model small enough to create in well under a second (the tiny preset, narrowed).
 const MICRO = {
@@ -186,17 +186,11 @@ main(async (ctx) => {
     {
       // A saved model with bytes flipped or cut: a CheckpointError / TypeError, never a crash or a wrong model.
       name: 'AlignDetr.load of a damaged file',
-      plan: fc.record({
-        cut: fc.option(fc.oneof(fc.nat({ max: 4096 }), fc.nat({ max: savedBytes.length - 1 })), { nil: undefined }),
-        flips: fc.array(fc.tuple(fc.oneof(fc.nat({ max: 512 }), fc.nat({ max: savedBytes.length - 1 })), fc.integer({ min: 1, max: 255 })), { maxLength: 4 }),
-      }).map((plan) => ({ plan: [plan] })),
+      plan: damagePlan(savedBytes.length),
       runs: 240,
       budgetMs: 5_000,
-      call: async ([{ cut, flips }]) => {
-        const bytes = Buffer.from(savedBytes);
-        for (const [at, x] of flips) bytes[at] ^= x;
-        const file = path.join(work, `damaged-${fileNo++}.adetr`);
-        fs.writeFileSync(file, cut === undefined ? bytes : bytes.subarray(0, cut));
+      call: async ([damage]) => {
+        const file = writeDamaged(savedBytes, damage, path.join(work, `damaged-${fileNo++}.adetr`));
         try {
           const m = await AlignDetr.load(file);
           // Loaded: only right if no byte that matters changed (e.g. flips that cancel out).

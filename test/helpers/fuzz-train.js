@@ -5,7 +5,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { fc, S, Trap, confine, fuzzed, allOf, main } = require('./fuzz-common');
+const { fc, S, Trap, confine, damagePlan, fuzzed, allOf, main, writeDamaged } = require('./fuzz-common');
 
 const MICRO = {
   preset: 'tiny', backboneWidth: 8, hiddenDim: 32, numHeads: 2, numPoints: 2, encoderLayers: 1, decoderLayers: 2,
@@ -166,17 +166,11 @@ main(async (ctx) => {
     {
       // Optimizer state has no checksum yet (README): damage anywhere must still be an Error, never a crash.
       name: 'Trainer.resume of a damaged checkpoint',
-      plan: fc.record({
-        cut: fc.option(fc.nat({ max: checkpointBytes.length - 1 }), { nil: undefined }),
-        flips: fc.array(fc.tuple(fc.oneof(fc.nat({ max: 512 }), fc.nat({ max: checkpointBytes.length - 1 }), fc.integer({ min: Math.max(0, checkpointBytes.length - 65536), max: checkpointBytes.length - 1 })), fc.integer({ min: 1, max: 255 })), { maxLength: 4 }),
-      }).map((plan) => ({ plan: [plan] })),
+      plan: damagePlan(checkpointBytes.length),
       runs: 180,
       budgetMs: 4_000,
-      call: async ([{ cut, flips }]) => {
-        const bytes = Buffer.from(checkpointBytes);
-        for (const [at, x] of flips) bytes[at] ^= x;
-        const file = path.join(work, `damaged-${dirNo++}.adetr`);
-        fs.writeFileSync(file, cut === undefined ? bytes : bytes.subarray(0, cut));
+      call: async ([damage]) => {
+        const file = writeDamaged(checkpointBytes, damage, path.join(work, `damaged-${dirNo++}.adetr`));
         try {
           const t = await Trainer.resume(file);
           t.dispose();

@@ -1,0 +1,202 @@
+// The native addon's whole surface, declared once: every function and handle class that
+// native/binding/*.cc puts on `exports`, with the argument and result shapes the C++ reads and
+// builds. lib/ modules call the addon only through `binding()`; none declares or casts its own
+// slice. The names are also kept as runtime lists (ADDON_EXPORTS, HANDLE_MEMBERS), checked here
+// against the types at compile time and in test/binding-surface.test.ts against the loaded addon.
+import type { RgbImage } from './data/types';
+import type { Assignment } from './ops/lsa';
+import type { ModelConfig, PredictOptions, ForwardOptions, StageTimings, StateDictReport } from './model';
+import { loadAddon } from './native';
+import type { BuildInfo, TensorMemory } from './runtime';
+import type { DType, TensorData } from './tensor';
+import type { EvaluateLossOptions, LossReport, StepReport, TrainerOptions } from './trainer';
+
+// ---- handle classes ---------------------------------------------------------------------------
+
+/** A tensor handle (tensor_wrap.cc). Every member throws a TypeError once disposed, but `disposed` and `dispose`. */
+export interface TensorHandle {
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly disposed: boolean;
+  /** A copy (bool / half tensors come back as float32). */
+  toTypedArray(): TensorData;
+  dispose(): void;
+  /** A reshaped copy; one dim may be -1. */
+  reshape(shape: readonly number[]): TensorHandle;
+}
+
+/** The TensorHandle class: constructed only by the addon; `fromTypedArray` copies `data`. */
+export interface TensorHandleClass {
+  readonly prototype: TensorHandle;
+  fromTypedArray(data: TensorData, shape: readonly number[], dtype?: DType): TensorHandle;
+}
+
+/** What ModelHandle.forward resolves to: TensorHandles where ForwardOutput has Tensors. */
+export interface NativeForwardOutput {
+  layers: NativeLayerPrediction[];
+  encoder: NativeLayerPrediction;
+  levelFeatures: TensorHandle[];
+  memory: TensorHandle;
+  /** Present with `{ profile: true }`. */
+  timings?: StageTimings;
+}
+
+/** One output's raw predictions: logits [B, Q, C], boxes [B, Q, 4] (normalised cxcywh). */
+export interface NativeLayerPrediction {
+  logits: TensorHandle;
+  boxes: TensorHandle;
+}
+
+/** One image's detections from ModelHandle.predict: k boxes (xyxy pixels), scores and class indices. */
+export interface NativeDetections {
+  boxes: Float32Array;
+  scores: Float32Array;
+  labels: Int32Array;
+}
+
+/** A model handle (model_binding.cc). Every member but `dispose`/`disposed` throws a TypeError once disposed. */
+export interface ModelHandle {
+  readonly disposed: boolean;
+  numParameters(trainableOnly?: boolean): number;
+  config(): ModelConfig;
+  /** Parameter names in detrex's state-dict naming. */
+  parameterNames(): string[];
+  /** A copy of one parameter or buffer; RangeError for an unknown name. */
+  parameter(name: string): TensorHandle;
+  /** Options: scoreThreshold, maxDetections only (any other key is a TypeError). */
+  predict(images: readonly RgbImage[], options: Omit<PredictOptions, 'signal'>): Promise<NativeDetections[]>;
+  forward(images: TensorHandle, validSizes: TensorHandle, options: ForwardOptions): Promise<NativeForwardOutput>;
+  save(path: string, metadata: string): Promise<void>;
+  loadPytorch(path: string): Promise<StateDictReport>;
+  dispose(): void;
+}
+
+/** The ModelHandle class: constructed only by the addon (createModel, loadModel, loadTrainer). */
+export interface ModelHandleClass {
+  readonly prototype: ModelHandle;
+}
+
+/** The batch a TrainerHandle reads: a DetectionBatch's images and shape, and each target's boxes, labels and size. */
+export interface NativeBatch {
+  images: Float32Array;
+  shape: [number, number, number, number];
+  targets: { boxes: Float32Array; labels: Int32Array; size: [number, number] }[];
+}
+
+/** A trainer handle (trainer_binding.cc): optimizer, schedule and criterion around a model's state. */
+export interface TrainerHandle {
+  /** Optimisation steps done (0 once disposed). */
+  readonly stepCount: number;
+  step(batch: NativeBatch): Promise<StepReport>;
+  evaluateLoss(batch: NativeBatch, options: EvaluateLossOptions): Promise<LossReport>;
+  save(path: string, metadata: string): Promise<void>;
+  dispose(): void;
+}
+
+/** The TrainerHandle class: constructed only by the addon (createTrainer, loadTrainer). */
+export interface TrainerHandleClass {
+  readonly prototype: TrainerHandle;
+}
+
+// ---- module functions -------------------------------------------------------------------------
+
+/** One row of the config field table (configFields()), in DinoConfig's order. */
+export interface ConfigFieldInfo {
+  name: string;
+  kind: 'integer' | 'number' | 'boolean' | 'choice';
+  /** For 'integer' and 'number'. */
+  min?: number;
+  max?: number;
+  /** For 'choice'. */
+  choices?: string[];
+}
+
+/** Everything the addon exports. */
+export interface AddonBinding {
+  // addon.cc / tensor_wrap.cc
+  TensorHandle: TensorHandleClass;
+  // runtime_binding.cc
+  buildInfo(): BuildInfo;
+  tensorMemory(): TensorMemory;
+  setNumThreads(n: number): void;
+  // model_binding.cc
+  ModelHandle: ModelHandleClass;
+  createModel(preset: string, overrides: Record<string, number | boolean | string>, seed?: number): Promise<ModelHandle>;
+  loadModel(path: string): Promise<{ model: ModelHandle; metadata: string }>;
+  configFields(): ConfigFieldInfo[];
+  // trainer_binding.cc
+  TrainerHandle: TrainerHandleClass;
+  createTrainer(model: ModelHandle, options: TrainerOptions): TrainerHandle;
+  loadTrainer(path: string, options: TrainerOptions): Promise<{ model: ModelHandle; trainer: TrainerHandle; metadata: string }>;
+  // lsa_binding.cc: `cost` is a TensorHandle or { data, rows, cols } (the addon checks which)
+  lsaSolve(cost: unknown, maximize: boolean): Assignment;
+  lsaSolveBatch(costs: unknown[], maximize: boolean): Assignment[];
+  lsaSolveBatchAsync(costs: unknown[], maximize: boolean): Promise<Assignment[]>;
+  lsaKernel(): string;
+  // msda_binding.cc
+  msDeformAttn(value: TensorHandle, spatialShapes: TensorHandle, levelStartIndex: TensorHandle,
+    samplingLocations: TensorHandle, attentionWeights: TensorHandle): TensorHandle;
+  msDeformAttnBackward(value: TensorHandle, spatialShapes: TensorHandle, levelStartIndex: TensorHandle,
+    samplingLocations: TensorHandle, attentionWeights: TensorHandle, gradOutput: TensorHandle):
+    { gradValue: TensorHandle; gradSamplingLocations: TensorHandle; gradAttentionWeights: TensorHandle };
+  // align_loss_binding.cc: options are passed through (the addon checks their keys)
+  alignLoss(logits: TensorHandle, target: TensorHandle, positive: TensorHandle, weights: TensorHandle | null,
+    options: object): { loss: number; gradLogits: TensorHandle | null };
+  alignTargets(prob: TensorHandle, iou: TensorHandle, groups: TensorHandle, options: object):
+    { quality: TensorHandle; rank: TensorHandle; weight: TensorHandle; target: TensorHandle };
+}
+
+// ---- the names, at run time -------------------------------------------------------------------
+
+/** The addon's export names, exactly the keys of AddonBinding (checked below). */
+export const ADDON_EXPORTS = [
+  'TensorHandle', 'buildInfo', 'tensorMemory', 'setNumThreads',
+  'ModelHandle', 'createModel', 'loadModel', 'configFields',
+  'TrainerHandle', 'createTrainer', 'loadTrainer',
+  'lsaSolve', 'lsaSolveBatch', 'lsaSolveBatchAsync', 'lsaKernel',
+  'msDeformAttn', 'msDeformAttnBackward',
+  'alignLoss', 'alignTargets',
+] as const;
+
+/** The handle classes among the exports, with their prototype methods, getters and static methods. */
+export const HANDLE_MEMBERS = {
+  TensorHandle: {
+    methods: ['toTypedArray', 'dispose', 'reshape'],
+    getters: ['shape', 'dtype', 'disposed'],
+    statics: ['fromTypedArray'],
+  },
+  ModelHandle: {
+    methods: ['numParameters', 'config', 'predict', 'forward', 'save', 'loadPytorch', 'parameterNames', 'parameter', 'dispose'],
+    getters: ['disposed'],
+    statics: [],
+  },
+  TrainerHandle: {
+    methods: ['step', 'evaluateLoss', 'save', 'dispose'],
+    getters: ['stepCount'],
+    statics: [],
+  },
+} as const;
+
+// Compile-time checks that the lists and the types name the same members (a missing or extra
+// name on either side fails the build).
+type SameKeys<A extends PropertyKey, B extends PropertyKey> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+type Members<C extends keyof typeof HANDLE_MEMBERS> =
+  | (typeof HANDLE_MEMBERS)[C]['methods'][number]
+  | (typeof HANDLE_MEMBERS)[C]['getters'][number];
+type Statics<C extends keyof typeof HANDLE_MEMBERS> = (typeof HANDLE_MEMBERS)[C]['statics'][number];
+const surfaceChecks: {
+  exports: SameKeys<keyof AddonBinding, (typeof ADDON_EXPORTS)[number]>;
+  tensor: SameKeys<keyof TensorHandle, Members<'TensorHandle'>>;
+  tensorStatics: SameKeys<Exclude<keyof TensorHandleClass, 'prototype'>, Statics<'TensorHandle'>>;
+  model: SameKeys<keyof ModelHandle, Members<'ModelHandle'>>;
+  modelStatics: SameKeys<Exclude<keyof ModelHandleClass, 'prototype'>, Statics<'ModelHandle'>>;
+  trainer: SameKeys<keyof TrainerHandle, Members<'TrainerHandle'>>;
+  trainerStatics: SameKeys<Exclude<keyof TrainerHandleClass, 'prototype'>, Statics<'TrainerHandle'>>;
+  handles: SameKeys<keyof typeof HANDLE_MEMBERS, 'TensorHandle' | 'ModelHandle' | 'TrainerHandle'>;
+} = { exports: true, tensor: true, tensorStatics: true, model: true, modelStatics: true, trainer: true, trainerStatics: true, handles: true };
+void surfaceChecks;
+
+/** The loaded addon (loaded on first use; see ./native.ts for how the binary is chosen). */
+export function binding(): AddonBinding {
+  return loadAddon() as unknown as AddonBinding;
+}

@@ -1,0 +1,80 @@
+// COCO bbox metrics of a model on a dataset: predict over the images in batches and score the
+// detections with CocoEvaluator. Needs only the model (no Trainer, no optimizer state).
+import { checkSignal, raceAbort } from '../abort';
+import { checkDataset } from '../data/validate';
+import type { Dataset } from '../data/types';
+import type { AlignDetr } from '../model';
+import { checkIntegerOption, checkOptionKeys } from '../options';
+import { CocoEvaluator } from './coco-evaluator';
+import type { CocoDataset, CocoEvalResult } from './coco-types';
+
+/** Options of {@link evaluateModel}; any other key is a TypeError naming it. */
+export interface EvaluateModelOptions {
+  /** Images per predict call, an integer in [1, 1024] (default 2). */
+  batchSize?: number;
+  /**
+   * Cancels the evaluation: an aborted signal rejects with its reason at once, an abort while
+   * it runs rejects promptly (the batch in flight is dropped).
+   */
+  signal?: AbortSignal;
+}
+
+/** COCO ground truth of a dataset (boxes as annotated, before any augmentation). */
+export function cocoGroundTruth(dataset: Dataset): CocoDataset {
+  const images = [];
+  const annotations = [];
+  let annId = 1;
+  for (let i = 0; i < dataset.length; i++) {
+    const a = dataset.annotation(i);
+    images.push({ id: a.id, width: a.width, height: a.height, file_name: a.file ?? a.name });
+    for (let k = 0; k < a.labels.length; k++) {
+      const [x1, y1, x2, y2] = a.boxes.subarray(4 * k, 4 * k + 4);
+      annotations.push({
+        id: annId++,
+        image_id: a.id,
+        category_id: a.labels[k],
+        bbox: [x1, y1, x2 - x1, y2 - y1],
+        area: a.area ? a.area[k] : (x2 - x1) * (y2 - y1),
+        iscrowd: a.iscrowd ? a.iscrowd[k] : 0,
+      });
+    }
+  }
+  return { images, annotations, categories: dataset.categories.map((c) => ({ id: c.id, name: c.name })) };
+}
+
+/**
+ * COCO bbox metrics of `model` on `dataset` (images at the model's test size, at most 100
+ * detections per image). An aborted `options.signal` rejects with its reason: at once when
+ * already aborted, else promptly (the batch in flight is dropped).
+ * @throws TypeError for something other than a model or a Dataset with annotation(i);
+ *         TypeError / RangeError naming the option for bad options.
+ */
+export async function evaluateModel(
+  model: AlignDetr,
+  dataset: Dataset,
+  options: EvaluateModelOptions = {},
+): Promise<CocoEvalResult> {
+  if (typeof model !== 'object' || model === null || typeof (model as Partial<AlignDetr>).predict !== 'function') {
+    throw new TypeError('model: expected an AlignDetr');
+  }
+  if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { batchSize?, signal? }');
+  checkOptionKeys(options, 'options', ['batchSize', 'signal']);
+  checkIntegerOption(options.batchSize, 'options.batchSize', 1, 1024);
+  const signal = checkSignal(options.signal);
+  checkDataset(dataset, 'dataset', { annotations: true });
+  signal?.throwIfAborted();
+  const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
+  const batchSize = options.batchSize ?? 2;
+  for (let i = 0; i < dataset.length; i += batchSize) {
+    signal?.throwIfAborted();
+    const idx = [...Array(Math.min(batchSize, dataset.length - i)).keys()].map((k) => i + k);
+    const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
+    const results = await model.predict(samples.map((s) => s.image), signal ? { maxDetections: 100, signal } : { maxDetections: 100 });
+    evaluator.add(
+      results.flatMap((dets, j) =>
+        dets.map((d) => ({ image_id: samples[j].id, category_id: d.categoryId, bbox: d.bbox, score: d.score })),
+      ),
+    );
+  }
+  return evaluator.evaluate();
+}
