@@ -11,6 +11,7 @@ import { InFlight, checkSignal, raceAbort } from './abort';
 import { binding } from './binding';
 import type { ModelHandle, NativeLayerPrediction } from './binding';
 import { readingCheckpoint } from './errors';
+import { checkOptionKeys } from './options';
 import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf, wrapHandle } from './tensor';
 
@@ -269,9 +270,7 @@ export class AlignDetr {
    */
   static async load(file: string, options: LoadOptions = {}): Promise<AlignDetr> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { signal? }');
-    for (const key of Object.keys(options)) {
-      if (key !== 'signal') throw new TypeError(`options: unknown option '${key}' (expected signal)`);
-    }
+    checkOptionKeys(options, 'options', ['signal']);
     const signal = checkSignal(options.signal);
     signal?.throwIfAborted();
     const resolved = await raceAbort(inputFile(file), signal);

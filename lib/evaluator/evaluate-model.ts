@@ -69,7 +69,7 @@ export async function evaluateModel(
     signal?.throwIfAborted();
     const idx = [...Array(Math.min(batchSize, dataset.length - i)).keys()].map((k) => i + k);
     const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
-    const results = await model.predict(samples.map((s) => s.image), signal ? { maxDetections: 100, signal } : { maxDetections: 100 });
+    const results = await model.predict(samples.map((s) => s.image), { maxDetections: 100, signal });
     evaluator.add(
       results.flatMap((dets, j) =>
         dets.map((d) => ({ image_id: samples[j].id, category_id: d.categoryId, bbox: d.bbox, score: d.score })),

@@ -9,7 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <type_traits>
 
 #include "binding/addon.h"
@@ -439,7 +438,7 @@ Napi::Value ModelWrap::LoadPytorch(const Napi::CallbackInfo& info) {
 
 // createModel(preset: string, overrides: Record<string, number | boolean>, seed?: integer)
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {
-  checkType(info[0].IsString(), "preset: expected a preset name ('dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr')");
+  checkType(info[0].IsString(), "preset: expected a preset name (", model::quotedList(model::presetNames()), ")");
   model::DinoConfig config = model::presetConfig(info[0].As<Napi::String>().Utf8Value());
   Napi::Object overrides = readOptions(info[1], "options");
   // Every key must name a config field (checked before any value is read), and each value fits

@@ -117,14 +117,16 @@ const ConfigFieldSpec* findConfigField(const std::string& name) {
   return nullptr;
 }
 
-std::string choiceList(const ConfigFieldSpec& field) {
+std::string quotedList(const std::vector<std::string>& names) {
   std::string out;
-  for (size_t i = 0; i < field.choices.size(); ++i) {
-    if (i > 0) out += i + 1 == field.choices.size() ? " or " : ", ";
-    out += "'" + field.choices[i] + "'";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+    out += "'" + names[i] + "'";
   }
   return out;
 }
+
+std::string choiceList(const ConfigFieldSpec& field) { return quotedList(field.choices); }
 
 int64_t parseConfigChoice(const ConfigFieldSpec& field, const std::string& value) {
   for (size_t i = 0; i < field.choices.size(); ++i) {
@@ -201,7 +203,7 @@ DinoConfig presetConfig(const std::string& name) {
     c.backboneGroupNorm = true;
     return c;
   }
-  checkRange(false, "preset: unknown preset '", name, "'; expected 'dino-r50-4scale', 'tiny', 'stable-dino' or 'sd-detr'");
+  checkRange(false, "preset: unknown preset '", name, "'; expected ", quotedList(presetNames()));
   return c;
 }
 

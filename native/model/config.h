@@ -146,6 +146,9 @@ int64_t parseConfigChoice(const ConfigFieldSpec& field, const std::string& value
 // "'a', 'b' or 'c'": a Choice field's names for messages.
 std::string choiceList(const ConfigFieldSpec& field);
 
+// "'a', 'b' or 'c'": names quoted and joined for messages.
+std::string quotedList(const std::vector<std::string>& names);
+
 // Names of the built-in presets ("dino-r50-4scale", "tiny", "stable-dino", "sd-detr").
 std::vector<std::string> presetNames();
 
