@@ -144,6 +144,13 @@ export interface AddonBinding {
     options: object): { loss: number; gradLogits: TensorHandle | null };
   alignTargets(prob: TensorHandle, iou: TensorHandle, groups: TensorHandle, options: object):
     { quality: TensorHandle; rank: TensorHandle; weight: TensorHandle; target: TensorHandle };
+  // preprocess_binding.cc: the one image preprocessing (native/model/preprocess)
+  resizeImage(image: RgbImage, width: number, height: number): Promise<RgbImage>;
+  normalizeImages(images: readonly RgbImage[]): { images: Float32Array; shape: [number, number, number, number] };
+  prepareImages(images: readonly RgbImage[], options: { resize: boolean; shortEdge: number; maxSize: number }):
+    Promise<{ images: TensorHandle; validSizes: TensorHandle }>;
+  shortestEdgeSize(h: number, w: number, shortEdge: number, maxSize?: number): [number, number];
+  pixelNormalization(): { mean: [number, number, number]; std: [number, number, number] };
 }
 
 // ---- the names, at run time -------------------------------------------------------------------
@@ -156,6 +163,7 @@ export const ADDON_EXPORTS = [
   'lsaSolve', 'lsaSolveBatch', 'lsaSolveBatchAsync', 'lsaKernel',
   'msDeformAttn', 'msDeformAttnBackward',
   'alignLoss', 'alignTargets',
+  'resizeImage', 'normalizeImages', 'prepareImages', 'shortestEdgeSize', 'pixelNormalization',
 ] as const;
 
 /** The handle classes among the exports, with their prototype methods, getters and static methods. */

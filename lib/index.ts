@@ -18,7 +18,7 @@ export type {
   CreateOptions, Detection, ForwardOptions, ForwardOutput, StageTimings, ImageInput, ModelConfig, PredictOptions, Preset, StateDictReport,
 } from './model';
 export {
-  datasets, DataLoader, collate, PIXEL_MEAN, PIXEL_STD, decodeImage, ImageDecodeError, CocoAnnotationError,
+  datasets, DataLoader, collate, pixelNormalization, decodeImage, ImageDecodeError, CocoAnnotationError,
   VocAnnotationError, compose, randomHorizontalFlip, resizeShortestEdge, randomCrop, detrTrainAugmentation,
   detrTestAugmentation, flipBoxes, scaleBoxes, cropBoxes, shortestEdgeSize, flipImage, cropImage, resizeImage,
 } from './data/index';

@@ -128,6 +128,12 @@ export interface PredictOptions {
   /** At most this many detections per image (default: the config's selectTopK, 300 for the R50 preset). */
   maxDetections?: number;
   /**
+   * `false` runs each image at its own size instead of resizing it to the test size (short side
+   * `config.testShortEdge`, long side at most `config.testMaxSize`); for images already sized
+   * by the caller, e.g. to compare with an exported graph of a fixed input size. Default true.
+   */
+  resize?: boolean;
+  /**
    * Cancels the call: an aborted signal rejects with its reason at once (before any decoding),
    * an abort during decoding or the network rejects promptly (the native work finishes in the
    * background and its result is dropped).
@@ -206,6 +212,21 @@ function checkCategories(categories: readonly Category[]): Category[] {
 }
 
 /** @internal The native side of a model, for lib/trainer.ts only. */
+/** The images of a predict/preprocess call, decoded (paths) and counted (1..MAX_PREDICT_IMAGES). */
+async function decodeInputs(images: ImageInput | readonly ImageInput[], signal: AbortSignal | undefined): Promise<RgbImage[]> {
+  const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
+  if (list.length === 0) throw new RangeError('images: expected at least one image');
+  // Checked before anything walks the list: a sparse array's length alone could be 2^32 − 1.
+  if (list.length > MAX_PREDICT_IMAGES) {
+    throw new RangeError(`images: at most ${MAX_PREDICT_IMAGES} images per call, got ${list.length}`);
+  }
+  signal?.throwIfAborted();
+  return raceAbort(
+    Promise.all(list.map((im, i) => (typeof im === 'string' ? decodeImage(im, `images[${i}]`) : Promise.resolve(im)))),
+    signal,
+  );
+}
+
 export interface ModelInternals {
   /** The native handle (TypeError when disposed). */
   handleOf(model: AlignDetr): ModelHandle;
@@ -331,7 +352,7 @@ export class AlignDetr {
   }
 
   /**
-   * Detects objects. Images are resized as the recipe's test transform does (short side to
+   * Detects objects. Images are resized as the recipe's test transform does (unless `resize: false`; short side to
    * `config.testShortEdge`, long side at most `config.testMaxSize`), batched, and run off the JS
    * thread. Returns, per image, detections sorted by score with boxes in original pixels.
    * At most MAX_PREDICT_IMAGES (1024) images per call. An aborted `options.signal` rejects
@@ -347,17 +368,7 @@ export class AlignDetr {
       signal = checkSignal(signalOption);
       nativeOptions = rest;
     }
-    const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
-    if (list.length === 0) throw new RangeError('images: expected at least one image');
-    // Checked before anything walks the list: a sparse array's length alone could be 2^32 − 1.
-    if (list.length > MAX_PREDICT_IMAGES) {
-      throw new RangeError(`images: at most ${MAX_PREDICT_IMAGES} images per call, got ${list.length}`);
-    }
-    signal?.throwIfAborted();
-    const decoded = await raceAbort(
-      Promise.all(list.map((im, i) => (typeof im === 'string' ? decodeImage(im, `images[${i}]`) : Promise.resolve(im)))),
-      signal,
-    );
+    const decoded = await decodeInputs(images, signal);
     const raw = await raceAbort(this.#inFlight.track(handle.predict(decoded, nativeOptions)), signal);
     return raw.map(({ boxes, scores, labels }) => {
       const out: Detection[] = [];
@@ -370,6 +381,31 @@ export class AlignDetr {
       }
       return out;
     });
+  }
+
+  /**
+   * The input batch predict() feeds the network for these images: resized to the test size
+   * (unless `resize: false`), normalised and zero-padded, from the same native preprocessing
+   * the training batches use. `images` float32 [B, 3, H, W] and `validSizes` int64 [B, 2] (each
+   * image's unpadded h, w), ready for {@link forward}.
+   */
+  async preprocess(
+    images: ImageInput | readonly ImageInput[],
+    options: { resize?: boolean; signal?: AbortSignal } = {},
+  ): Promise<{ images: Tensor; validSizes: Tensor }> {
+    checkOptionKeys(options, 'options', ['resize', 'signal']);
+    const signal = checkSignal(options.signal);
+    if (options.resize !== undefined && typeof options.resize !== 'boolean') {
+      throw new TypeError(`options.resize: expected a boolean, got ${typeof options.resize}`);
+    }
+    const { testShortEdge, testMaxSize } = this.config;
+    this.handle('preprocess');
+    const decoded = await decodeInputs(images, signal);
+    const out = await raceAbort(
+      binding().prepareImages(decoded, { resize: options.resize ?? true, shortEdge: testShortEdge, maxSize: testMaxSize }),
+      signal,
+    );
+    return { images: wrapHandle(out.images), validSizes: wrapHandle(out.validSizes) };
   }
 
   /**

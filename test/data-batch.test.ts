@@ -2,8 +2,12 @@
 // the DataLoader: order, once-per-epoch coverage, prefetching, seeds, sharding, errors.
 import test from 'ava';
 import {
-  collate, DataLoader, datasets, PIXEL_MEAN, PIXEL_STD, type BatchInput, type Dataset, type LoadedSample,
+  collate, DataLoader, datasets, pixelNormalization, type BatchInput, type Dataset, type LoadedSample,
 } from '../lib/data/index';
+
+// The recipe's ImageNet statistics (0..255 scale), written out here as the independent answer.
+const PIXEL_MEAN = [123.675, 116.28, 103.53];
+const PIXEL_STD = [58.395, 57.12, 57.375];
 
 const input = (id: number, w: number, h: number, fill: (x: number, y: number, c: number) => number,
   boxes: number[] = [], labels: number[] = []): BatchInput => {
@@ -35,6 +39,10 @@ test('collate: normalise with the spec a.1 mean/std, zero-pad bottom-right, mask
   }
   // Spot value: channel 0 of white is (255 - 123.675) / 58.395 = 2.2489...
   t.true(Math.abs(at(1, 0, 0, 0) - 2.248908) < 1e-5);
+});
+
+test('pixelNormalization: the ImageNet mean/std the native preprocessing uses', (t) => {
+  t.deepEqual(pixelNormalization(), { mean: PIXEL_MEAN, std: PIXEL_STD });
 });
 
 test('collate: targets are cxcywh over the unpadded size, labels mapped to class indices', (t) => {

@@ -1,11 +1,16 @@
-// Batching as the model's preprocess does it (spec a.1): normalise each image with the ImageNet
-// mean/std (0..255 scale), zero-pad bottom and right to the largest H and W of the batch, and a
-// padding mask with 1 = padded. Targets are DETR's: boxes as cxcywh divided by the unpadded
-// image size, labels as contiguous class indices.
+// Batching: the images are normalised and zero-padded by the native preprocessing
+// (native/model/preprocess, the code predict() runs, so training and inference prepare pixels
+// identically), with a padding mask (1 = padded). Targets are DETR's: boxes as cxcywh divided by
+// the unpadded image size, labels as contiguous class indices.
+import { binding } from '../binding';
 
-/** Spec a.1: per-channel mean and std for RGB values in 0..255. */
-export const PIXEL_MEAN: readonly [number, number, number] = [123.675, 116.28, 103.53];
-export const PIXEL_STD: readonly [number, number, number] = [58.395, 57.12, 57.375];
+/**
+ * The per-channel mean and std (RGB, 0..255 scale) that every batch and predict() normalise
+ * with: (v − mean) / std. Read from the native preprocessing, their one owner.
+ */
+export function pixelNormalization(): { mean: [number, number, number]; std: [number, number, number] } {
+  return binding().pixelNormalization();
+}
 
 export interface BatchInput {
   id: number;
@@ -44,47 +49,27 @@ export interface DetectionBatch {
 export interface CollateOptions {
   /** Category id → class index; ids missing here are an error. Default: identity. */
   classIndex?: ReadonlyMap<number, number>;
-  mean?: readonly number[];
-  std?: readonly number[];
 }
 
 export function collate(samples: readonly BatchInput[], options: CollateOptions = {}): DetectionBatch {
   if (samples.length === 0) throw new RangeError('samples: a batch needs at least one sample');
-  const mean = options.mean ?? PIXEL_MEAN;
-  const std = options.std ?? PIXEL_STD;
-  const B = samples.length;
-  let H = 0, W = 0;
-  for (const s of samples) {
-    H = Math.max(H, s.image.height);
-    W = Math.max(W, s.image.width);
-  }
-  const plane = H * W;
-  const images = new Float32Array(B * 3 * plane); // zero-initialised: the padding
-  const mask = new Uint8Array(B * plane).fill(1);
-  // (v - mean) / std for every byte value, per channel: a table lookup per pixel instead of arithmetic.
-  const lut = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v - mean[c]) / std[c]));
-  const [lut0, lut1, lut2] = lut;
-  const targets: BatchTarget[] = [];
   samples.forEach((s, b) => {
     const { width: w, height: h, data } = s.image;
     if (data.length !== w * h * 3) {
       throw new RangeError(`samples[${b}].image: ${data.length} bytes for ${w}x${h}x3`);
     }
-    const r0 = b * 3 * plane, g0 = r0 + plane, b0 = g0 + plane;
-    for (let y = 0; y < h; y++) {
-      let dst = y * W;
-      let src = y * w * 3;
-      const end = dst + w;
-      for (; dst < end; dst++, src += 3) {
-        images[r0 + dst] = lut0[data[src]];
-        images[g0 + dst] = lut1[data[src + 1]];
-        images[b0 + dst] = lut2[data[src + 2]];
-      }
-    }
+  });
+  const { images, shape } = binding().normalizeImages(samples.map((s) => ({ ...s.image, channels: 3 as const })));
+  const [B, , H, W] = shape;
+  const plane = H * W;
+  const mask = new Uint8Array(B * plane).fill(1);
+  const targets: BatchTarget[] = [];
+  samples.forEach((s, b) => {
+    const { width: w, height: h } = s.image;
     for (let y = 0; y < h; y++) mask.fill(0, b * plane + y * W, b * plane + y * W + w);
     targets.push(makeTarget(s, options.classIndex, b));
   });
-  return { images, mask, shape: [B, 3, H, W], targets };
+  return { images, mask, shape, targets };
 }
 
 function makeTarget(s: BatchInput, classIndex: ReadonlyMap<number, number> | undefined, b: number): BatchTarget {

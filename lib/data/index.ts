@@ -8,7 +8,7 @@ export const datasets = { coco, voc, synthetic } as const;
 
 export { DataLoader } from './loader';
 export type { DataLoaderOptions } from './loader';
-export { collate, PIXEL_MEAN, PIXEL_STD } from './batch';
+export { collate, pixelNormalization } from './batch';
 export type { BatchInput, BatchTarget, CollateOptions, DetectionBatch } from './batch';
 export {
   compose, cropBoxes, cropImage, detrTestAugmentation, detrTrainAugmentation, flipBoxes, flipImage,

@@ -1,10 +1,11 @@
 // DETR augmentations (recipe (e) of the spec): horizontal flip, ResizeShortestEdge, RandomCrop
 // "absolute_range", and the recipe's two-branch composition. Each augmentation is a function of
 // (sample, rng) with no hidden state, so a seed fixes the result. The geometry (sizes, offsets,
-// box arithmetic) is synchronous and exact; flip and crop move pixels in JS; resizing runs in
-// sharp (libvips' `linear` kernel: a triangle filter that widens when shrinking, like the PIL
-// BILINEAR resize detectron2 uses), on libuv's thread pool.
-import sharp from 'sharp';
+// box arithmetic) is synchronous and exact; flip and crop move pixels in JS; the resize and its
+// output size are the native preprocessing's (native/model/preprocess: bilinear, antialiased when
+// shrinking, like the PIL BILINEAR resize detectron2 uses), the same code predict() runs, so
+// training and inference prepare images alike. Resizing runs on libuv's thread pool.
+import { binding } from '../binding';
 import { choice, randint, type Rng } from './rng';
 import type { RgbImage } from './types';
 
@@ -74,21 +75,7 @@ export function cropBoxes(
  * Returns [newH, newW].
  */
 export function shortestEdgeSize(h: number, w: number, short: number, maxSize = Infinity): [number, number] {
-  const scale = short / Math.min(h, w);
-  let newH: number, newW: number;
-  if (h < w) {
-    newH = short;
-    newW = scale * w;
-  } else {
-    newH = scale * h;
-    newW = short;
-  }
-  if (Math.max(newH, newW) > maxSize) {
-    const down = maxSize / Math.max(newH, newW);
-    newH *= down;
-    newW *= down;
-  }
-  return [Math.trunc(newH + 0.5), Math.trunc(newW + 0.5)];
+  return binding().shortestEdgeSize(h, w, short, maxSize);
 }
 
 /**
@@ -135,18 +122,13 @@ export function cropImage(image: RgbImage, x0: number, y0: number, width: number
   return { data: out, width, height, channels: 3 };
 }
 
-/** Resizes to width×height with sharp's linear kernel (off the JS thread). */
+/**
+ * Resizes to width×height (bilinear, antialiased when shrinking, rounded to uint8), off the JS
+ * thread: the resize predict() applies at test time.
+ */
 export async function resizeImage(image: RgbImage, width: number, height: number): Promise<RgbImage> {
   if (width === image.width && height === image.height) return image;
-  const input = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  const { data, info } = await sharp(input, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.width !== width || info.height !== height || info.channels !== 3) {
-    throw new Error(`resize: sharp returned ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
-  }
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 3 };
+  return binding().resizeImage(image, width, height);
 }
 
 // ---------------------------------------------------------------- augmentations

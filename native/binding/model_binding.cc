@@ -15,6 +15,7 @@
 #include "binding/args.h"
 #include "binding/class_tag.h"
 #include "binding/guard.h"
+#include "binding/image_args.h"
 #include "binding/model_state.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
@@ -146,7 +147,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     });
   }
 
-  // predict(images: {data, width, height}[], scoreThreshold, maxDetections)
+  // predict(images: {data, width, height}[], { scoreThreshold?, maxDetections?, resize? })
   Napi::Value Predict(const Napi::CallbackInfo& info);
   // forward(images: Tensor [B,3,H,W] float32, validSizes: Tensor [B,2] int64)
   Napi::Value Forward(const Napi::CallbackInfo& info);
@@ -207,12 +208,12 @@ class LoadWorker : public PromiseWorker {
 
 class PredictWorker : public PromiseWorker {
  public:
-  PredictWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<at::Tensor> images, double threshold,
-                int64_t maxDetections)
-      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), threshold_(threshold), max_(maxDetections) {}
+  PredictWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<at::Tensor> images,
+                model::PredictOptions options)
+      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), options_(options) {}
   void Run() override {
     std::lock_guard<std::mutex> lock(state_->mutex);
-    results_ = model::predict(state_->model, images_, threshold_, max_);
+    results_ = model::predict(state_->model, images_, options_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, results_.size());
@@ -242,8 +243,7 @@ class PredictWorker : public PromiseWorker {
  private:
   std::shared_ptr<ModelState> state_;
   std::vector<at::Tensor> images_;
-  double threshold_;
-  int64_t max_;
+  model::PredictOptions options_;
   std::vector<model::Detections> results_;
 };
 
@@ -359,44 +359,22 @@ std::string readPath(const Napi::Value& v, const char* name) {
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
   return callGuarded(info.Env(), [&]() -> Napi::Value {
     auto s = checked("predict");
-    checkType(info[0].IsArray(), "images: expected an array of images");
-    Napi::Array arr = info[0].As<Napi::Array>();
-    checkRange(arr.Length() > 0, "images: expected at least one image");
-    std::vector<at::Tensor> images;
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      std::string name = "images[" + std::to_string(i) + "]";
-      Napi::Value v = arr.Get(i);
-      checkType(v.IsObject(), name, ": expected { data: Uint8Array, width, height, channels: 3 }");
-      Napi::Object o = v.As<Napi::Object>();
-      const int64_t w = readInteger(o.Get("width"), (name + ".width").c_str(), 1, 1 << 16);
-      const int64_t h = readInteger(o.Get("height"), (name + ".height").c_str(), 1, 1 << 16);
-      Napi::Value ch = o.Get("channels");
-      if (!ch.IsUndefined()) readInteger(ch, (name + ".channels").c_str(), 3, 3);
-      // The view is taken after the image's other fields (their getters may detach the buffer)
-      // and copied before the next image is read.
-      const std::string dataName = name + ".data";
-      const TypedArrayView bytes =
-          readTypedArray(o.Get("data"), dataName.c_str(), "expected a Uint8Array of RGB pixels (HWC)");
-      checkType(bytes.kind == napi_uint8_array, dataName, ": expected a Uint8Array of RGB pixels (HWC)");
-      checkRange(static_cast<int64_t>(bytes.length) == w * h * 3, dataName, ": length ", bytes.length,
-                 " does not match width*height*3 = ", w * h * 3);
-      at::Tensor t = at::empty({h, w, 3}, at::TensorOptions().dtype(at::kByte));
-      std::memcpy(t.data_ptr(), bytes.data, bytes.byteLength);
-      images.push_back(t);
-    }
+    // Options first, images last: an option getter could otherwise detach an image's buffer.
     Napi::Object opts = readOptions(info[1], "options");
-    checkKnownKeys(opts, "options", {"scoreThreshold", "maxDetections"});
-    double threshold = 0;
+    checkKnownKeys(opts, "options", {"scoreThreshold", "maxDetections", "resize"});
+    model::PredictOptions options;
     Napi::Value th = opts.Get("scoreThreshold");
     if (!th.IsUndefined()) {
       checkType(th.IsNumber(), "options.scoreThreshold: expected a number");
-      threshold = th.As<Napi::Number>().DoubleValue();
-      checkRange(threshold >= 0 && threshold <= 1, "options.scoreThreshold: expected a number in [0, 1], got ", threshold);
+      options.scoreThreshold = th.As<Napi::Number>().DoubleValue();
+      checkRange(options.scoreThreshold >= 0 && options.scoreThreshold <= 1,
+                 "options.scoreThreshold: expected a number in [0, 1], got ", options.scoreThreshold);
     }
-    int64_t maxDet = s->model->config().selectTopK;
     Napi::Value md = opts.Get("maxDetections");
-    if (!md.IsUndefined()) maxDet = readInteger(md, "options.maxDetections", 1, 1 << 20);
-    return (new PredictWorker(info.Env(), s, std::move(images), threshold, maxDet))->Start();
+    if (!md.IsUndefined()) options.maxDetections = readInteger(md, "options.maxDetections", 1, 1 << 20);
+    options.resize = readBoolOption(opts, "options", "resize", true);
+    std::vector<at::Tensor> images = readRgbImages(info[0], "images");
+    return (new PredictWorker(info.Env(), s, std::move(images), options))->Start();
   });
 }
 

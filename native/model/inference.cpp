@@ -1,11 +1,9 @@
 #include "model/inference.h"
 
-#include <ATen/ops/_upsample_bilinear2d_aa.h>
 #include <c10/core/InferenceMode.h>
 #include <ATen/ops/stack.h>
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/topk.h>
-#include <ATen/ops/zeros.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,65 +12,6 @@
 #include "ops/box/box_ops.h"
 
 namespace adetr::model {
-
-namespace {
-// Spec §a.1: per-channel mean and std on 0..255 RGB.
-constexpr double kMean[3] = {123.675, 116.280, 103.530};
-constexpr double kStd[3] = {58.395, 57.120, 57.375};
-}  // namespace
-
-std::pair<int64_t, int64_t> resizeShortestEdgeSize(int64_t h, int64_t w, int64_t shortEdge, int64_t maxSize) {
-  double scale = static_cast<double>(shortEdge) / static_cast<double>(std::min(h, w));
-  double newH = h * scale, newW = w * scale;
-  if (std::max(newH, newW) > static_cast<double>(maxSize)) {
-    const double shrink = static_cast<double>(maxSize) / std::max(newH, newW);
-    newH *= shrink;
-    newW *= shrink;
-  }
-  return {static_cast<int64_t>(newH + 0.5), static_cast<int64_t>(newW + 0.5)};
-}
-
-ImageBatch padAndNormalize(const std::vector<at::Tensor>& chwImages) {
-  checkRange(!chwImages.empty(), "images: expected at least one image");
-  int64_t maxH = 0, maxW = 0;
-  for (const auto& im : chwImages) {
-    maxH = std::max(maxH, im.size(1));
-    maxW = std::max(maxW, im.size(2));
-  }
-  const int64_t b = static_cast<int64_t>(chwImages.size());
-  auto batch = at::zeros({b, 3, maxH, maxW}, at::TensorOptions().dtype(at::kFloat));
-  auto mean = at::tensor(std::vector<double>(kMean, kMean + 3), at::kFloat).view({3, 1, 1});
-  auto std = at::tensor(std::vector<double>(kStd, kStd + 3), at::kFloat).view({3, 1, 1});
-  std::vector<int64_t> sizes;
-  for (int64_t i = 0; i < b; ++i) {
-    const auto& im = chwImages[i];
-    const int64_t h = im.size(1), w = im.size(2);
-    // Normalise first, then pad with zeros (detectron2's ImageList pads the normalised image).
-    batch[i].slice(1, 0, h).slice(2, 0, w).copy_((im.to(at::kFloat) - mean) / std);
-    sizes.push_back(h);
-    sizes.push_back(w);
-  }
-  return {batch, at::tensor(sizes, at::kLong).view({b, 2})};
-}
-
-ImageBatch prepareBatch(const std::vector<RgbImage>& images, int64_t shortEdge, int64_t maxSize) {
-  std::vector<at::Tensor> resized;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const auto& im = images[i];
-    checkType(im.dim() == 3 && im.size(2) == 3, "images[", i, "]: expected [H, W, 3] RGB, got ", im.sizes());
-    const int64_t h = im.size(0), w = im.size(1);
-    checkRange(h >= 1 && w >= 1, "images[", i, "]: empty image");
-    auto [nh, nw] = resizeShortestEdgeSize(h, w, shortEdge, maxSize);
-    checkRange(nh >= 1 && nw >= 1, "images[", i, "]: ", w, "×", h, " is too elongated for this model: at its test size (short edge ",
-               shortEdge, ", long edge at most ", maxSize, ") the short side would be under one pixel");
-    auto chw = im.permute({2, 0, 1}).to(at::kFloat).unsqueeze(0);
-    if (nh != h || nw != w) {
-      chw = at::_upsample_bilinear2d_aa(chw, {nh, nw}, false, c10::nullopt, c10::nullopt).clamp(0, 255);
-    }
-    resized.push_back(chw.squeeze(0));
-  }
-  return padAndNormalize(resized);
-}
 
 std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tensor& inputSizes,
                                     const at::Tensor& originalSizes, int64_t topK, double scoreThreshold,
@@ -108,14 +47,13 @@ std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tenso
   return out;
 }
 
-std::vector<Detections> predict(Dino& model, const std::vector<RgbImage>& images, double scoreThreshold,
-                                int64_t maxDetections) {
+std::vector<Detections> predict(Dino& model, const std::vector<RgbImage>& images, const PredictOptions& options) {
   checkRange(!images.empty(), "images: expected at least one image");
   const auto& cfg = model->config();
   c10::InferenceMode inference;
   const bool wasTraining = model->is_training();
   model->eval();
-  ImageBatch batch = prepareBatch(images, cfg.testShortEdge, cfg.testMaxSize);
+  ImageBatch batch = prepareBatch(images, {options.resize, cfg.testShortEdge, cfg.testMaxSize});
   DinoOutput out = model->forward(batch);
   if (wasTraining) model->train();
   std::vector<int64_t> original;
@@ -124,7 +62,8 @@ std::vector<Detections> predict(Dino& model, const std::vector<RgbImage>& images
     original.push_back(im.size(1));
   }
   auto originalSizes = at::tensor(original, at::kLong).view({-1, 2});
-  return postprocess(out.layers.back(), batch.validSizes, originalSizes, cfg.selectTopK, scoreThreshold, maxDetections);
+  return postprocess(out.layers.back(), batch.validSizes, originalSizes, cfg.selectTopK, options.scoreThreshold,
+                     options.maxDetections.value_or(cfg.selectTopK));
 }
 
 }  // namespace adetr::model

@@ -4,25 +4,13 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
 #include <vector>
 
 #include "model/dino.h"
+#include "model/preprocess.h"
 
 namespace adetr::model {
-
-// An RGB image, uint8 [H, W, 3] (HWC), as decoded.
-using RgbImage = at::Tensor;
-
-// ResizeShortestEdge size: scale the short side to `shortEdge` unless the long side would
-// exceed `maxSize`; detectron2 rounds with int(x + 0.5). Returns (newH, newW).
-std::pair<int64_t, int64_t> resizeShortestEdgeSize(int64_t h, int64_t w, int64_t shortEdge, int64_t maxSize);
-
-// Resizes (bilinear, antialiased when shrinking), normalises with the ImageNet mean/std of
-// spec §a.1, and zero-pads into one batch. `sizes` receives each resized (h, w).
-ImageBatch prepareBatch(const std::vector<RgbImage>& images, int64_t shortEdge, int64_t maxSize);
-
-// Normalises already-sized uint8/float images [3, H, W] (0..255) and pads them into a batch.
-ImageBatch padAndNormalize(const std::vector<at::Tensor>& chwImages);
 
 struct Detections {
   at::Tensor boxes;   // [K, 4] float (x, y, w, h) in original pixels, clipped to the image
@@ -37,9 +25,15 @@ std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tenso
                                     const at::Tensor& originalSizes, int64_t topK, double scoreThreshold,
                                     int64_t maxDetections);
 
-// The whole inference path: resize and batch `images`, run the model in eval mode without
-// autograd, post-process to the original sizes.
-std::vector<Detections> predict(Dino& model, const std::vector<RgbImage>& images, double scoreThreshold,
-                                int64_t maxDetections);
+struct PredictOptions {
+  double scoreThreshold = 0;
+  std::optional<int64_t> maxDetections;  // unset: the config's selectTopK
+  bool resize = true;                    // false: each image at its own size (no ResizeShortestEdge)
+};
+
+// The whole inference path: prepare `images` (preprocess.h: resize to the model's test size
+// unless !options.resize, normalise, pad), run the model in eval mode without autograd,
+// post-process to the original sizes.
+std::vector<Detections> predict(Dino& model, const std::vector<RgbImage>& images, const PredictOptions& options);
 
 }  // namespace adetr::model
