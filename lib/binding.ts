@@ -111,6 +111,21 @@ export interface ConfigFieldInfo {
   choices?: string[];
 }
 
+/** One row of the trainer option table (native/train/trainer_options.h). */
+export interface TrainerOptionField {
+  name: keyof TrainerOptions;
+  kind: 'number' | 'integer' | 'boolean' | 'choice' | 'integer-list';
+  /** For the numeric kinds (an integer-list's elements). */
+  min?: number;
+  max?: number;
+  /** For 'choice'. */
+  choices?: string[];
+  /** One line for help texts, with the default. */
+  doc: string;
+  /** The align recipe's default. */
+  default: number | boolean | string | number[];
+}
+
 /** Everything the addon exports. */
 export interface AddonBinding {
   // addon.cc / tensor_wrap.cc
@@ -128,6 +143,7 @@ export interface AddonBinding {
   TrainerHandle: TrainerHandleClass;
   createTrainer(model: ModelHandle, options: TrainerOptions): TrainerHandle;
   loadTrainer(path: string, options: TrainerOptions): Promise<{ model: ModelHandle; trainer: TrainerHandle; metadata: string }>;
+  trainerOptionFields(): TrainerOptionField[];
   // lsa_binding.cc: `cost` is a TensorHandle or { data, rows, cols } (the addon checks which)
   lsaSolve(cost: unknown, maximize: boolean): Assignment;
   lsaSolveBatch(costs: unknown[], maximize: boolean): Assignment[];
@@ -159,7 +175,7 @@ export interface AddonBinding {
 export const ADDON_EXPORTS = [
   'TensorHandle', 'buildInfo', 'tensorMemory', 'setNumThreads',
   'ModelHandle', 'createModel', 'loadModel', 'configFields',
-  'TrainerHandle', 'createTrainer', 'loadTrainer',
+  'TrainerHandle', 'createTrainer', 'loadTrainer', 'trainerOptionFields',
   'lsaSolve', 'lsaSolveBatch', 'lsaSolveBatchAsync', 'lsaKernel',
   'msDeformAttn', 'msDeformAttnBackward',
   'alignLoss', 'alignTargets',

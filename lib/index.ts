@@ -3,12 +3,13 @@ export { Tensor } from './tensor';
 export type { DType, DataTypeMap, TensorData } from './tensor';
 export { buildInfo, setNumThreads, tensorMemory } from './runtime';
 export type { BuildInfo, TensorMemory } from './runtime';
+export type { TrainerOptionField } from './binding';
 export { ops } from './ops/index';
 export type {
   Assignment, CostInput, CostMatrix, LinearSumAssignmentOptions, MsDeformAttnGrads,
   AlignLossKind, AlignLossOptions, AlignLossResult, AlignTargetOptions, AlignTargets,
 } from './ops/index';
-export { Trainer, defaultLoss, recipeAugmentation } from './trainer';
+export { Trainer, defaultLoss, recipeAugmentation, trainerOptionFields } from './trainer';
 export type {
   EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
   EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,

@@ -18,7 +18,7 @@ import { AlignDetr, modelInternals } from './model';
 import type { ModelConfig } from './model';
 import { InFlight, checkSignal } from './abort';
 import { binding } from './binding';
-import type { NativeBatch, TrainerHandle } from './binding';
+import type { NativeBatch, TrainerHandle, TrainerOptionField } from './binding';
 import { checkIntegerOption, checkOptionKeys } from './options';
 import { readingCheckpoint, trainingStep } from './errors';
 import { inputFile, outputFile } from './paths';
@@ -47,9 +47,11 @@ export interface TrainerOptions {
   clipMaxNorm?: number;
   /** Steps at which the learning rate is multiplied by `gamma` (default none). */
   milestones?: number[];
+  /** Learning-rate factor at each milestone (default 0.1). */
   gamma?: number;
   /** Linear warmup steps (default 0, as the recipe). */
   warmupSteps?: number;
+  /** Learning-rate factor at the first warmup step (default 1e-3). */
   warmupFactor?: number;
   /**
    * Classification loss. The default follows the model, so each preset trains with its own
@@ -129,11 +131,18 @@ export interface LossReport extends StepReport {
   matching?: OutputMatching[];
 }
 
-/** The keys of {@link TrainerOptions}; the native layer rejects any other (a TypeError naming it). */
-const TRAINER_OPTION_KEYS: readonly string[] = [
-  'lr', 'backboneLr', 'weightDecay', 'clipMaxNorm', 'milestones', 'gamma', 'warmupSteps', 'warmupFactor',
-  'loss', 'matching', 'k', 'tau', 'seed', 'fusedLoss',
-];
+/**
+ * The trainer option table, from its one owner (native/train/trainer_options): every option's
+ * name, kind, range, one-line doc and default (the align recipe's).
+ */
+export function trainerOptionFields(): readonly TrainerOptionField[] {
+  return binding().trainerOptionFields();
+}
+
+/** The names of {@link TrainerOptions}; any other key is a TypeError naming it. */
+function trainerOptionKeys(): string[] {
+  return trainerOptionFields().map((f) => f.name);
+}
 
 const FIT_OPTION_KEYS: readonly string[] = [
   'epochs', 'batchSize', 'valSet', 'signal', 'onProgress', 'checkpointDir', 'augment', 'maxMinutes', 'prefetch',
@@ -273,7 +282,7 @@ export class Trainer {
     restoring = undefined;
     if (!(model instanceof AlignDetr)) throw new TypeError('model: expected an AlignDetr');
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
-    checkOptionKeys(options, 'options', TRAINER_OPTION_KEYS);
+    checkOptionKeys(options, 'options', trainerOptionKeys());
     this.model = model;
     this.options = { ...options };
     if (this.options.loss === undefined && !restored) this.options.loss = defaultLoss(model.config);
@@ -290,7 +299,7 @@ export class Trainer {
   /** Restores model, optimizer, schedule, random state and progress from a checkpoint written by fit(). */
   static async resume(file: string, options?: TrainerOptions): Promise<Trainer> {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options: expected an options object');
-    if (options !== undefined) checkOptionKeys(options, 'options', TRAINER_OPTION_KEYS);
+    if (options !== undefined) checkOptionKeys(options, 'options', trainerOptionKeys());
     const resolved = await inputFile(file);
     // The trainer options saved with the progress rebuild the same optimizer and criterion.
     const probe = await modelInternals.readMetadata(resolved);
@@ -305,7 +314,7 @@ export class Trainer {
     // them (the caller's own options are checked, unknown keys included).
     const stored = Object.fromEntries(
       Object.entries(typeof saved.options === 'object' && saved.options !== null ? saved.options : {}).filter(([k]) =>
-        TRAINER_OPTION_KEYS.includes(k),
+        trainerOptionKeys().includes(k),
       ),
     ) as TrainerOptions;
     const merged = { ...stored, ...(options ?? {}) };

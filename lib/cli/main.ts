@@ -11,6 +11,7 @@ import type { Preset } from '../model';
 import { packageVersion } from '../native';
 import { buildInfo } from '../runtime';
 import { Trainer } from '../trainer';
+import { trainerOptionFields } from '../trainer';
 import type { EpochRecord, LossKind } from '../trainer';
 import { evaluateModel } from '../evaluator/index';
 import type { CocoEvalResult } from '../evaluator/index';
@@ -20,7 +21,9 @@ import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
 
-const USAGE = `usage: align-detr <command> [options]
+function usage(): string {
+  const { lrLine, lossLine } = trainerOptionHelp();
+  return `usage: align-detr <command> [options]
 
 commands:
   train     train a detector (default: the tiny preset on built-in synthetic data), then evaluate it
@@ -46,8 +49,8 @@ train:
   --preset NAME                tiny (default) | dino-r50-4scale
   --epochs N                   default 12 (synthetic: 6)
   --batch-size N               default 2
-  --lr X                       default 4e-4 for tiny, 1e-4 (the recipe's) otherwise; backbone ×0.1
-  --loss NAME                  align (default) | ia-bce | focal | qfl | vfl | stable-dino | sd-align
+  --lr X                       ${lrLine}
+  --loss NAME                  ${lossLine}
   --max-minutes M              stop with a checkpoint after M minutes (then evaluate)
   --max-steps N                stop with a checkpoint after N steps of this run (then evaluate)
   --out DIR                    default ./align-detr-out (with --resume: the checkpoint's folder):
@@ -67,6 +70,26 @@ predict:
 Unknown flags, and flags of another command, are errors (exit status 2).
 The last line that train and eval print is one JSON object with the 12 COCO stats by name
 (not after a Ctrl-C stop without --eval-on-stop).`;
+}
+
+/** The CLI's learning rate for the tiny preset, which trains from scratch (see runTrain). */
+const TINY_LR = 4e-4;
+
+/** --lr and --loss help from the trainer option table (the defaults' one owner). */
+function trainerOptionHelp(): { lrLine: string; lossLine: string } {
+  try {
+    const fields = trainerOptionFields();
+    const lr = fields.find((f) => f.name === 'lr');
+    const loss = fields.find((f) => f.name === 'loss');
+    return {
+      lrLine: `default ${TINY_LR} for tiny, ${String(lr?.default)} (the recipe's) otherwise; backbone ×0.1`,
+      lossLine: `${(loss?.choices ?? []).join(' | ')} (default: the preset's recipe, align for tiny and dino-r50-4scale)`,
+    };
+  } catch {
+    // The addon did not load: help still prints (doctor explains the loading problem).
+    return { lrLine: 'see the README (the native addon did not load)', lossLine: 'see the README (the native addon did not load)' };
+  }
+}
 
 const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
 
@@ -350,9 +373,11 @@ async function train(flags: Flags): Promise<number> {
     const model = await AlignDetr.create(createOptions);
     // The recipe's 1e-4 suits pretrained backbones; the tiny preset trains from scratch and
     // converges faster at 4e-4 (BCCD: AP50 0.66 vs 0.33 after 20 CPU minutes).
-    const defaultLr = preset === 'tiny' ? 4e-4 : 1e-4;
-    const lossName = (str(flags, 'loss') ?? 'align') as LossKind;
-    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), loss: lossName, seed });
+    const recipeLr = trainerOptionFields().find((f) => f.name === 'lr')?.default as number;
+    const defaultLr = preset === 'tiny' ? TINY_LR : recipeLr;
+    const lossName = str(flags, 'loss') as LossKind | undefined;
+    // No --loss: the Trainer picks the preset's recipe (defaultLoss).
+    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), ...(lossName ? { loss: lossName } : {}), seed });
   }
   const epochs = epochsFlag ?? (spec.kind === 'synthetic' ? 6 : 12);
   const info = buildInfo();
@@ -533,7 +558,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (flags.help || !command) {
-      console.log(USAGE);
+      console.log(usage());
       return command || flags.help ? 0 : 1;
     }
     // A new command needs its entry in COMMAND_FLAGS too (parseCommandLine rejects others).

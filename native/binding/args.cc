@@ -147,4 +147,47 @@ void checkKnownOptionKeys(const Napi::Object& options, const char* optionsName, 
   }
 }
 
+std::map<std::string, OptionValue> readOptionValues(const Napi::Object& options, const char* optionsName,
+                                                    const std::vector<OptionSpec>& specs) {
+  std::vector<std::string> names;
+  for (const auto& spec : specs) names.push_back(spec.name);
+  checkKnownOptionKeys(options, optionsName, "option", names);
+  std::map<std::string, OptionValue> values;
+  for (const auto& spec : specs) {
+    Napi::Value v = options.Get(spec.name);
+    if (v.IsUndefined()) continue;
+    const std::string name = std::string(optionsName) + "." + spec.name;
+    switch (spec.kind) {
+      case OptionKind::Number:
+        checkType(v.IsNumber(), name, ": expected a number");
+        values.emplace(spec.name, v.As<Napi::Number>().DoubleValue());
+        break;
+      case OptionKind::Integer:
+        values.emplace(spec.name, readInteger(v, name.c_str(), spec.min, spec.max));
+        break;
+      case OptionKind::Boolean:
+        checkType(v.IsBoolean(), name, ": expected a boolean");
+        values.emplace(spec.name, v.As<Napi::Boolean>().Value());
+        break;
+      case OptionKind::String:
+        checkType(v.IsString(), name, ": expected a string");
+        values.emplace(spec.name, v.As<Napi::String>().Utf8Value());
+        break;
+      case OptionKind::IntegerList: {
+        checkType(v.IsArray(), name, ": expected an array of integers");
+        Napi::Array a = v.As<Napi::Array>();
+        checkRange(a.Length() <= 100000, name, ": at most 100000 entries, got ", a.Length());
+        std::vector<int64_t> list;
+        const std::string item = name + "[]";
+        for (uint32_t i = 0; i < a.Length(); ++i) {
+          list.push_back(readInteger(a.Get(i), item.c_str(), spec.min, spec.max));
+        }
+        values.emplace(spec.name, std::move(list));
+        break;
+      }
+    }
+  }
+  return values;
+}
+
 }  // namespace adetr::binding

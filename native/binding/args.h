@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace adetr::binding {
@@ -56,5 +58,20 @@ std::string didYouMean(const std::string& key, const std::vector<std::string>& k
 // <what> 'lerning_rate'; did you mean 'lr'?" (what: "option", "field"...).
 void checkKnownOptionKeys(const Napi::Object& options, const char* optionsName, const char* what,
                           const std::vector<std::string>& known);
+
+// An options object read against a table of option names and kinds (the core's table, e.g.
+// train::trainerOptionFields()): each present key becomes a value of its kind. Unknown keys are
+// TypeErrors with a suggestion (checkKnownOptionKeys); a value of the wrong JS type is a
+// TypeError, an integer outside [min, max] (or a fraction) a RangeError, both naming
+// "<optionsName>.<key>". Other ranges are the core's to check (its validate()).
+enum class OptionKind { Number, Integer, Boolean, String, IntegerList };
+struct OptionSpec {
+  std::string name;
+  OptionKind kind;
+  int64_t min = 0, max = 0;  // Integer and IntegerList elements: the table's range
+};
+using OptionValue = std::variant<double, int64_t, bool, std::string, std::vector<int64_t>>;
+std::map<std::string, OptionValue> readOptionValues(const Napi::Object& options, const char* optionsName,
+                                                    const std::vector<OptionSpec>& specs);
 
 }  // namespace adetr::binding

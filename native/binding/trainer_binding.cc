@@ -7,6 +7,8 @@
 
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <variant>
 
 #include "binding/addon.h"
 #include "binding/args.h"
@@ -28,59 +30,30 @@ struct TrainerState {
   std::unique_ptr<train::Trainer> trainer;
 };
 
-double readNumber(const Napi::Object& o, const char* key, double fallback, double lo, double hi) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  checkType(v.IsNumber(), "options.", key, ": expected a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  checkRange(std::isfinite(d) && d >= lo && d <= hi, "options.", key, ": expected a number in [", lo, ", ", hi, "], got ", d);
-  return d;
+// The trainer option table (train/trainer_options.h) as the shared reader's specs.
+const std::vector<OptionSpec>& trainerOptionSpecs() {
+  static const std::vector<OptionSpec> specs = [] {
+    std::vector<OptionSpec> out;
+    for (const auto& f : train::trainerOptionFields()) {
+      OptionKind kind = OptionKind::Number;
+      switch (f.kind) {
+        case train::TrainerOptionKind::Number: kind = OptionKind::Number; break;
+        case train::TrainerOptionKind::Integer: kind = OptionKind::Integer; break;
+        case train::TrainerOptionKind::Boolean: kind = OptionKind::Boolean; break;
+        case train::TrainerOptionKind::Choice: kind = OptionKind::String; break;
+        case train::TrainerOptionKind::IntegerList: kind = OptionKind::IntegerList; break;
+      }
+      out.push_back({f.name, kind, static_cast<int64_t>(f.min), static_cast<int64_t>(f.max)});
+    }
+    return out;
+  }();
+  return specs;
 }
 
-// An optional integer option in [lo, hi] (a fraction is a RangeError, never truncated).
-int64_t readIntegerOption(const Napi::Object& o, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  return readInteger(v, (std::string("options.") + key).c_str(), lo, hi);
-}
-
+// lib/trainer.ts's TrainerOptions: read through the table, defaults and ranges from the core.
 train::TrainerOptions readTrainerOptions(const Napi::Value& value) {
   Napi::Object o = readOptions(value, "options");
-  // lib/trainer.ts's TrainerOptions; a misspelt key is an error, not a silent default.
-  checkKnownOptionKeys(o, "options", "option",
-                       {"lr", "backboneLr", "weightDecay", "clipMaxNorm", "milestones", "gamma", "warmupSteps", "warmupFactor",
-                        "loss", "matching", "k", "tau", "seed", "fusedLoss"});
-  std::string lossName = "align";
-  if (!o.Get("loss").IsUndefined()) {
-    checkType(o.Get("loss").IsString(), "options.loss: expected a string");
-    lossName = o.Get("loss").As<Napi::String>().Utf8Value();
-  }
-  train::TrainerOptions t;
-  t.criterion = train::criterionDefaults(ops::parseAlignLossKind(lossName, "loss"));
-  if (!o.Get("matching").IsUndefined()) {
-    checkType(o.Get("matching").IsString(), "options.matching: expected 'mixed' or 'one-to-one'");
-    const std::string m = o.Get("matching").As<Napi::String>().Utf8Value();
-    checkRange(m == "mixed" || m == "one-to-one", "options.matching: expected 'mixed' or 'one-to-one', got '", m, "'");
-    t.criterion.mixedMatching = m == "mixed";
-  }
-  t.criterion.k = readIntegerOption(o, "k", 2, 1, 16);
-  t.criterion.tau = readNumber(o, "tau", 1.5, 1e-6, 1e6);
-  t.criterion.fusedClassLoss = readBoolOption(o, "options", "fusedLoss", true);
-  t.optimizer.lr = readNumber(o, "lr", 1e-4, 0, 1e6);
-  t.optimizer.backboneLr = readNumber(o, "backboneLr", t.optimizer.lr * 0.1, 0, 1e6);
-  t.optimizer.weightDecay = readNumber(o, "weightDecay", 1e-4, 0, 10);
-  t.optimizer.clipMaxNorm = readNumber(o, "clipMaxNorm", 0.1, 0, 1e9);
-  t.schedule.gamma = readNumber(o, "gamma", 0.1, 0, 1);
-  t.schedule.warmupSteps = readIntegerOption(o, "warmupSteps", 0, 0, int64_t{1000000000000});
-  t.schedule.warmupFactor = readNumber(o, "warmupFactor", 1e-3, 0, 1);
-  t.seed = static_cast<uint64_t>(readIntegerOption(o, "seed", 42, 0, (int64_t{1} << 53) - 1));
-  Napi::Value ms = o.Get("milestones");
-  if (!ms.IsUndefined()) {
-    checkType(ms.IsArray(), "options.milestones: expected an array of step numbers");
-    Napi::Array a = ms.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) t.schedule.milestones.push_back(readInteger(a.Get(i), "options.milestones[]", 0, int64_t{1} << 50));
-  }
-  return t;
+  return train::makeTrainerOptions(readOptionValues(o, "options", trainerOptionSpecs()));
 }
 
 // A training batch from JS: images float32 [B,3,H,W], sizes [B][2] (h, w), per-image cxcywh
@@ -358,12 +331,61 @@ Napi::Value LoadTrainer(const Napi::CallbackInfo& info) {
   return (new LoadTrainerWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), readTrainerOptions(info[1])))->Start();
 }
 
+// An option value as JS: number, boolean, string or array of numbers.
+Napi::Value optionValueToJs(Napi::Env env, const OptionValue& value) {
+  return std::visit(
+      [&](const auto& v) -> Napi::Value {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, double>) return Napi::Number::New(env, v);
+        else if constexpr (std::is_same_v<T, int64_t>) return Napi::Number::New(env, static_cast<double>(v));
+        else if constexpr (std::is_same_v<T, bool>) return Napi::Boolean::New(env, v);
+        else if constexpr (std::is_same_v<T, std::string>) return Napi::String::New(env, v);
+        else {
+          Napi::Array a = Napi::Array::New(env, v.size());
+          for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(v[i])));
+          return a;
+        }
+      },
+      value);
+}
+
+// trainerOptionFields(): the option table, [{ name, kind, min?, max?, choices?, doc, default }]
+// ('number', 'integer', 'boolean', 'choice' or 'integer-list'); defaults are the align recipe's.
+Napi::Value TrainerOptionFields(const Napi::CallbackInfo& info) {
+  static const char* const kKindNames[] = {"number", "integer", "boolean", "choice", "integer-list"};
+  Napi::Env env = info.Env();
+  const auto& fields = train::trainerOptionFields();
+  const auto defaults = train::trainerOptionValues(train::defaultTrainerOptions());
+  Napi::Array out = Napi::Array::New(env, fields.size());
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const train::TrainerOptionField& f = fields[i];
+    Napi::Object item = Napi::Object::New(env);
+    item.Set("name", f.name);
+    item.Set("kind", kKindNames[static_cast<size_t>(f.kind)]);
+    if (f.kind == train::TrainerOptionKind::Number || f.kind == train::TrainerOptionKind::Integer ||
+        f.kind == train::TrainerOptionKind::IntegerList) {
+      item.Set("min", f.min);
+      item.Set("max", f.max);
+    }
+    if (f.kind == train::TrainerOptionKind::Choice) {
+      Napi::Array choices = Napi::Array::New(env, f.choices.size());
+      for (size_t c = 0; c < f.choices.size(); ++c) choices.Set(static_cast<uint32_t>(c), f.choices[c]);
+      item.Set("choices", choices);
+    }
+    item.Set("doc", f.doc);
+    item.Set("default", optionValueToJs(env, defaults.at(f.name)));
+    out.Set(static_cast<uint32_t>(i), item);
+  }
+  return out;
+}
+
 void registerTrainer(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
   Napi::Function cls = TrainerWrap::Define(env);
   addon.trainerConstructor = Napi::Persistent(cls);
   exports.Set("TrainerHandle", cls);
   exports.Set("createTrainer", Napi::Function::New<Guarded<&CreateTrainer>>(env, "createTrainer"));
   exports.Set("loadTrainer", Napi::Function::New<Guarded<&LoadTrainer>>(env, "loadTrainer"));
+  exports.Set("trainerOptionFields", Napi::Function::New<Guarded<&TrainerOptionFields>>(env, "trainerOptionFields"));
 }
 
 const Registrar kRegistrar(&registerTrainer);

@@ -16,15 +16,9 @@
 #include "model/dino.h"
 #include "train/criterion.h"
 #include "train/optimizer.h"
+#include "train/trainer_options.h"
 
 namespace adetr::train {
-
-struct TrainerOptions {
-  OptimizerOptions optimizer;
-  ScheduleOptions schedule;
-  CriterionOptions criterion;
-  uint64_t seed = 42;  // seeds the denoising-noise generator
-};
 
 // What evaluateLoss computes besides the plain losses.
 struct EvaluateOptions {
