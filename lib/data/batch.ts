@@ -1,9 +1,9 @@
-// Batching as the model's preprocess does it (spec a.1): normalise each image with the ImageNet
+// Batching as the model's preprocess does it (docs/numerical-contract.md §A.1): normalise each image with the ImageNet
 // mean/std (0..255 scale), zero-pad bottom and right to the largest H and W of the batch, and a
 // padding mask with 1 = padded. Targets are DETR's: boxes as cxcywh divided by the unpadded
 // image size, labels as contiguous class indices.
 
-/** Spec a.1: per-channel mean and std for RGB values in 0..255. */
+/** docs/numerical-contract.md §A.1: per-channel mean and std for RGB values in 0..255. */
 export const PIXEL_MEAN: readonly [number, number, number] = [123.675, 116.28, 103.53];
 export const PIXEL_STD: readonly [number, number, number] = [58.395, 57.12, 57.375];
 

@@ -16,7 +16,7 @@
 namespace adetr::model {
 
 namespace {
-// Spec §a.1: per-channel mean and std on 0..255 RGB.
+// docs/numerical-contract.md §A.1: per-channel mean and std on 0..255 RGB.
 constexpr double kMean[3] = {123.675, 116.280, 103.530};
 constexpr double kStd[3] = {58.395, 57.120, 57.375};
 }  // namespace

@@ -1,5 +1,5 @@
 // Inference around the detector: the recipe's test-time resize and normalisation, batching
-// with padding, and the reference post-processing (spec §a.1, §(e) test, §(f)).
+// with padding, and the reference post-processing (docs/numerical-contract.md §A.1, §E test, §F).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -18,7 +18,7 @@ using RgbImage = at::Tensor;
 std::pair<int64_t, int64_t> resizeShortestEdgeSize(int64_t h, int64_t w, int64_t shortEdge, int64_t maxSize);
 
 // Resizes (bilinear, antialiased when shrinking), normalises with the ImageNet mean/std of
-// spec §a.1, and zero-pads into one batch. `sizes` receives each resized (h, w).
+// docs/numerical-contract.md §A.1, and zero-pads into one batch. `sizes` receives each resized (h, w).
 ImageBatch prepareBatch(const std::vector<RgbImage>& images, int64_t shortEdge, int64_t maxSize);
 
 // Normalises already-sized uint8/float images [3, H, W] (0..255) and pads them into a batch.
@@ -30,7 +30,7 @@ struct Detections {
   at::Tensor labels;  // [K] int64 class indices 0..C-1
 };
 
-// Spec §(f): sigmoid scores of the final layer, top-K over queries × classes, boxes scaled from
+// docs/numerical-contract.md §F: sigmoid scores of the final layer, top-K over queries × classes, boxes scaled from
 // the resized input to the original size, clipped, empty boxes dropped; then scores below
 // `scoreThreshold` dropped and at most `maxDetections` kept (highest first).
 std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tensor& inputSizes,
