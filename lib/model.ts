@@ -230,7 +230,7 @@ export class AlignDetr {
   }
 
   /**
-   * Builds a freshly initialised model (the initialisation of docs/numerical-contract.md §A.11) off the JS thread.
+   * Builds a freshly initialised model (docs/numerical-contract.md §A.11) off the JS thread.
    * @throws TypeError / RangeError naming the option for bad options: an unknown key, a value of
    * the wrong kind, or one outside the field's range (see {@link ModelConfig}).
    * An aborted `signal` rejects with its reason (see {@link CreateOptions.signal}).
