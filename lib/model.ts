@@ -23,7 +23,7 @@ import { Tensor, handleOf, wrapHandle } from './tensor';
 export type Preset = 'dino-r50-4scale' | 'tiny' | 'stable-dino' | 'sd-detr';
 
 /**
- * Every configurable field of the model (spec §a); presets fill all of them. Integer fields must
+ * Every configurable field of the model (docs/numerical-contract.md §A); presets fill all of them. Integer fields must
  * be integers (a fraction or a non-finite value is a TypeError), and every field has a documented
  * range: a value outside it is a RangeError naming the field ("dnNumber: expected an integer in
  * [0, 1000], got 9007199254740992"), from `create` and from a loaded checkpoint alike (there a
@@ -251,7 +251,7 @@ export class AlignDetr {
   }
 
   /**
-   * Builds a freshly initialised model (spec initialisation) off the JS thread.
+   * Builds a freshly initialised model (docs/numerical-contract.md §A.11) off the JS thread.
    * @throws TypeError / RangeError naming the option for bad options: an unknown key, a value of
    * the wrong kind, or one outside the field's range (see {@link ModelConfig}).
    * An aborted `signal` rejects with its reason (see {@link CreateOptions.signal}).

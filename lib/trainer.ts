@@ -24,8 +24,8 @@ import { readingCheckpoint, trainingStep } from './errors';
 import { inputFile, outputFile } from './paths';
 
 /**
- * Classification losses (spec d.1–d.2c, d.7), and `'sd-align'`: SD-DETR's task alignment loss
- * (neighbour-methods.md §2.4, §2.6 stage C) with one-to-one matching and no prime weights.
+ * Classification losses (docs/numerical-contract.md §D.1–D.2c, §D.7), and `'sd-align'`: SD-DETR's task alignment loss
+ * (docs/neighbour-methods.md §2.4, §2.6 stage C) with one-to-one matching and no prime weights.
  */
 export type LossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino' | 'sd-align';
 
@@ -246,7 +246,7 @@ function toNativeBatch(batch: DetectionBatch): NativeBatch {
 }
 
 /**
- * The recipe's training augmentation (spec §e) scaled to a model whose test size is
+ * The recipe's training augmentation (docs/numerical-contract.md §E) scaled to a model whose test size is
  * `shortEdge`/`maxSize` instead of 800/1333: every size of the recipe is multiplied by shortEdge/800.
  */
 export function recipeAugmentation(shortEdge: number, maxSize: number): Augmentation {

@@ -1,8 +1,8 @@
 // ops.alignLoss / ops.alignTargets: every loss kind against golden values and autograd gradients
-// of an independent PyTorch transcription of the spec's formulas (test/fixtures/align-loss, made
+// of an independent PyTorch transcription of the formulas of docs/numerical-contract.md (test/fixtures/align-loss, made
 // by make_align_loss_fixtures.py; saturated logits ±30 / ±100 included), float64 finite
 // differences of the op's own loss, SD-DETR's task alignment loss ('sd-align') against the values
-// of neighbour-methods.md §3 SD-T5 and against IA-BCE (SD-T6), and every argument error.
+// of docs/neighbour-methods.md §3 SD-T5 and against IA-BCE (SD-T6), and every argument error.
 import test from 'ava';
 import { Tensor, ops } from '../lib/index';
 import type { AlignLossKind, AlignLossOptions } from '../lib/ops/index';
@@ -201,7 +201,7 @@ test('alignTargets matches the reference quality, ranks, prime weights and targe
     t.true(maxRel(values(r.target), c.target, 1e-12) < 1e-12, `${c.name}: target`);
     for (const tensor of [prob, iou, groups, r.quality, r.rank, r.weight, r.target]) tensor.dispose();
   }
-  // The paper figure's example A: s = 0.2, IoU = 0.9 → q ≈ 0.618 (spec §d.2).
+  // The paper figure's example A: s = 0.2, IoU = 0.9 → q ≈ 0.618 (docs/numerical-contract.md §D.2).
   const fig = fixtures.targets.find((c) => c.name === 'figure-A-k3')!;
   t.is(Math.round(fig.quality[0] * 1000) / 1000, 0.618);
 });
@@ -223,7 +223,7 @@ function sdAlignLoss(s: number[], t: number[], positive: boolean, options: Align
 }
 
 test('sd-align: SD-T5 targets t = s^0.25·u^0.75, positive terms |t − s|²·BCE(s, t) and negative terms s²·BCE(s, 0)', (t) => {
-  // neighbour-methods.md §3 SD-T5, each to half a unit of its last printed digit.
+  // docs/neighbour-methods.md §3 SD-T5, each to half a unit of its last printed digit.
   const cases = [
     { s: 0.2, u: 0.9, t: 0.617930, term: 0.188600 },
     { s: 0.9, u: 0.2, t: 0.291295, term: 0.616009 },

@@ -16,7 +16,7 @@ const input = (id: number, w: number, h: number, fill: (x: number, y: number, c:
   return { id, image: { data, width: w, height: h }, boxes: new Float32Array(boxes), labels: new Int32Array(labels) };
 };
 
-test('collate: normalise with the spec a.1 mean/std, zero-pad bottom-right, mask 1 = padding', (t) => {
+test('collate: normalise with the §A.1 mean/std, zero-pad bottom-right, mask 1 = padding', (t) => {
   const a = input(10, 3, 2, (x, y, c) => 10 * x + y + 100 * c);
   const b = input(11, 2, 4, () => 255);
   const batch = collate([a, b]);

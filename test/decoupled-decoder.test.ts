@@ -1,4 +1,4 @@
-// The decoupled (SD-DETR-style) decoder through the public API (neighbour-methods.md §2.6 stage
+// The decoupled (SD-DETR-style) decoder through the public API (docs/neighbour-methods.md §2.6 stage
 // A): the config switch, its state-dict keys, the exact parameter delta of the "sd-detr" preset,
 // and a checkpoint round trip. The equivalence, independence and mask tests (SD-T1..T3) need to
 // write weights and are C++ tests: native/tests/test_decoupled_decoder.cpp.
@@ -66,7 +66,7 @@ test('sd-detr preset: dino-r50-4scale + 6 × (MSDA + FFN + 2 LN) + norm_loc + tg
   const ln = 2 * d;
   const delta = c.decoderLayers * (msda + ffn + 2 * ln) + ln + c.numQueries * d;
   t.log(`dino-r50-4scale ${dino.numParameters()}, sd-detr ${sd.numParameters()}, delta ${sd.numParameters() - dino.numParameters()} (derived ${delta})`);
-  t.is(msda + ffn + 2 * ln, 1_282_176, 'the spec\'s per-layer delta');
+  t.is(msda + ffn + 2 * ln, 1_282_176, 'the per-layer delta of neighbour-methods.md §2.6');
   t.is(delta, 7_923_968);
   t.is(sd.numParameters() - dino.numParameters(), delta);
   t.is(sd.numParameters({ trainableOnly: true }) - dino.numParameters({ trainableOnly: true }), delta);

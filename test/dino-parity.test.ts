@@ -22,7 +22,7 @@ const expectedAll = new Float32Array(expectedBuf.buffer, expectedBuf.byteOffset,
 const pixelsBuf = fs.readFileSync(path.join(dir, 'images.bin'));
 const TOLERANCE = 1e-4;
 
-// The spec's normalisation (§a.1), then zero padding to the batch's largest size (detectron2's ImageList).
+// The normalisation of docs/numerical-contract.md §A.1, then zero padding to the batch's largest size (detectron2's ImageList).
 const MEAN = [123.675, 116.28, 103.53];
 const STD = [58.395, 57.12, 57.375];
 function imagePixels(i: number): Uint8Array {

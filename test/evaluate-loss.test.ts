@@ -1,7 +1,7 @@
 // trainer.evaluateLoss options: the returned matching of every output is a valid assignment
 // (k copies per GT on the encoder and intermediate layers, one-to-one on the last), as cheap as
 // the exact optimum found by brute force over the model's own predictions, ranked by the
-// Align-DETR quality with prime weights e^(−rank/τ) (spec c.1, c.2, d.2, d.3); the denoising
+// Align-DETR quality with prime weights e^(−rank/τ) (docs/numerical-contract.md §C.1, §C.2, §D.2, §D.3); the denoising
 // terms are reproducible from a seed without touching the training stream; option errors.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -43,7 +43,7 @@ function iouGiou(p: Box, g: Box): [number, number] {
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-/** Spec c.1 for query i and GT j: 5·L1 + 2·focal class cost − 2·GIoU. */
+/** docs/numerical-contract.md §C.1 for query i and GT j: 5·L1 + 2·focal class cost − 2·GIoU. */
 function pairCost(logit: number, p: Box, g: Box): number {
   const s = sigmoid(logit);
   const pos = 0.25 * (1 - s) ** 2 * -Math.log(s + 1e-8);
@@ -245,7 +245,7 @@ test("loss 'sd-align': one-to-one matching, no prime weights, and each class ter
         const u = Math.max(0, iouGiou(box, gt)[0]);
         tal.set(q * C + target.labels[j], s ** 0.25 * u ** 0.75);
       }
-      // neighbour-methods.md §2.4: |t − s|²·BCE(s, t) on positives, s²·BCE(s, 0) elsewhere.
+      // docs/neighbour-methods.md §2.4: |t − s|²·BCE(s, t) on positives, s²·BCE(s, 0) elsewhere.
       for (let i = 0; i < Q * C; i++) {
         const x = pred.logits[b * Q * C + i];
         const s = sigmoid(x);

@@ -1,4 +1,4 @@
-// Stable-DINO's dense memory fusion as a model option (neighbour-methods.md §1): the config
+// Stable-DINO's dense memory fusion as a model option (docs/neighbour-methods.md §1): the config
 // field and the preset, parameter counts, Stable-DINO's state-dict keys loaded by name, and the
 // checkpoint round trip. The closed form, the initialisation and the wiring are tested in C++
 // (native/tests/test_memory_fusion.cpp).
@@ -45,7 +45,7 @@ test('the stable-dino preset is dino-r50-4scale with dense fusion', async (t) =>
   t.is(memoryFusion, 'dense');
   t.is(dinoFusion, 'none');
   t.deepEqual(rest, dinoRest);
-  // Stable-DINO's fusion layer: Linear(1792 → 256) + LayerNorm(256) (neighbour-methods §1.4).
+  // Stable-DINO's fusion layer: Linear(1792 → 256) + LayerNorm(256) (docs/neighbour-methods.md §1.4).
   t.is(stable.numParameters() - dino.numParameters(), 459_520);
   dino.dispose();
   stable.dispose();

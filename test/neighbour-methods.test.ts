@@ -1,4 +1,4 @@
-// The neighbouring systems as whole recipes (neighbour-methods.md): each model option trains
+// The neighbouring systems as whole recipes (docs/neighbour-methods.md): each model option trains
 // with the loss its preset implies, and overfits a handful of images like the Align-DETR recipe
 // (test/trainer.test.ts) does.
 import test from 'ava';

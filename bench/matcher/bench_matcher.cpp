@@ -1,7 +1,7 @@
 // Matcher CPU benchmark: every matching of one Align-DETR training step (encoder + 6 decoder
 // layers, k = {2, 2, 2, 2, 2, 2, 1}, B images, Q = 900 queries, C = 80 classes) with
 // train::matchLayers (per-image cost blocks, one host copy, one parallel batched solve) against,
-// in the same process, the pattern of DINO's matcher (performance-anchors §2.2) written with
+// in the same process, the pattern of DINO's matcher (docs/numerical-contract.md §C.1) written with
 // ATen ops: per layer, the focal + L1 + GIoU cost over [B·Q, ΣG], then each image's diagonal
 // block repeated k times and solved one after another with the same exact solver.
 // Both solve the same problems with the same solver; the difference is cost construction and

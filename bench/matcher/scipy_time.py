@@ -1,4 +1,4 @@
-"""Reference timing for bench_matcher: DINO's matcher pattern (performance-anchors §2.2) in
+"""Reference timing for bench_matcher: DINO's matcher pattern (docs/numerical-contract.md §C.1) in
 PyTorch + scipy on the CPU, for one Align-DETR step: 7 outputs (k = 2 x6, then 1), B images,
 Q = 900, C = 80, the [B*Q, sum G] focal + L1 + GIoU cost, then each image's block repeated k
 times and solved with scipy.optimize.linear_sum_assignment.

@@ -1,5 +1,5 @@
 // MSDA CPU benchmark: our kernel (adetr::ops::msDeformAttn, autograd Function) against the
-// grid_sample composition of the spec (§b.3) built from ATen ops (at::grid_sampler_2d, stack,
+// grid_sample composition (docs/numerical-contract.md §B.3) built from ATen ops (at::grid_sampler_2d, stack,
 // mul, sum) in the same process, same libtorch, same thread count. Reports forward and
 // forward+backward wall time (median of repeats) and peak CPU tensor memory of each call.
 //
@@ -137,7 +137,7 @@ Workload makeWorkload(bool encoder, int64_t batch, const std::vector<std::pair<i
 
 // ---- the two implementations ---------------------------------------------------------------------
 
-// Spec §b.3 with ATen ops.
+// docs/numerical-contract.md §B.3 with ATen ops.
 at::Tensor gridSampleMsda(const at::Tensor& value, const std::vector<std::pair<int64_t, int64_t>>& levels,
                           const at::Tensor& loc, const at::Tensor& attn) {
   const int64_t N = value.size(0), M = value.size(2), D = value.size(3), Q = loc.size(1), L = loc.size(3),

@@ -1,4 +1,4 @@
-// DETR augmentations (recipe (e) of the spec): horizontal flip, ResizeShortestEdge, RandomCrop
+// DETR augmentations (the recipe, docs/numerical-contract.md §E): horizontal flip, ResizeShortestEdge, RandomCrop
 // "absolute_range", and the recipe's two-branch composition. Each augmentation is a function of
 // (sample, rng) with no hidden state, so a seed fixes the result. The geometry (sizes, offsets,
 // box arithmetic) is synchronous and exact; flip and crop move pixels in JS; the resize and its

@@ -4,13 +4,13 @@ import { binding } from '../binding';
 import { Tensor, handleOf, wrapHandle } from '../tensor';
 
 /**
- * Which classification loss {@link alignLoss} computes (spec align-detr-algorithm.md §d):
- * - `'align'` (default): the Align loss of the Align-DETR poster (§d.2b);
- * - `'ia-bce'`: the released IA-BCE (§d.2);
- * - `'focal'`: DINO's sigmoid focal loss (§d.1);
- * - `'qfl'`, `'vfl'`: quality / varifocal loss (§d.2c);
- * - `'stable-dino'`: Stable-DINO's position-supervised loss (§d.7);
- * - `'sd-align'`: SD-DETR's task alignment loss (neighbour-methods.md §2.4): the `'qfl'` form
+ * Which classification loss {@link alignLoss} computes (docs/numerical-contract.md §D):
+ * - `'align'` (default): the Align loss of the Align-DETR poster (§D.2b);
+ * - `'ia-bce'`: the released IA-BCE (§D.2);
+ * - `'focal'`: DINO's sigmoid focal loss (§D.1);
+ * - `'qfl'`, `'vfl'`: quality / varifocal loss (§D.2c);
+ * - `'stable-dino'`: Stable-DINO's position-supervised loss (§D.7);
+ * - `'sd-align'`: SD-DETR's task alignment loss (docs/neighbour-methods.md §2.4): the `'qfl'` form
  *   with `gamma` as its exponent, its target t = p^0.25·IoU^0.75 from {@link alignTargets}.
  */
 export type AlignLossKind = 'align' | 'ia-bce' | 'focal' | 'qfl' | 'vfl' | 'stable-dino' | 'sd-align';
@@ -33,7 +33,7 @@ export interface AlignLossOptions {
 
 /** Result of {@link alignLoss}. */
 export interface AlignLossResult {
-  /** The loss SUM over all entries (divide by num_boxes for the criterion's value, spec §d). */
+  /** The loss SUM over all entries (divide by num_boxes for the criterion's value, docs/numerical-contract.md §D). */
   loss: number;
   /** ∂loss/∂logits, logits' shape and dtype; null when `options.grad` is false. */
   gradLogits: Tensor | null;
@@ -110,7 +110,7 @@ export function alignLoss(logits: Tensor, target: Tensor, positive: Tensor, weig
 }
 
 /**
- * The Align-loss (spec §d.2b), IA-BCE (§d.2) or SD-align (neighbour-methods.md §2.4) targets of
+ * The Align-loss (docs/numerical-contract.md §D.2b), IA-BCE (§D.2) or SD-align (docs/neighbour-methods.md §2.4) targets of
  * K matched predictions:
  * q = p^α·IoU^(1−α) (IA-BCE: max(q, minQuality)), the rank r of each prediction among those of
  * its group (the same image's GT) by q descending (ties: earlier entry first), the prime-sample

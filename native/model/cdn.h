@@ -1,4 +1,4 @@
-// Contrastive denoising queries (spec §a.12): noised copies of the ground truth fed to the
+// Contrastive denoising queries (docs/numerical-contract.md §A.12): noised copies of the ground truth fed to the
 // decoder in training, with the self-attention mask that keeps them from leaking answers.
 #pragma once
 

@@ -179,7 +179,7 @@ DinoConfig presetConfig(const std::string& name) {
     return c;
   }
   if (name == "sd-detr") {
-    // DINO-4scale R50 with the SD-DETR-style decoupled decoder (neighbour-methods §2.6 stage A).
+    // DINO-4scale R50 with the SD-DETR-style decoupled decoder (docs/neighbour-methods.md §2.6 stage A).
     c.decoder = DecoderKind::Decoupled;
     return c;
   }

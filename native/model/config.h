@@ -1,4 +1,4 @@
-// Configuration of the DINO-4scale detector (spec align-detr-algorithm.md §a), and its presets.
+// Configuration of the DINO-4scale detector (docs/numerical-contract.md §A), and its presets.
 #pragma once
 
 #include <cstdint>
@@ -9,12 +9,12 @@
 
 namespace adetr::model {
 
-// Stable-DINO's memory fusion (neighbour-methods.md §1): the decoder and the two-stage selection
+// Stable-DINO's memory fusion (docs/neighbour-methods.md §1): the decoder and the two-stage selection
 // read the encoder output (None, DINO), or LayerNorm(Linear(cat[neck tokens, every encoder
 // layer's output])) (Dense).
 enum class MemoryFusion { None, Dense };
 
-// The decoder: DINO's (one query stream), or the SD-DETR-style decoupled decoder (§2.6 stage A):
+// The decoder: DINO's (one stream), or the SD-DETR-style decoupled decoder (docs/neighbour-methods.md §2.6 stage A):
 // classification and localisation streams with a shared self-attention and their own
 // cross-attention and FFN.
 enum class DecoderKind { Dino, Decoupled };

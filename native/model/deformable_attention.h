@@ -1,4 +1,4 @@
-// The multi-scale deformable attention module (detrex MultiScaleDeformableAttention, spec §b.4):
+// The multi-scale deformable attention module (detrex MultiScaleDeformableAttention, docs/numerical-contract.md §B.4):
 // projections around the MSDA op, with the residual inside.
 #pragma once
 
@@ -25,7 +25,7 @@ class DeformableAttentionImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& query, const at::Tensor& queryPos, const at::Tensor& reference,
                      const MultiScaleValue& value);
 
-  // Re-applies the spec's initialisation (after a global xavier pass).
+  // Re-applies the initialisation of docs/numerical-contract.md §B.4 (after a global xavier pass).
   void resetParameters();
 
  private:

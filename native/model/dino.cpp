@@ -37,7 +37,7 @@ at::Tensor levelPaddingMask(const ImageBatch& batch, int64_t halvings, int64_t h
       .to(at::kBool);
 }
 
-// Encoder reference points [B, S, L, 2] (spec §a.5).
+// Encoder reference points [B, S, L, 2] (docs/numerical-contract.md §A.5).
 at::Tensor encoderReferencePoints(const std::vector<std::pair<int64_t, int64_t>>& shapes, const at::Tensor& validRatios) {
   std::vector<at::Tensor> refs;
   auto opts = validRatios.options();
@@ -52,7 +52,7 @@ at::Tensor encoderReferencePoints(const std::vector<std::pair<int64_t, int64_t>>
   return ref.unsqueeze(2) * validRatios.unsqueeze(1);      // [B, S, L, 2]
 }
 
-// Two-stage proposals (spec §a.7 step 1-2): unsigmoided (cx, cy, w, h), +inf where padded or
+// Two-stage proposals (docs/numerical-contract.md §A.7 steps 1-2): unsigmoided (cx, cy, w, h), +inf where padded or
 // invalid; also returns the validity mask [B, S, 1].
 std::pair<at::Tensor, at::Tensor> encoderProposals(const at::Tensor& paddingMask,
                                                    const std::vector<std::pair<int64_t, int64_t>>& shapes,
@@ -92,7 +92,7 @@ DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
   transformer_ = register_module("transformer", std::make_shared<torch::nn::Module>());
   encoder_ = Encoder(config_.encoderLayers, d, config_.numHeads, config_.numLevels, config_.numPoints, config_.ffnDim,
                      config_.memoryFusion == MemoryFusion::Dense);
-  // The decoupled decoder (neighbour-methods §2.6 stage A) adds only modules of its own, so a DINO
+  // The decoupled decoder (docs/neighbour-methods.md §2.6 stage A) adds only modules of its own, so a DINO
   // config constructs (and draws) exactly what it did before.
   const bool decoupled = config_.decoder == DecoderKind::Decoupled;
   decoder_ = Decoder(config_.decoderLayers, d, config_.numHeads, config_.numLevels, config_.numPoints, config_.ffnDim,
@@ -112,7 +112,7 @@ DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
   encOutputNorm_ = torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}));
   transformer_->register_module("enc_output_norm", encOutputNorm_);
 
-  // Spec §a.11: xavier on every matrix of the transformer, then the MSDA init, then N(0,1) level embeddings.
+  // docs/numerical-contract.md §A.11: xavier on every transformer matrix, then the MSDA init, then N(0,1) level embeddings.
   xavierInitMatrices(*transformer_);
   for (auto& m : transformer_->modules(false)) {
     if (auto* msda = dynamic_cast<DeformableAttentionImpl*>(m.get())) msda->resetParameters();
@@ -122,7 +122,7 @@ DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
     torch::nn::init::normal_(levelEmbeds_);
   }
 
-  // Spec §a.10: 7 (decoderLayers + 1) independent class and box heads.
+  // docs/numerical-contract.md §A.10: 7 (decoderLayers + 1) independent class and box heads.
   auto classList = register_module("class_embed", torch::nn::ModuleList());
   auto boxList = register_module("bbox_embed", torch::nn::ModuleList());
   const double priorBias = -std::log((1.0 - 0.01) / 0.01);
@@ -168,7 +168,7 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   out.levelFeatures = neck_->forward(out.backboneFeatures, exact ? validSizes : at::Tensor());
   out.timings.neckMs = timer.lap();
 
-  // Flatten the levels (spec §a.5).
+  // Flatten the levels (docs/numerical-contract.md §A.5).
   std::vector<at::Tensor> srcs, masks, poses;
   std::vector<std::pair<int64_t, int64_t>> shapes;
   std::vector<at::Tensor> ratios;
@@ -212,7 +212,7 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   // output everywhere below (two-stage selection, encoder loss, every decoder cross-attention).
   auto memory = encoder_->forward(src, pos, encRef, ms);
 
-  // Two-stage query selection (spec §a.7).
+  // Two-stage query selection (docs/numerical-contract.md §A.7).
   auto [proposalUnact, proposalValid] = encoderProposals(maskFlat, shapes, opts);
   auto outputMemory = memory.masked_fill(maskFlat.unsqueeze(-1), 0.0).masked_fill(proposalValid.logical_not(), 0.0);
   outputMemory = encOutputNorm_->forward(encOutput_->forward(outputMemory));
@@ -232,7 +232,7 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   if (tgtEmbedLoc_) targetLoc = tgtEmbedLoc_->weight.unsqueeze(0).expand({b, config_.numQueries, d});
   out.timings.encoderMs = timer.lap();
 
-  // Contrastive denoising queries come first (spec §a.7 step 9).
+  // Contrastive denoising queries come first (docs/numerical-contract.md §A.7 step 9).
   at::Tensor attnMask;
   int64_t pad = 0;
   if (targets != nullptr && is_training()) {

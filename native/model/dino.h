@@ -1,4 +1,4 @@
-// The DINO-4scale detector (spec §a): backbone → neck → deformable encoder → two-stage query
+// The DINO-4scale detector (docs/numerical-contract.md §A): backbone → neck → deformable encoder → two-stage query
 // selection → decoder with look-forward-twice refinement → per-layer heads. Parameter names
 // follow detrex's DINO / AlignDETR state dicts (backbone.*, neck.*, transformer.*,
 // class_embed.*, bbox_embed.*, label_enc.*).

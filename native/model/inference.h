@@ -1,5 +1,5 @@
 // Inference around the detector: the recipe's test-time resize and normalisation, batching
-// with padding, and the reference post-processing (spec §a.1, §(e) test, §(f)).
+// with padding, and the reference post-processing (docs/numerical-contract.md §A.1, §E test, §F).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -18,7 +18,8 @@ struct Detections {
   at::Tensor labels;  // [K] int64 class indices 0..C-1
 };
 
-// Spec §(f): sigmoid scores of the final layer, top-K over queries × classes, boxes scaled from
+// docs/numerical-contract.md §F: sigmoid scores of the final layer, top-K over queries ×
+// classes, boxes scaled from
 // the resized input to the original size, clipped, empty boxes dropped; then scores below
 // `scoreThreshold` dropped and at most `maxDetections` kept (highest first).
 std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tensor& inputSizes,

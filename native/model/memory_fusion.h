@@ -1,4 +1,4 @@
-// Stable-DINO's dense memory fusion (neighbour-methods.md §1.2, read from Stable-DINO's
+// Stable-DINO's dense memory fusion (docs/neighbour-methods.md §1.2, read from Stable-DINO's
 // StableDINOTransformerEncoder): the memory the two-stage selection and the decoder read is
 //   LayerNorm(Linear(cat[x_0, x_1, …, x_L]))
 // where x_0 is the flattened neck output (the encoder input, no position or level embedding)

@@ -11,7 +11,7 @@ ConvGroupNormImpl::ConvGroupNormImpl(int64_t in, int64_t out, int64_t kernel, in
     : groups_(groups) {
   conv_ = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
   norm_ = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, out)));
-  // Spec a.3: neck conv weights xavier_uniform, biases 0.
+  // docs/numerical-contract.md §A.3: neck conv weights xavier_uniform, biases 0.
   torch::nn::init::xavier_uniform_(conv_->weight);
   torch::nn::init::zeros_(conv_->bias);
 }

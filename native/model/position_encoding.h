@@ -1,4 +1,4 @@
-// Sine position encodings (spec §a.4 and §a.9).
+// Sine position encodings (docs/numerical-contract.md §A.4 and §A.9).
 #pragma once
 
 #include <ATen/core/Tensor.h>

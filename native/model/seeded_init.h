@@ -1,7 +1,7 @@
 // Model creation with an optional seed: the same seed gives bit-identical initial weights in any
 // process (AlignDetr.create({ seed })), different seeds different weights.
 //
-// The initialisation (spec §a.11: xavier, kaiming, N(0, 1), the MSDA grid, libtorch's Linear
+// The initialisation (docs/numerical-contract.md §A.11: xavier, kaiming, N(0, 1), the MSDA grid, libtorch's Linear
 // defaults) draws from libtorch's default CPU generator, as detrex draws from PyTorch's global
 // one. A seeded creation therefore seeds that generator for the construction only and then puts
 // its previous state back, so the random stream seen by everything else (unseeded creations

@@ -92,7 +92,7 @@ at::Tensor decoupledAttnMask(const at::Tensor& attnMask) {
   return attnMask.defined() ? attnMask.repeat({2, 2}) : at::Tensor();
 }
 
-// Neighbour-methods §2.6 stage A [PROPOSAL]: the loc stream's own modules, registered after
+// docs/neighbour-methods.md §2.6 stage A [PROPOSAL]: the loc stream's own modules, registered after
 // DINO's (which DecoderLayerImpl registers and which serve the shared self-attention and the cls
 // stream). Only a decoupled decoder builds this class, so a DINO model draws nothing more.
 DecoupledDecoderLayerImpl::DecoupledDecoderLayerImpl(int64_t dim, int64_t heads, int64_t levels, int64_t points,
@@ -157,7 +157,7 @@ DecoderOutput DecoderImpl::forward(const at::Tensor& target, const at::Tensor& r
       x = layers_->ptr<DecoderLayerImpl>(i)->forward(x, queryPos, refInput, attnMask, memory);
     }
     // Refinement uses the un-normed output of the box stream (the loc stream when decoupled); the
-    // stored states are normed (spec §a.8 steps 6-7).
+    // stored states are normed (docs/numerical-contract.md §A.8 steps 6-7).
     const at::Tensor& boxStream = decoupled_ ? xLoc : x;
     auto newRef = (bboxEmbed[i]->forward(boxStream) + ops::inverseSigmoid(ref)).sigmoid();
     out.states.push_back(norm_->forward(x));

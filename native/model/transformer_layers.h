@@ -1,4 +1,4 @@
-// Deformable encoder and decoder stacks (spec §a.6, §a.8), post-norm, detrex key layout:
+// Deformable encoder and decoder stacks (docs/numerical-contract.md §A.6, §A.8), post-norm, detrex key layout:
 // {encoder,decoder}.layers.{i}.attentions.{j} / ffns.0 / norms.{k}, decoder.ref_point_head,
 // decoder.norm.
 #pragma once
@@ -71,7 +71,7 @@ TORCH_MODULE(DecoderLayer);
 // query see); undefined stays undefined.
 at::Tensor decoupledAttnMask(const at::Tensor& attnMask);
 
-// The SD-DETR-style decoupled decoder layer (neighbour-methods.md §2.6 stage A, "DFL"; a
+// The SD-DETR-style decoupled decoder layer (docs/neighbour-methods.md §2.6 stage A, "DFL"; a
 // [PROPOSAL] there, since SD-DETR has no public code and is built on Conditional DETR). Each
 // query has a classification content q_cls and a localisation content q_loc. The layer:
 //   1. the shared self-attention (DINO's attentions.0 and norms.0, same weights) over the 2T
@@ -113,7 +113,7 @@ class DecoderImpl : public torch::nn::Module {
   // `padInvariant`: encode the query position from the reference relative to the unpadded image
   // (what detrex computes for an image without padding) instead of the padded-batch-relative one.
   // `decoupled`: DecoupledDecoderLayer layers and a second output norm `norm_loc` for the loc
-  // stream (neighbour-methods §2.6 stage A); otherwise DINO's decoder, with nothing more built.
+  // stream (docs/neighbour-methods.md §2.6 stage A); otherwise DINO's decoder, with nothing more built.
   DecoderImpl(int64_t numLayers, int64_t dim, int64_t heads, int64_t levels, int64_t points, int64_t ffnDim,
               bool padInvariant, bool decoupled = false);
 

@@ -1,6 +1,6 @@
 // Fused classification-loss kernels (native/ops/align_loss) against a naive long-double
-// transcription of the spec's formulas written here (align-detr-algorithm.md §d.1, d.2, d.2b,
-// d.2c, d.7; SD-DETR's task alignment loss, neighbour-methods.md §2.4, with its tests SD-T5 and
+// transcription of the contract's formulas written here (docs/numerical-contract.md §D.1, D.2, D.2b,
+// D.2c, D.7; SD-DETR's task alignment loss, docs/neighbour-methods.md §2.4, with its tests SD-T5 and
 // SD-T6 of §3), central finite differences of that transcription, the criterion's composed ATen
 // version (train/losses.h) under autograd, the autograd Function, reduced precisions, saturated
 // logits, determinism, argument errors, the Align / IA-BCE targets helper, and CUDA vs CPU when
@@ -320,7 +320,7 @@ void testVflZeroTarget() {
 }
 
 void testTargets() {
-  // The paper figure's example A (spec §d.2): s = 0.2, IoU = 0.9 → q = 0.618; the group ranks by q.
+  // The paper figure's example A (docs/numerical-contract.md §D.2): s = 0.2, IoU = 0.9 → q = 0.618; the group ranks by q.
   const auto opt = at::TensorOptions().dtype(at::kDouble);
   auto prob = at::tensor({0.2, 0.05, 0.6, 0.5, 1e-6}, opt);
   auto iou = at::tensor({0.9, 0.7, 0.8, 0.5, 1e-4}, opt);
@@ -353,7 +353,7 @@ void testTargets() {
                  adetr::ArgError::Kind::Range, "kind:");
 }
 
-// SD-DETR's task alignment loss (neighbour-methods §2.4), test SD-T5: the spec's values for
+// SD-DETR's task alignment loss (docs/neighbour-methods.md §2.4), test SD-T5 (§3): the values for
 // (s, u) → t = s^0.25·u^0.75 and the positive term |t − s|²·BCE(s, t), and the negative term
 // s²·BCE(s, 0); the op (logit space) against the same scalar formula in probability space;
 // γ is its exponent (qflBeta is not read); central finite differences with t held constant;
@@ -361,7 +361,7 @@ void testTargets() {
 void testSdAlignValues() {
   const auto opt = at::TensorOptions().dtype(at::kDouble);
   auto logit = [](double s) { return std::log(s / (1 - s)); };
-  // Probability space, plain logs (the spec's notation).
+  // Probability space, plain logs (the documented notation).
   auto bce = [](double s, double t) { return -(t * std::log(s) + (1 - t) * std::log(1 - s)); };
   struct Pos {
     double s, u, t, term;
@@ -390,7 +390,7 @@ void testSdAlignValues() {
     EXPECT(close(r.loss.item<double>(), probSpace, 1e-12, 1e-15), "SD-T5 (%.1f, %.1f): op %.17g vs probability space %.17g",
            c.s, c.u, r.loss.item<double>(), probSpace);
   }
-  // {s, the spec's value, half a unit of its last printed digit}
+  // {s, the documented value, half a unit of its last printed digit}
   const double negs[][3] = {{0.2, 0.0089257, 5e-8}, {0.5, 0.173287, 5e-7}};
   for (const auto& n : negs) {
     const double probSpace = n[0] * n[0] * bce(n[0], 0.0);

@@ -1,7 +1,7 @@
 // C++ tests of the criterion: each classification loss against a scalar transcription of the
-// spec's formula, the matcher against brute force over all assignments (k = 1 and k = 2), and
+// contract's formula (docs/numerical-contract.md §D), the matcher against brute force over all assignments (k = 1 and k = 2), and
 // the criterion's composition (normalisation, prime weights) on a hand-checked case; SD-DETR's
-// task alignment loss ('sd-align', neighbour-methods.md §2.4, §2.6 stage C) through the whole
+// task alignment loss ('sd-align', docs/neighbour-methods.md §2.4, §2.6 stage C) through the whole
 // criterion.
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -29,7 +29,7 @@ using adetr::ops::AlignLossKind;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-// Spec d.1–d.7 for one entry, written directly from the formulas.
+// docs/numerical-contract.md §D.1–D.7 for one entry, written directly from the formulas.
 double entryLoss(AlignLossKind kind, double x, double t, bool pos) {
   const double p = sigmoid(x), g = 2.0, a = 0.25;
   const double logp = std::log(p), log1mp = std::log(1 - p);
@@ -113,7 +113,7 @@ double bruteForce(const at::Tensor& rawCost) {
 }
 
 at::Tensor matchingCost(const at::Tensor& logits, const at::Tensor& boxes, const adetr::model::Target& t) {
-  // Spec c.1 transcribed per pair.
+  // docs/numerical-contract.md §C.1 transcribed per pair.
   const int64_t q = logits.size(0), g = t.labels.size(0);
   auto cost = at::zeros({q, g}, at::kDouble);
   for (int64_t i = 0; i < q; ++i) {
@@ -312,7 +312,7 @@ void testMatchingDetail() {
   }
 }
 
-// SD-DETR's TAL in the criterion (neighbour-methods §2.6 stage C): its defaults are one-to-one
+// SD-DETR's TAL in the criterion (docs/neighbour-methods.md §2.6 stage C): its defaults are one-to-one
 // matching with the recipe's weights and matcher; every output's class term (encoder, decoder
 // layers, denoising layers, which use the criterion's loss as for every other kind) is
 // Σ TAL / normaliser with t = p^0.25·IoU^0.75 unclamped and no prime weights, and the box losses
@@ -333,7 +333,7 @@ void testSdAlignCriterion() {
              std::string(adetr::ops::alignLossKindName(AlignLossKind::SdAlign)) == "sd-align",
          "'sd-align' round trip");
 
-  // The spec's formula for one output: every entry of [B, Q, C], positives at the given pairs.
+  // The contract's formula for one output: every entry of [B, Q, C], positives at the given pairs.
   auto expectedClass = [](const adetr::model::LayerPrediction& pred, const std::vector<adetr::model::Target>& targets,
                           const std::vector<adetr::train::ImageMatchDetail>& images, double normaliser) {
     const int64_t q = pred.logits.size(1), c = pred.logits.size(2);

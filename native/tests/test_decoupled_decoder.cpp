@@ -1,4 +1,4 @@
-// C++ tests of the decoupled (SD-DETR-style) decoder, neighbour-methods.md §2.6 stage A and §3:
+// C++ tests of the decoupled (SD-DETR-style) decoder, docs/neighbour-methods.md §2.6 stage A and §3:
 //   SD-T1  DINO equivalence: loc weights copied from the cls ones give DINO's outputs (training,
 //          DN queries on, every decoder layer, 1e-5);
 //   SD-T2  stream independence: layer l's loc_cross_attn never reaches the cls logits of layers
@@ -151,7 +151,7 @@ void testKeys() {
   EXPECT(!at::equal(loc, sdParams["transformer.tgt_embed.weight"]), "q_loc and q_cls start apart");
 }
 
-// The exact parameter delta of "sd-detr" over "dino-r50-4scale" (spec §2.6 "Size"), from the
+// The exact parameter delta of "sd-detr" over "dino-r50-4scale" (docs/neighbour-methods.md §2.6 "Size"), from the
 // module sizes: per decoder layer one MSDA, one FFN and two LayerNorms; plus norm_loc and
 // tgt_embed_loc.
 void testParameterCount() {
@@ -173,7 +173,7 @@ void testParameterCount() {
               static_cast<long long>(ns - nd), static_cast<long long>(c.decoderLayers), static_cast<long long>(msda),
               static_cast<long long>(ffn), static_cast<long long>(ln), static_cast<long long>(ln),
               static_cast<long long>(c.numQueries * d));
-  EXPECT(msda == 230272 && ffn == 1050880 && perLayer == 1282176, "spec's per-layer sizes: %lld %lld %lld",
+  EXPECT(msda == 230272 && ffn == 1050880 && perLayer == 1282176, "§2.6's per-layer sizes: %lld %lld %lld",
          static_cast<long long>(msda), static_cast<long long>(ffn), static_cast<long long>(perLayer));
   EXPECT(delta == 7923968, "derived delta %lld", static_cast<long long>(delta));
   EXPECT(ns - nd == delta, "sd-detr - dino = %lld, expected %lld", static_cast<long long>(ns - nd),

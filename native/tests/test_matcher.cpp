@@ -1,5 +1,5 @@
 // C++ checks of the Hungarian matchers (native/train/matcher.h), without Node:
-//   - the cost block against a transcription of the spec's formulas (c.1, and c.3 in the
+//   - the cost block against a transcription of the formulas of docs/numerical-contract.md (§C.1, and §C.3 in the
 //     Stable-DINO code's [Q, C] form on images without repeated classes), written with ATen ops;
 //   - matchLayers' assignment cost against brute force over every assignment of the queries to
 //     the k_b·G_b GT copies (Q ≤ 7, G ≤ 4, k = 1 and 2), pair validity and pair order;
@@ -39,7 +39,7 @@ using adetr::train::PairOrder;
 const auto kDouble = at::TensorOptions().dtype(at::kDouble);
 const auto kLong = at::TensorOptions().dtype(at::kLong);
 
-// ---- the spec's formulas, transcribed like the Python matchers (full [Q, C] then columns) ----
+// ---- the contract's formulas, transcribed like the Python matchers (full [Q, C] then columns) ----
 
 at::Tensor cxcywhToXyxy(const at::Tensor& b) {
   auto cx = b.select(1, 0), cy = b.select(1, 1), w = b.select(1, 2), h = b.select(1, 3);
@@ -69,8 +69,8 @@ at::Tensor focalClassCost(const at::Tensor& p, double alpha, double gamma) {
   return pos - neg;
 }
 
-// Spec c.1 (or c.3 when positionModulated: U [Q, C] holds u01 at the GT classes, rescaled so
-// its max is 1, p' = p·sqrt(U)); labels must be distinct for c.3 (no column collisions).
+// docs/numerical-contract.md §C.1 (or §C.3 when positionModulated: U [Q, C] holds u01 at the GT classes, rescaled so
+// its max is 1, p' = p·sqrt(U)); labels must be distinct for §C.3 (no column collisions).
 at::Tensor naiveCost(const at::Tensor& logits, const at::Tensor& boxes, const Target& t, const MatcherCosts& c) {
   auto p = logits.to(at::kDouble).sigmoid();
   auto pred = boxes.to(at::kDouble), gt = t.boxes.to(at::kDouble);
@@ -281,7 +281,7 @@ void testKnownCopies() {
         "gtCopiesFor");
 }
 
-// Stable-DINO's position-modulated cost (spec c.3) per (query, GT) pair, as the paper writes it:
+// Stable-DINO's position-modulated cost (docs/numerical-contract.md §C.3) per (query, GT) pair, as the paper writes it:
 // p'_ij = p_i[c_j]·sqrt(u_ij·max(1/(max u + 1e-8), 1)), u = (GIoU + 1)/2 over the image's block.
 // Scalar transcription, one pair at a time.
 double perPairModulatedCost(const at::Tensor& logits, const at::Tensor& boxes, const Target& t, int64_t i, int64_t j,

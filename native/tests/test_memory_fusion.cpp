@@ -1,4 +1,4 @@
-// C++ tests of Stable-DINO's dense memory fusion (neighbour-methods.md §1.2, §3 MF-1..MF-5):
+// C++ tests of Stable-DINO's dense memory fusion (docs/neighbour-methods.md §1.2, §3 MF-1..MF-5):
 // initialisation and parameter count, the closed form against the concatenation, the block
 // order, gradients to every fused input, and the wiring (fusion weights that pick one input
 // reproduce plain DINO / the neck tokens).

@@ -1,5 +1,5 @@
-// MSDA CPU kernel against a naive double-precision transcription of the spec's formula
-// (align-detr-algorithm.md §b.2, written here independently of the kernel), and the autograd
+// MSDA CPU kernel against a naive double-precision transcription of the contract's formula
+// (docs/numerical-contract.md §B.2, written here independently of the kernel), and the autograd
 // Function's gradients against the kernel's backward.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -49,7 +49,7 @@ Inputs makeInputs(const Case& c, at::ScalarType dtype, uint64_t seed) {
   return in;
 }
 
-// Naive reference, straight from §b.2, in double. Returns output and the three gradients.
+// Naive reference, straight from §B.2, in double. Returns output and the three gradients.
 struct Naive {
   std::vector<double> out, gValue, gLoc, gAttn;
 };

@@ -71,9 +71,9 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
         case ops::AlignLossKind::IaBce:
         case ops::AlignLossKind::SdAlign: {
           // q = p^α·u^(1−α) (clamped at 0.01 for IA-BCE), ranked within each (image, GT) group,
-          // prime weight e^(−rank/τ) on the target and on the box losses (spec d.2, d.2b).
+          // prime weight e^(−rank/τ) on the target and on the box losses (docs/numerical-contract.md §D.2, §D.2b).
           // SD-DETR's TAL target s^0.25·u^0.75 is the same q, unclamped, and its caller never
-          // asks for prime weights (neighbour-methods §2.6 stage C), so t = q there.
+          // asks for prime weights (docs/neighbour-methods.md §2.6 stage C), so t = q there.
           ops::AlignTargetParams tp;
           tp.alpha = o.qualityAlpha;
           tp.tau = o.tau;
@@ -88,7 +88,7 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
         case ops::AlignLossKind::Qfl:
         case ops::AlignLossKind::Vfl: t = u; break;
         case ops::AlignLossKind::StableDino: {
-          // T = IoU², rescaled per image so its largest value is 1 (spec d.7).
+          // T = IoU², rescaled per image so its largest value is 1 (docs/numerical-contract.md §D.7).
           t = u.pow(2);
           for (int64_t b = 0; b < static_cast<int64_t>(matches.size()); ++b) {
             auto sel = bIdx.eq(b);
@@ -154,7 +154,7 @@ CriterionOptions criterionDefaults(ops::AlignLossKind loss) {
   CriterionOptions o;
   o.loss = loss;
   const bool align = loss == ops::AlignLossKind::Align || loss == ops::AlignLossKind::IaBce;
-  // The other losses of the comparison table, and SD-DETR's TAL (neighbour-methods §2.6 stage C),
+  // The other losses of the comparison table, and SD-DETR's TAL (docs/neighbour-methods.md §2.6 stage C),
   // train DINO's one-to-one matching; weights and matcher stay the recipe's.
   o.mixedMatching = align;
   if (loss == ops::AlignLossKind::StableDino) {
@@ -232,7 +232,7 @@ LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::T
         o.weightClass);
   }
 
-  // Denoising: fixed assignment of each positive DN slot to its GT (spec d.4), normaliser
+  // Denoising: fixed assignment of each positive DN slot to its GT (docs/numerical-contract.md §D.4), normaliser
   // num_boxes · groups, no prime weights.
   if (out.dn && !out.denoising.empty()) {
     const auto& dn = *out.dn;

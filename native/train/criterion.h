@@ -1,4 +1,4 @@
-// The Align-DETR criterion (spec §c, §d): matching per output, then classification, L1 and
+// The Align-DETR criterion (docs/numerical-contract.md §C, §D): matching per output, then classification, L1 and
 // GIoU losses for the encoder proposals, every decoder layer and the denoising queries.
 #pragma once
 
@@ -18,23 +18,23 @@ namespace adetr::train {
 struct CriterionOptions {
   ops::AlignLossKind loss = ops::AlignLossKind::Align;
   // Mixed matching: k copies of each GT for the encoder and the intermediate decoder layers,
-  // one-to-one on the last (spec d.3). One-to-one everywhere when false.
+  // one-to-one on the last (docs/numerical-contract.md §D.3). One-to-one everywhere when false.
   bool mixedMatching = true;
   int64_t k = 2;
   double tau = 1.5;            // prime-sample temperature: weight e^(−rank/τ)
   double qualityAlpha = 0.25;  // q = p^α · IoU^(1−α)
   ops::AlignLossParams classParams;
-  // Matching cost weights (spec c.1), the focal class cost's own α, γ, and the Stable-DINO
-  // position-modulated cost (c.3).
+  // Matching cost weights (docs/numerical-contract.md §C.1), the focal class cost's own α, γ, and the Stable-DINO
+  // position-modulated cost (§C.3).
   MatcherCosts matching;
-  // Loss weights (spec d.1; Stable-DINO uses 6 for the matching outputs' class loss).
+  // Loss weights (docs/numerical-contract.md §D.1; Stable-DINO uses 6 for the matching outputs' class loss).
   double weightClass = 1.0, weightBbox = 5.0, weightGiou = 2.0;
   double weightClassDn = 1.0;
   // Use the fused native classification kernel (false: the composed autograd formula).
   bool fusedClassLoss = true;
 };
 
-// The options a loss kind implies (matching, prime weights, weights), as the spec's configs set them.
+// The options a loss kind implies (matching, prime weights, weights), as the reference configs set them (§D.3, §D.7).
 CriterionOptions criterionDefaults(ops::AlignLossKind loss);
 
 // Which output a loss term belongs to.

@@ -31,7 +31,7 @@ at::Tensor classificationLossComposed(ops::AlignLossKind kind, const at::Tensor&
     }
     case AlignLossKind::Qfl:
     case AlignLossKind::SdAlign: {
-      // SD-DETR's TAL is QFL with its focusing exponent γ as β (neighbour-methods §2.4).
+      // SD-DETR's TAL is QFL with its focusing exponent γ as β (docs/neighbour-methods.md §2.4).
       const double beta = kind == AlignLossKind::Qfl ? params.qflBeta : g;
       pos = bce * (t - p).abs().pow(beta);
       negative = -log1mP * p.pow(beta);  // t = 0: BCE(p, 0)·|0 − p|^β

@@ -1,4 +1,4 @@
-// The composed (autograd) classification losses of the criterion (spec §d): the reference the
+// The composed (autograd) classification losses of the criterion (docs/numerical-contract.md §D): the reference the
 // fused kernel (ops/align_loss) is tested against, and the criterion's path when
 // CriterionOptions::fusedClassLoss is false. The kinds and their parameters are the op's
 // (ops::AlignLossKind, ops::AlignLossParams; formulas in ops/align_loss/align_loss.h), built

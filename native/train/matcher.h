@@ -1,18 +1,18 @@
-// Hungarian matching of DETR predictions to ground truth (spec §c): the one-to-one DINO matcher
+// Hungarian matching of DETR predictions to ground truth (docs/numerical-contract.md §C): the one-to-one DINO matcher
 // and Align-DETR's mixed matcher ("k copies of each GT").
 //
 // Every (layer, image) problem of a training step is gathered into ONE host copy and ONE
 // batched exact solve (ops/lsa solveBatch, float64, parallel over problems). Costs are built
-// per image block [Q, G_b] only, never the [B·Q, ΣG] product DETR computes (performance-anchors
-// §2.2), in float64 on the host, without autograd.
+// per image block [Q, G_b] only, never the [B·Q, ΣG] product DETR computes (docs/numerical-contract.md
+// §C.1), in float64 on the host, without autograd.
 //
-// Cost (spec c.1), for query i and GT j of class c_j, p = sigmoid(logits[i, c_j]):
+// Cost (docs/numerical-contract.md §C.1), for query i and GT j of class c_j, p = sigmoid(logits[i, c_j]):
 //   pos = α (1 − p)^γ (−log(p + 1e-8)),   neg = (1 − α) p^γ (−log(1 − p + 1e-8)),
 //   C_cls = pos − neg,   C_L1 = ||b_i − g_j||_1 (cxcywh),   C_giou = −GIoU(xyxy b_i, xyxy g_j),
 //   C = bboxWeight·C_L1 + classWeight·C_cls + giouWeight·C_giou   (defaults 5, 2, 2; α 0.25, γ 2).
 // GIoU is detrex's, with eps 1e-6 on the union and the enclosing area (ops/box/box_ops.h).
 //
-// Position-modulated variant (Stable-DINO, spec c.3), in the paper's per-pair form (the default
+// Position-modulated variant (Stable-DINO, docs/numerical-contract.md §C.3), in the paper's per-pair form (the default
 // and only form here): with u_ij = (GIoU_ij + 1) / 2 and m = max over the image's block of u,
 // the class cost of query i and GT j uses p'_ij = p_i[c_j] · sqrt(u_ij · max(1 / (m + 1e-8), 1))
 // in place of p, and C_giou = 1 − GIoU.
@@ -22,7 +22,7 @@
 // of that class is costed with that GT's position (the write order is not even defined on CUDA).
 // Here each (query, GT) pair uses its own u_ij, and m is taken per image over all its pairs.
 //
-// Mixed matching (spec c.2): the block of image b is repeated k_b times along the columns
+// Mixed matching (docs/numerical-contract.md §C.2): the block of image b is repeated k_b times along the columns
 // (column c·G_b + j is copy c of GT j) with mmdet's rule k_b = max(1, min(k, Q / G_b)), so each
 // GT gets k_b distinct queries; the copies map back to GT j = column % G_b. k = 1 is the plain
 // one-to-one Hungarian matcher.
@@ -45,12 +45,12 @@ struct MatcherCosts {
   double giouWeight = 2.0;
   double focalAlpha = 0.25;
   double focalGamma = 2.0;
-  bool positionModulated = false;  // Stable-DINO's position-modulated class cost (c.3)
+  bool positionModulated = false;  // Stable-DINO's position-modulated class cost (§C.3)
 };
 
 // How the matched pairs of one image are listed.
 enum class PairOrder {
-  // By GT index, then query index: the mixed matcher's output (c.2 step 3), k consecutive
+  // By GT index, then query index: the mixed matcher's output (§C.2), k consecutive
   // entries per GT, which the prime-sample rank of the Align-DETR losses relies on.
   ByGt,
   // By query index ascending, as DETR's HungarianMatcher returns scipy's row indices.
@@ -100,7 +100,7 @@ bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t*
                    const double* predBoxes, const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies,
                    const MatcherCosts& costs, double* out);
 
-// The focal class cost (spec c.1) of every logit, elementwise, float64, on the logits' device.
+// The focal class cost (docs/numerical-contract.md §C.1) of every logit, elementwise, float64, on the logits' device.
 at::Tensor focalClassCost(const at::Tensor& logits, const MatcherCosts& costs);
 
 void checkMatcherCosts(const MatcherCosts& costs);

@@ -1,4 +1,4 @@
-// The matching cost of one image block (spec c.1 and c.3), in float64 on host buffers.
+// The matching cost of one image block (docs/numerical-contract.md §C.1 and §C.3), in float64 on host buffers.
 #include <ATen/TensorOperators.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/empty.h>

@@ -1,4 +1,4 @@
-// The recipe's optimiser (spec §e): AdamW with the backbone at a lower learning rate, no weight
+// The recipe's optimiser (docs/numerical-contract.md §E): AdamW with the backbone at a lower learning rate, no weight
 // decay on normalisation layers and embeddings, global L2 gradient clipping, and a step-decay
 // learning-rate schedule with optional linear warmup.
 #pragma once

@@ -1,7 +1,7 @@
-// Fused classification losses of the criterion (spec align-detr-algorithm.md §d.1, d.2, d.2b,
-// d.2c, d.7): the Align loss (default), the released IA-BCE, the comparison-table losses
+// Fused classification losses of the criterion (docs/numerical-contract.md §D.1, D.2, D.2b,
+// D.2c, D.7): the Align loss (default), the released IA-BCE, the comparison-table losses
 // (focal, QFL, VFL, Stable-DINO's position-supervised loss) and SD-DETR's task alignment loss
-// (spec neighbour-methods.md §2.4), each as ONE element-wise kernel that returns the loss SUM
+// (docs/neighbour-methods.md §2.4), each as ONE element-wise kernel that returns the loss SUM
 // and ∂sum/∂logits in a single pass (CPU and CUDA).
 //
 // Dense layout (any shape, the same for every tensor; the criterion passes [B·Q, C]):
@@ -14,12 +14,12 @@
 //                 (e.g. mmdet-style label weights, or 0 to mask padded queries).
 // With p = σ(x), log p = −softplus(−x), log(1−p) = −softplus(x) (never log(σ(x))):
 //   kind        positive entry (target t)                         every other entry
-//   Align       −t(1−p)^γ log p − (1−t) p^γ log(1−p)      (d.2b)  −p^γ log(1−p)
-//   IaBce       BCE(p, t) = −t log p − (1−t) log(1−p)     (d.2)   −p^γ log(1−p)
-//   Focal       −α (1−p)^γ log p   (t unused, one-hot)    (d.1)   −(1−α) p^γ log(1−p)
-//   Qfl         BCE(p, t)·|t − p|^β                       (d.2c)  −p^β log(1−p)   (= the t = 0 case)
-//   Vfl         t·BCE(p, t) if t > 0, else −α_v p^γ log(1−p)  (d.2c)  −α_v p^γ log(1−p)
-//   StableDino  α |t − p|^γ BCE(p, t)                     (d.7)   −(1−α) p^γ log(1−p)
+//   Align       −t(1−p)^γ log p − (1−t) p^γ log(1−p)      (D.2b)  −p^γ log(1−p)
+//   IaBce       BCE(p, t) = −t log p − (1−t) log(1−p)     (D.2)   −p^γ log(1−p)
+//   Focal       −α (1−p)^γ log p   (t unused, one-hot)    (D.1)   −(1−α) p^γ log(1−p)
+//   Qfl         BCE(p, t)·|t − p|^β                       (D.2c)  −p^β log(1−p)   (= the t = 0 case)
+//   Vfl         t·BCE(p, t) if t > 0, else −α_v p^γ log(1−p)  (D.2c)  −α_v p^γ log(1−p)
+//   StableDino  α |t − p|^γ BCE(p, t)                     (D.7)   −(1−α) p^γ log(1−p)
 //   SdAlign     BCE(p, t)·|t − p|^γ                       (§2.4)  −p^γ log(1−p)
 // SdAlign (SD-DETR's TAL) is the Qfl row with β = γ: its own kind, not a Qfl alias, so that the
 // criterion and the public op name it, and so that it takes γ (its focusing exponent, shared
@@ -27,14 +27,14 @@
 // VFL follows VarifocalNet / mmdetection's varifocal_loss (weight t·[t>0] + α_v·p^γ·[t≤0]): a
 // positive entry whose target is 0 (a matched prediction with IoU 0) is treated as a negative.
 // Modulating factors (p^γ, (1−p)^γ, |t−p|^γ) are NOT detached: the gradient flows through them
-// (spec §h). Stable-DINO's code writes (T − p)^γ; |T − p|^γ is the same for the default γ = 2
+// (docs/numerical-contract.md §H.1). Stable-DINO's code writes (T − p)^γ; |T − p|^γ is the same for the default γ = 2
 // and stays real for other γ.
 //
-// What the caller computes (spec): the targets (see align_targets.h: q = p^α·IoU^(1−α),
+// What the caller computes (docs/numerical-contract.md §D): the targets (see align_targets.h: q = p^α·IoU^(1−α),
 // detached; Align t = e^(−r/τ)·q; IA-BCE t = e^(−r/τ)·max(q, 0.01); QFL / VFL t = IoU;
 // Stable-DINO t = IoU² rescaled per image; SdAlign t = q, no clamp and no prime weights: TAL's
 // s^α·u^β with α = 0.25, β = 0.75 = 1 − α is the same quality), and the normalisation: every
-// loss here is a SUM; the criterion divides by num_boxes (spec §d).
+// loss here is a SUM; the criterion divides by num_boxes (docs/numerical-contract.md §D).
 //
 // Layers: alignClassificationLoss() is the autograd entry the criterion calls (the gradient is
 // computed in the forward pass and scaled in backward); alignLossForwardBackward() validates and

@@ -1,5 +1,5 @@
-// Targets of the Align loss (spec §d.2b), of the released IA-BCE (spec §d.2) and of SD-DETR's
-// task alignment loss (SdAlign, neighbour-methods §2.4) for the matched predictions of one
+// Targets of the Align loss (docs/numerical-contract.md §D.2b), of the released IA-BCE (§D.2) and of SD-DETR's
+// task alignment loss (SdAlign, docs/neighbour-methods.md §2.4) for the matched predictions of one
 // output, plus the prime-sample weights the box losses reuse.
 //
 // For each matched prediction i (K of them), with p_i = σ(logit of its GT's class) and u_i the
@@ -14,7 +14,7 @@
 //   w_i = e^(−r_i/τ)                                  (τ = 1.5; all ones when primeWeights is false,
 //                                                      e.g. DN queries and the k = 1 last layer)
 //   t_i = w_i · q_i                                   (the loss target of the positive entry)
-// The box losses of the same predictions are weighted by w_i too (L1 and GIoU, spec §d.2 step 7).
+// The box losses of the same predictions are weighted by w_i too (L1 and GIoU, docs/numerical-contract.md §D.2 step 7).
 #pragma once
 
 #include <ATen/core/Tensor.h>

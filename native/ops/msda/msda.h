@@ -1,6 +1,6 @@
 // Multi-scale deformable attention (MSDA): the sampling op of the deformable encoder/decoder.
 //
-// Shapes (spec align-detr-algorithm.md §b.1):
+// Shapes (docs/numerical-contract.md §B.1):
 //   value             [N, S, M, D]        float (S = Σ_l H_l·W_l, levels flattened row-major)
 //   spatialShapes     [L, 2]              int64 (H_l, W_l)
 //   levelStartIndex   [L]                 int64 (exclusive prefix sum of H_l·W_l)

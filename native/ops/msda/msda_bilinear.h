@@ -1,4 +1,4 @@
-// The geometry of one MSDA bilinear sample (align-detr-algorithm.md §b.2: grid_sample with
+// The geometry of one MSDA bilinear sample (docs/numerical-contract.md §B.2: grid_sample with
 // align_corners = false and zero padding), shared by the CPU kernel (g++) and the CUDA kernels
 // (nvcc): where the location falls on an H×W map, the four corner weights, and which corners
 // lie on the map. Each kernel turns the corners into its own memory offsets.
