@@ -19,9 +19,9 @@ struct Detections {
 };
 
 // docs/numerical-contract.md §F: sigmoid scores of the final layer, top-K over queries ×
-// classes, boxes scaled from
-// the resized input to the original size, clipped, empty boxes dropped; then scores below
-// `scoreThreshold` dropped and at most `maxDetections` kept (highest first).
+// classes, boxes scaled from the resized input to the original size, clipped, empty boxes
+// dropped; then scores below `scoreThreshold` dropped and at most `maxDetections` kept (highest
+// first).
 std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tensor& inputSizes,
                                     const at::Tensor& originalSizes, int64_t topK, double scoreThreshold,
                                     int64_t maxDetections);
