@@ -62,8 +62,12 @@ export function collate(samples: readonly BatchInput[], options: CollateOptions 
   const images = new Float32Array(B * 3 * plane); // zero-initialised: the padding
   const mask = new Uint8Array(B * plane).fill(1);
   // (v - mean) / std for every byte value, per channel: a table lookup per pixel instead of arithmetic.
-  const lut = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v - mean[c]) / std[c]));
-  const [lut0, lut1, lut2] = lut;
+  // A mean or std shorter than 3 gives NaN for the missing channels, as it always has.
+  const channelLut = (c: number): Float32Array => {
+    const m = mean[c] ?? NaN, s = std[c] ?? NaN;
+    return Float32Array.from({ length: 256 }, (_, v) => (v - m) / s);
+  };
+  const lut0 = channelLut(0), lut1 = channelLut(1), lut2 = channelLut(2);
   const targets: BatchTarget[] = [];
   samples.forEach((s, b) => {
     const { width: w, height: h, data } = s.image;
@@ -76,9 +80,9 @@ export function collate(samples: readonly BatchInput[], options: CollateOptions 
       let src = y * w * 3;
       const end = dst + w;
       for (; dst < end; dst++, src += 3) {
-        images[r0 + dst] = lut0[data[src]];
-        images[g0 + dst] = lut1[data[src + 1]];
-        images[b0 + dst] = lut2[data[src + 2]];
+        images[r0 + dst] = lut0[data[src]!]!;
+        images[g0 + dst] = lut1[data[src + 1]!]!;
+        images[b0 + dst] = lut2[data[src + 2]!]!;
       }
     }
     for (let y = 0; y < h; y++) mask.fill(0, b * plane + y * W, b * plane + y * W + w);
@@ -93,12 +97,12 @@ function makeTarget(s: BatchInput, classIndex: ReadonlyMap<number, number> | und
   const boxes = new Float32Array(4 * n);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const x1 = s.boxes[4 * i], y1 = s.boxes[4 * i + 1], x2 = s.boxes[4 * i + 2], y2 = s.boxes[4 * i + 3];
+    const x1 = s.boxes[4 * i]!, y1 = s.boxes[4 * i + 1]!, x2 = s.boxes[4 * i + 2]!, y2 = s.boxes[4 * i + 3]!;
     boxes[4 * i] = (x1 + x2) / 2 / w;
     boxes[4 * i + 1] = (y1 + y2) / 2 / h;
     boxes[4 * i + 2] = (x2 - x1) / w;
     boxes[4 * i + 3] = (y2 - y1) / h;
-    const id = s.labels[i];
+    const id = s.labels[i]!;
     const index = classIndex ? classIndex.get(id) : id;
     if (index === undefined) throw new RangeError(`samples[${b}].labels: category id ${id} is not in the dataset's categories`);
     labels[i] = index;
