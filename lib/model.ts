@@ -217,7 +217,6 @@ export interface ModelInternals {
 }
 
 /** @internal Assigned in AlignDetr's static block. */
-// eslint-disable-next-line import/no-mutable-exports
 export let modelInternals: ModelInternals;
 
 export class AlignDetr {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlignDetr } from '../lib/index';
-import { cat, dict, floats, global, op, pickle, str, tensor, tuple, u32, writePth, zip, MARK, type TensorRecord } from './helpers/pth-writer';
+import { cat, dict, floats, global, op, pickle, str, tensor, u32, writePth, MARK, type TensorRecord } from './helpers/pth-writer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-pth-hostile-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
