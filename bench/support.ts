@@ -8,7 +8,7 @@ export { mulberry32 as rng } from '../lib/data/rng';
 /** The value after `--name` on the command line, or `fallback`. */
 export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : fallback;
 }
 
 /** The number after `--name` on the command line, or `fallback`. */
@@ -44,5 +44,5 @@ export async function timeAsync(fn: () => Promise<unknown>, repeats: number): Pr
     t.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   t.sort((a, b) => a - b);
-  return { median: t[Math.floor(t.length / 2)], min: t[0] };
+  return { median: t[Math.floor(t.length / 2)]!, min: t[0]! };
 }

@@ -14,6 +14,7 @@ import { readingCheckpoint } from './errors';
 import { checkOptionKeys } from './options';
 import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf, wrapHandle } from './tensor';
+import { must } from './must';
 
 /**
  * Built-in models: `dino-r50-4scale` (the paper's), `tiny` (CPU-sized), and the neighbouring
@@ -237,7 +238,6 @@ export interface ModelInternals {
 }
 
 /** @internal Assigned in AlignDetr's static block. */
-// eslint-disable-next-line import/no-mutable-exports
 export let modelInternals: ModelInternals;
 
 export class AlignDetr {
@@ -374,9 +374,9 @@ export class AlignDetr {
       const out: Detection[] = [];
       for (let k = 0; k < scores.length; k++) {
         out.push({
-          bbox: [boxes[4 * k], boxes[4 * k + 1], boxes[4 * k + 2], boxes[4 * k + 3]],
-          score: scores[k],
-          categoryId: this.#categories[labels[k]].id,
+          bbox: [boxes[4 * k]!, boxes[4 * k + 1]!, boxes[4 * k + 2]!, boxes[4 * k + 3]!],
+          score: scores[k]!,
+          categoryId: must(this.#categories[labels[k]!], 'category of a predicted label').id,
         });
       }
       return out;

@@ -33,7 +33,7 @@ export type DTypeOf<A extends TensorData> = A extends Float32Array
         : 'uint8';
 
 const handles = new WeakMap<Tensor, TensorHandle>();
-// eslint-disable-next-line prefer-const -- assigned in Tensor's static block
+// Assigned in Tensor's static block.
 let wrapNative: <D extends DType>(handle: TensorHandle) => Tensor<D>;
 
 /** @internal Wraps a native tensor handle returned by the addon (lib/ only; not exported from the package). */

@@ -467,8 +467,9 @@ export class Trainer {
       // Prefetch: keep the next batches loading while a step runs.
       const pending = new Map<number, Promise<DetectionBatch>>();
       const want = (b: number): void => {
-        if (b < batches.length && !pending.has(b)) {
-          const p = loader.loadBatch(batches[b], epoch);
+        const batch = batches[b];
+        if (batch && !pending.has(b)) {
+          const p = loader.loadBatch(batch, epoch);
           p.catch(() => {});
           pending.set(b, p);
         }

@@ -122,7 +122,7 @@ test('the default kind is the Align loss with γ = 2', (t) => {
 test('vfl: a positive whose target is 0 takes the negative branch α·p^γ·BCE(p, 0) (VarifocalNet), t > 0 keeps t·BCE(p, t)', (t) => {
   const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
   const xs = [-4, -0.3, 0, 0.8, 3, 12];
-  for (const [alpha, gamma] of [[0.75, 2], [0.5, 1.5]]) {
+  for (const [alpha, gamma] of [[0.75, 2], [0.5, 1.5]] as const) {
     for (const tv of [0, 0.4]) {
       const x = floats(xs, [xs.length], 'float64');
       const tg = floats(xs.map(() => tv), [xs.length], 'float64');
@@ -177,8 +177,8 @@ test('gradients equal central finite differences of the loss (float64)', (t) => 
     const fd = logits.map((_, i) => {
       const up = logits.slice();
       const down = logits.slice();
-      up[i] += h;
-      down[i] -= h;
+      up[i]! += h;
+      down[i]! -= h;
       return (lossAt(up) - lossAt(down)) / (2 * h);
     });
     const d = maxRel(g, fd, 1e-3);  // the floor absorbs float64 rounding of the differences
@@ -203,7 +203,7 @@ test('alignTargets matches the reference quality, ranks, prime weights and targe
   }
   // The paper figure's example A: s = 0.2, IoU = 0.9 → q ≈ 0.618 (docs/numerical-contract.md §D.2).
   const fig = fixtures.targets.find((c) => c.name === 'figure-A-k3')!;
-  t.is(Math.round(fig.quality[0] * 1000) / 1000, 0.618);
+  t.is(Math.round(fig.quality[0]! * 1000) / 1000, 0.618);
 });
 
 // ---- SD-DETR's task alignment loss ('sd-align') ------------------------------------------------
@@ -238,21 +238,21 @@ test('sd-align: SD-T5 targets t = s^0.25·u^0.75, positive terms |t − s|²·BC
   t.deepEqual(values(r.weight), [1, 1, 1]);
   t.deepEqual(target, values(r.quality));
   for (const [i, c] of cases.entries()) {
-    t.true(Math.abs(target[i] - c.t) <= 5e-7, `t(${c.s}, ${c.u}) = ${target[i]} vs ${c.t}`);
-    const term = sdAlignLoss([c.s], [target[i]], true);
+    t.true(Math.abs(target[i]! - c.t) <= 5e-7, `t(${c.s}, ${c.u}) = ${target[i]} vs ${c.t}`);
+    const term = sdAlignLoss([c.s], [target[i]!], true);
     t.true(Math.abs(term - c.term) <= 5e-7, `term(${c.s}, ${c.u}) = ${term} vs ${c.term}`);
     // Probability space with plain logs gives the same as the op's logit space.
-    const probSpace = Math.abs(target[i] - c.s) ** 2 * -(target[i] * Math.log(c.s) + (1 - target[i]) * Math.log(1 - c.s));
+    const probSpace = Math.abs(target[i]! - c.s) ** 2 * -(target[i]! * Math.log(c.s) + (1 - target[i]!) * Math.log(1 - c.s));
     t.true(Math.abs(term - probSpace) <= 1e-12 * Math.max(1, probSpace), `logit vs probability space: ${term} vs ${probSpace}`);
   }
-  for (const [s, want, tol] of [[0.2, 0.0089257, 5e-8], [0.5, 0.173287, 5e-7]]) {
+  for (const [s, want, tol] of [[0.2, 0.0089257, 5e-8], [0.5, 0.173287, 5e-7]] as const) {
     const term = sdAlignLoss([s], [0.9], false);
     t.true(Math.abs(term - want) <= tol, `negative s = ${s}: ${term} vs ${want}`);
   }
   // γ is TAL's exponent on both terms; qflBeta is QFL's alone.
-  const one = sdAlignLoss([0.2], [target[0]], true);
-  t.is(sdAlignLoss([0.2], [target[0]], true, { qflBeta: 5 }), one);
-  t.not(sdAlignLoss([0.2], [target[0]], true, { gamma: 1 }), one);
+  const one = sdAlignLoss([0.2], [target[0]!], true);
+  t.is(sdAlignLoss([0.2], [target[0]!], true, { qflBeta: 5 }), one);
+  t.not(sdAlignLoss([0.2], [target[0]!], true, { gamma: 1 }), one);
   t.true(Math.abs(sdAlignLoss([0.5], [0], false, { gamma: 1 }) - 0.5 * Math.log(2)) < 1e-15);
   for (const tensor of [prob, iou, groups, r.quality, r.rank, r.weight, r.target]) tensor.dispose();
 });
@@ -284,8 +284,8 @@ test('sd-align: saturated logits (±30, ±100) give finite losses and gradients;
     const r = ops.alignLoss(x, tg, p, null, { kind: 'sd-align' });
     const g = values(r.gradLogits!);
     const h = 1e-6;
-    const fd = grid.map((v, i) => (f(v + h, tv[i], positive) - f(v - h, tv[i], positive)) / (2 * h));
-    const want = grid.reduce((acc, v, i) => acc + f(v, tv[i], positive), 0);
+    const fd = grid.map((v, i) => (f(v + h, tv[i]!, positive) - f(v - h, tv[i]!, positive)) / (2 * h));
+    const want = grid.reduce((acc, v, i) => acc + f(v, tv[i]!, positive), 0);
     t.true(Math.abs(r.loss - want) <= 1e-12 * Math.max(1, want), `${positive ? 'positive' : 'negative'}: ${r.loss} vs ${want}`);
     t.true(maxRel(g, fd, 1e-6) < 1e-6, `${positive ? 'positive' : 'negative'}: gradient vs finite differences ${maxRel(g, fd, 1e-6)}`);
     for (const tensor of [x, tg, p, r.gradLogits]) tensor?.dispose();
@@ -303,7 +303,7 @@ test('sd-align: SD-T6, without the |t − s|^γ factor and with k = 1 it is IA-B
   const tSd = values(sd.target);
   const tIa = values(ia.target);
   const iaBce = (i: number, target: number): number => {
-    const x = floats([logitOf(s[i])], [1], 'float64');
+    const x = floats([logitOf(s[i]!)], [1], 'float64');
     const tg = floats([target], [1], 'float64');
     const p = mask([1], [1]);
     const loss = ops.alignLoss(x, tg, p, null, { kind: 'ia-bce', grad: false }).loss;
@@ -312,17 +312,17 @@ test('sd-align: SD-T6, without the |t − s|^γ factor and with k = 1 it is IA-B
   };
   for (let i = 0; i < 5; i++) {
     // γ = 0 removes the factor on positives (|t − s|^0 = 1).
-    const noFactor = sdAlignLoss([s[i]], [tSd[i]], true, { gamma: 0 });
+    const noFactor = sdAlignLoss([s[i]!], [tSd[i]!], true, { gamma: 0 });
     const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-13 * Math.max(1, Math.abs(b));
-    t.true(close(noFactor, iaBce(i, tSd[i])), `entry ${i}: equals IA-BCE with the same target`);
-    if (tSd[i] < 0.01) {
+    t.true(close(noFactor, iaBce(i, tSd[i]!)), `entry ${i}: equals IA-BCE with the same target`);
+    if (tSd[i]! < 0.01) {
       t.is(tIa[i], 0.01);
-      t.false(close(noFactor, iaBce(i, tIa[i])), `entry ${i}: the clamp is the difference`);
+      t.false(close(noFactor, iaBce(i, tIa[i]!)), `entry ${i}: the clamp is the difference`);
     } else {
-      t.true(close(noFactor, iaBce(i, tIa[i])), `entry ${i}: equals IA-BCE with its own target`);
+      t.true(close(noFactor, iaBce(i, tIa[i]!)), `entry ${i}: equals IA-BCE with its own target`);
     }
   }
-  t.true(tSd[4] < 0.01, 'a clamped entry is covered');
+  t.true(tSd[4]! < 0.01, 'a clamped entry is covered');
   // Negatives: the same s^γ·BCE(s, 0).
   const neg = sdAlignLoss(s, tSd, false);
   const x = floats(s.map(logitOf), [5], 'float64');

@@ -31,7 +31,7 @@ const settle = async (fn) => { try { await fn(); return 'ok'; } catch (e) { retu
 
 function shared<T extends Float32Array | Float64Array | Uint8Array>(Kind: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, values: ArrayLike<number>): T {
   const out = new Kind(new SharedArrayBuffer(values.length * Kind.BYTES_PER_ELEMENT));
-  for (let i = 0; i < values.length; i++) out[i] = values[i];
+  for (let i = 0; i < values.length; i++) out[i] = values[i]!;
   return out;
 }
 

@@ -29,7 +29,7 @@ test('a bit flipped in the weights is a CheckpointError naming the file and the 
   for (let i = 0; i < 14; i++) {
     const damaged = Buffer.from(clean);
     const at = Math.floor(clean.length * (0.1 + (0.8 * i) / 13));
-    damaged[at] ^= 1 << i % 8;
+    damaged[at]! ^= 1 << i % 8;
     const bad = path.join(tmp, `flip-${i}.adetr`);
     fs.writeFileSync(bad, damaged);
     const err = await t.throwsAsync(AlignDetr.load(bad));
@@ -54,7 +54,7 @@ test('a training checkpoint with a flipped weight bit is refused by Trainer.resu
   const resumed = await Trainer.resume(file);
   t.is(resumed.stepCount, 0);
   const at = Math.floor(bytes.length * 0.5);
-  bytes[at] ^= 0x10;
+  bytes[at]! ^= 0x10;
   const bad = path.join(tmp, 'train-flip.ckpt');
   fs.writeFileSync(bad, bytes);
   await t.throwsAsync(Trainer.resume(bad), { instanceOf: CheckpointError });

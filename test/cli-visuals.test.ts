@@ -41,7 +41,7 @@ async function decodePng(file: string | Buffer): Promise<{ data: Buffer; width: 
 
 const pixelOf = (img: { data: Uint8Array | Buffer; width: number }, x: number, y: number) => {
   const o = 3 * (y * img.width + x);
-  return [img.data[o], img.data[o + 1], img.data[o + 2]];
+  return [img.data[o]!, img.data[o + 1]!, img.data[o + 2]!];
 };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-visuals-'));
@@ -117,7 +117,7 @@ test('TTY: one line redrawn with \\r, throttled, with the closed-form ETA of a c
   t.true(stream.chunks.length <= 20_000 / 100 + 1, `${stream.chunks.length} redraws`);
   t.true(stream.chunks.length >= 150);
   t.false(stream.text.includes('\n'));
-  const last = stream.chunks[stream.chunks.length - 1];
+  const last = stream.chunks[stream.chunks.length - 1]!;
   t.true(last.startsWith('\r\x1b[2K'));
   t.regex(last, /^\r\x1b\[2K(train) [█░]{24} +(\d+\.\d)% (\d+)\/1000 loss=2 elapsed (\S+) eta (\S+)$/);
   const [, , pct, done, elapsed, eta] = /^\r\x1b\[2K(train) [█░]{24} +(\d+\.\d)% (\d+)\/1000 loss=2 elapsed (\S+) eta (\S+)$/.exec(last)!;
@@ -131,7 +131,7 @@ test('TTY: one line redrawn with \\r, throttled, with the closed-form ETA of a c
   stream.chunks = [];
   p.log('epoch 1/2: mean loss 2.0000');
   t.is(stream.chunks[0], '\r\x1b[2Kepoch 1/2: mean loss 2.0000\n');
-  t.regex(stream.chunks[1], /^\r\x1b\[2Ktrain /);
+  t.regex(stream.chunks[1]!, /^\r\x1b\[2Ktrain /);
   stream.chunks = [];
   clock.set(500 * stepMs + 1);
   p.finish();
@@ -163,7 +163,7 @@ test('TTY: the line is cut to the terminal width so it never wraps', (t) => {
   const stream = new FakeStream(true, 40);
   const p = new ProgressReporter({ stream, total: 10, label: 'train', now: () => 0 });
   p.update(3, { loss: 1.25, lr: 1e-4, epoch: 2 });
-  t.is([...stream.chunks[0].replace('\r\x1b[2K', '')].length, 39);
+  t.is([...stream.chunks[0]!.replace('\r\x1b[2K', '')].length, 39);
 });
 
 
@@ -176,7 +176,7 @@ const history: TrainingPoint[] = [
   { epoch: 4, loss: 0.9, ap: 0.31, ap50: 0.55 },
 ];
 
-const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
 
 /** Pixels of `img` in [x0, x1) × [y0, y1) for which `pred` holds. */
 function countPixels(img: { data: Uint8Array | Buffer; width: number }, x0: number, y0: number, x1: number, y1: number, pred: (p: number[]) => boolean): number {
@@ -260,12 +260,12 @@ test('plot: one epoch, no evaluation yet, constant series and an empty history d
     }
   }
   // A constant series sits strictly inside its axis, not on an edge.
-  const c = plotLayout(cases[1]).loss;
+  const c = plotLayout(cases[1]!).loss;
   t.true(c.yDomain[0] < 3 && c.yDomain[1] > 3);
   // An all-zero AP gets the [0, 1] axis.
-  t.deepEqual(plotLayout(cases[2]).ap.yDomain, [0, 1]);
+  t.deepEqual(plotLayout(cases[2]!).ap.yDomain, [0, 1]);
   const file = path.join(tmp, 'one.png');
-  await writeTrainingPlot(file, cases[0], { width: 640, height: 320 });
+  await writeTrainingPlot(file, cases[0]!, { width: 640, height: 320 });
   const png = await decodePng(file);
   t.deepEqual([png.width, png.height], [640, 320]);
 });
@@ -328,13 +328,13 @@ test('draw: a box has its category colour exactly on its outline, the image else
   const png = await decodePng(file);
   t.deepEqual([png.width, png.height, png.channels], [96, 64, 3]);
   const color = [...categoryColor(7, categories)];
-  t.deepEqual(color, [...CATEGORY_PALETTE[1]]);
+  t.deepEqual(color, [...CATEGORY_PALETTE[1]!]);
 
   const drawing = detectionsDrawing(96, 64, [det, faint], categories, { scoreThreshold: 0.3 });
   t.is(drawing.lineWidth, 2);
   t.is(drawing.boxes.length, 1, 'the detection below the threshold is not drawn');
   t.is(drawing.labels.length, 1);
-  const { rect, text } = drawing.labels[0];
+  const { rect, text } = drawing.labels[0]!;
   t.is(text, 'cell 0.87');
   t.deepEqual([rect.x, rect.y + rect.height], [10, 30], 'the label sits on the box, left-aligned');
   // The box covers x in [10, 40), y in [30, 50). Everything but its outline and the label is untouched.
@@ -347,7 +347,7 @@ test('draw: a box has its category colour exactly on its outline, the image else
     }
   }
   // The band has the category colour at its corners and white or black text in between.
-  for (const [x, y] of [[rect.x, rect.y], [rect.x + rect.width - 1, rect.y + rect.height - 1]]) t.deepEqual(pixelOf(png, x, y), color);
+  for (const [x, y] of [[rect.x, rect.y], [rect.x + rect.width - 1, rect.y + rect.height - 1]] as const) t.deepEqual(pixelOf(png, x, y), color);
   const textInk = countPixels(png, rect.x, rect.y, rect.x + rect.width, rect.y + rect.height, (p) => dist(p, [255, 255, 255]) < 60 || dist(p, [0, 0, 0]) < 60);
   t.true(textInk > 15, `text ink ${textInk}`);
 });
@@ -374,12 +374,12 @@ function checkLayout(t: import('ava').ExecutionContext, requests: LabelRequest[]
   const placed = rects.filter((r): r is LabelRect => r !== null);
   for (const [i, r] of rects.entries()) {
     if (!r) continue;
-    const [x0, y0, x1, y1] = requests[i].box;
+    const [x0, y0, x1, y1] = requests[i]!.box;
     t.true(r.x >= 0 && r.y >= 0 && r.x + r.width <= W && r.y + r.height <= H, `label ${i} inside the image`);
-    t.is(r.width, Math.min(Math.ceil(requests[i].width), W));
+    t.is(r.width, Math.min(Math.ceil(requests[i]!.width), W));
     t.true(r.x + r.width >= x0 && r.x <= x1 && r.y + r.height >= y0 - 3 * r.height && r.y <= y1 + 3 * r.height, `label ${i} near its box`);
   }
-  for (let i = 0; i < placed.length; i++) for (let j = i + 1; j < placed.length; j++) t.false(overlaps(placed[i], placed[j]), `labels ${i} and ${j}`);
+  for (let i = 0; i < placed.length; i++) for (let j = i + 1; j < placed.length; j++) t.false(overlaps(placed[i]!, placed[j]!), `labels ${i} and ${j}`);
 }
 
 test('layoutLabels: above the box, then inside or below on collision, clamped into the image, never overlapping', (t) => {
@@ -425,7 +425,7 @@ test('draw: crowded boxes get disjoint labels, and the text stays on its backgro
   t.true(drawing.labels.length >= 6, `${drawing.labels.length} labels`);
   t.true(drawing.labels.some((l) => l.text.startsWith('a-very') && l.text.includes('… ')), 'a long name is shortened');
   const rects = drawing.labels.map((l) => l.rect);
-  for (let i = 0; i < rects.length; i++) for (let j = i + 1; j < rects.length; j++) t.false(overlaps(rects[i], rects[j]), `labels ${i}, ${j}`);
+  for (let i = 0; i < rects.length; i++) for (let j = i + 1; j < rects.length; j++) t.false(overlaps(rects[i]!, rects[j]!), `labels ${i}, ${j}`);
   const png = await decodePng(await renderDetections(filled(W, H, 128), dets, cats));
   // Outside the label bands every pixel is the image's grey or exactly a box colour: no text spills out.
   const boxColors = drawing.boxes.map((b) => b.color.join());
@@ -459,7 +459,7 @@ test('draw: category names with markup characters are escaped and render', async
   t.false(svg.includes('\u0001'));
   const png = await decodePng(await renderDetections(filled(160, 90, 128), dets, cats));
   t.deepEqual([png.width, png.height], [160, 90]);
-  const label = detectionsDrawing(160, 90, dets, cats).labels[0];
+  const label = detectionsDrawing(160, 90, dets, cats).labels[0]!;
   const r = label.rect;
   t.true(countPixels(png, r.x, r.y, r.x + r.width, r.y + r.height, (p) => dist(p, label.color) < 60) > 10, 'the escaped name is drawn');
 });
@@ -470,15 +470,15 @@ test('draw: label size follows the image size; long text is shortened to fit', (
   t.is(labelFontSize(1920, 1080), 36);
   t.is(labelFontSize(8000, 6000), 48);
   const big = detectionsDrawing(1280, 960, [{ bbox: [100, 200, 300, 300], score: 0.5, categoryId: 7 }], categories);
-  t.true(big.labels[0].rect.height >= 32 && big.lineWidth >= 3, `label ${JSON.stringify(big.labels[0].rect)}, line ${big.lineWidth}`);
+  t.true(big.labels[0]!.rect.height >= 32 && big.lineWidth >= 3, `label ${JSON.stringify(big.labels[0]!.rect)}, line ${big.lineWidth}`);
   t.true(textWidth('WWW', 10) > textWidth('iii', 10));
   const cut = fitText('abcdefghijklmnopqrstuvwxyz', 10, 60);
   t.true(cut.endsWith('…') && textWidth(cut, 10) <= 60 && cut.length > 3, cut);
   t.is(fitText('short', 10, 100), 'short');
   // Even a name too long for the image leaves the score visible, inside the image.
   const narrow = detectionsDrawing(60, 40, [{ bbox: [5, 20, 20, 10], score: 0.42, categoryId: 1 }], [{ id: 1, name: 'x'.repeat(80) }], { fontSize: 11 });
-  t.true(narrow.labels[0].text.endsWith(' 0.42') || narrow.labels[0].text === '0.42');
-  t.true(narrow.labels[0].rect.x + narrow.labels[0].rect.width <= 60);
+  t.true(narrow.labels[0]!.text.endsWith(' 0.42') || narrow.labels[0]!.text === '0.42');
+  t.true(narrow.labels[0]!.rect.x + narrow.labels[0]!.rect.width <= 60);
 });
 
 test('toCocoResults: COCO result objects', (t) => {

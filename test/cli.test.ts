@@ -75,8 +75,8 @@ const dataset = (async () => {
     await sharp(Buffer.from(s.image.data), { raw: { width: s.image.width, height: s.image.height, channels: 3 } }).png().toFile(path.join(IMAGES, file));
     images.push({ id: i + 1, file_name: file, width: s.image.width, height: s.image.height });
     for (let k = 0; k < s.labels.length; k++) {
-      const [x1, y1, x2, y2] = s.boxes.subarray(4 * k, 4 * k + 4);
-      annotations.push({ id: annId++, image_id: i + 1, category_id: s.labels[k], bbox: [x1, y1, x2 - x1, y2 - y1] });
+      const [x1, y1, x2, y2] = Array.from(s.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number];
+      annotations.push({ id: annId++, image_id: i + 1, category_id: s.labels[k]!, bbox: [x1, y1, x2 - x1, y2 - y1] });
     }
   }
   const json = { images, annotations, categories: synth.categories.map((c) => ({ id: c.id, name: c.name })) };
@@ -233,7 +233,7 @@ test.serial('a run shorter than one epoch plots its per-step loss', async (t) =>
   const rows: number[] = [];
   for (let y = layout.loss.top; y < layout.loss.bottom; y++) if (px(column, y) === PLOT_COLORS.stepLoss.join()) rows.push(y);
   t.true(rows.length >= 3, 'the step marker is drawn');
-  t.true(Math.abs((rows[0] + rows[rows.length - 1]) / 2 - layout.loss.yToPixel(loss)) < 2, `marker rows ${rows}`);
+  t.true(Math.abs((rows[0]! + rows[rows.length - 1]!) / 2 - layout.loss.yToPixel(loss)) < 2, `marker rows ${rows}`);
   // Planned stops (--max-steps, --max-minutes) still evaluate: the last line is the stats.
   t.deepEqual(Object.keys(JSON.parse(lastLine(r.stdout))).slice(0, 3), ['AP', 'AP50', 'AP75']);
 });
@@ -264,7 +264,7 @@ test.serial('resume remembers the dataset; differing flags win with a note; an o
   t.is(other.code, 0, other.stderr);
   const notes = other.stderr.split('\n').filter((l) => l.includes('note:'));
   t.is(notes.length, 1, other.stderr);
-  t.regex(notes[0], /training on the data flags given \(--coco \S*ann-copy\.json --images \S+\), not the checkpoint's \(--coco \S*ann\.json /);
+  t.regex(notes[0]!, /training on the data flags given \(--coco \S*ann-copy\.json --images \S+\), not the checkpoint's \(--coco \S*ann\.json /);
   t.regex(other.stdout, /align-detr train: COCO \S*ann-copy\.json/);
   const after = await Trainer.resume(path.join(resumeOut, 'last.adetr'));
   t.is((after.runInfo as { data: { coco: string } }).data.coco, path.join(tmp, 'data', 'ann-copy.json'), 'the checkpoint now remembers the new flags');
@@ -318,8 +318,8 @@ test.serial('predict skips an unreadable image, names it, and writes the rest; f
   t.is(r.code, 0, r.stderr);
   const skipped = r.stderr.split('\n').filter((l) => l.startsWith('align-detr: skipping'));
   t.is(skipped.length, 2, r.stderr);
-  t.regex(skipped[0], /^align-detr: skipping garbage\.jpg: \S/);
-  t.regex(skipped[1], /^align-detr: skipping missing\.png: .*missing/i);
+  t.regex(skipped[0]!, /^align-detr: skipping garbage\.jpg: \S/);
+  t.regex(skipped[1]!, /^align-detr: skipping missing\.png: .*missing/i);
   t.notRegex(r.stderr, /images\[0\]/);
   t.true(fs.existsSync(path.join(tmp, 'preds', 'img0.png')));
   t.true(fs.existsSync(path.join(tmp, 'preds', 'img1.png')));
@@ -354,8 +354,8 @@ test.serial("--seed is the weight seed: the trained weights are one step from cr
   let maxFrom43 = 0, farFrom42 = 0, total = 0;
   trained.forEach((w, i) => {
     for (let k = 0; k < w.length; k++) {
-      maxFrom43 = Math.max(maxFrom43, Math.abs(w[k] - init43[i][k]));
-      if (Math.abs(w[k] - init42[i][k]) > bound) farFrom42++;
+      maxFrom43 = Math.max(maxFrom43, Math.abs(w[k]! - init43[i]![k]!));
+      if (Math.abs(w[k]! - init42[i]![k]!) > bound) farFrom42++;
     }
     total += w.length;
   });

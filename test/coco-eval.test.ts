@@ -34,14 +34,14 @@ function precisionSumOverRecall(r: CocoEvalResult): Float64Array {
   const K = r.catIds.length, R = 101, inner = K * 12;
   const out = new Float64Array(10 * inner);
   for (let t = 0; t < 10; t++) for (let q = 0; q < R; q++) for (let i = 0; i < inner; i++) {
-    out[t * inner + i] += r.precision[(t * R + q) * inner + i];
+    out[t * inner + i]! += r.precision[(t * R + q) * inner + i]!;
   }
   return out;
 }
 
 test('fixtures cover the required cases', (t) => {
   t.true(fixtureNames.length >= 6, fixtureNames.join(', '));
-  const { expected } = load(fixtureNames[0]);
+  const { expected } = load(fixtureNames[0]!);
   t.deepEqual(Array.from(IOU_THRESHOLDS), expected.iouThrs, 'iouThrs bit-identical to np.linspace');
   t.deepEqual(Array.from(RECALL_THRESHOLDS), expected.recThrs, 'recThrs bit-identical to np.linspace');
   t.true(IOU_THRESHOLDS.includes(0.8999999999999999));
@@ -74,10 +74,10 @@ test('radix score sort is the stable descending order (numpy mergesort of -score
   for (let trial = 0; trial < 300; trial++) {
     const n = 1 + Math.floor(rand() * 400), base = Math.floor(rand() * 4);
     const score = Float64Array.from({ length: base + n }, () =>
-      rand() < 0.5 ? pool[Math.floor(rand() * pool.length)] : (rand() - 0.3) * 10 ** Math.floor(rand() * 12 - 6));
+      rand() < 0.5 ? pool[Math.floor(rand() * pool.length)]! : (rand() - 0.3) * 10 ** Math.floor(rand() * 12 - 6));
     const perm = new Int32Array(n + 2);
     sorter.sortByScoreDesc(score, base, n, perm);
-    const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[base + b] - score[base + a] || a - b);
+    const expected = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[base + b]! - score[base + a]! || a - b);
     t.deepEqual(Array.from(perm.subarray(0, n)), expected);
   }
 });
@@ -139,7 +139,7 @@ test('CocoEvaluator batch by batch (objects and columns) equals one shot', async
 
 test('malformed input: errors name the argument', async (t) => {
   const { gt, dt } = load('integer-boxes');
-  const det = dt[0];
+  const det = dt[0]!;
   const ev = new CocoEvaluator(gt);
   const bad: [unknown, RegExp][] = [
     [[{ ...det, bbox: [1, 2, 3] }], /^detections\[0\]\.bbox: expected \[x, y, width, height\]/],
@@ -166,7 +166,7 @@ test('malformed input: errors name the argument', async (t) => {
     [{ ...gt, images: undefined }, /^groundTruth\.images: expected an array/],
     [{ ...gt, annotations: [{ ...gt.annotations[0], image_id: 4242 }] }, /^groundTruth\.annotations\[0\]\.image_id: 4242 is not the id of an entry of groundTruth\.images/],
     [{ ...gt, annotations: [{ ...gt.annotations[0], category_id: 4242 }] }, /^groundTruth\.annotations\[0\]\.category_id: 4242/],
-    [{ ...gt, annotations: [gt.annotations[0], { ...gt.annotations[1], id: gt.annotations[0].id }] }, /^groundTruth\.annotations\[1\]\.id: .* is used by another annotation/],
+    [{ ...gt, annotations: [gt.annotations[0], { ...gt.annotations[1], id: gt.annotations[0]!.id }] }, /^groundTruth\.annotations\[1\]\.id: .* is used by another annotation/],
     [{ ...gt, annotations: [{ ...gt.annotations[0], iscrowd: 2 }] }, /^groundTruth\.annotations\[0\]\.iscrowd: expected 0, 1 or a boolean/],
     [{ ...gt, annotations: [{ ...gt.annotations[0], area: '12' }] }, /^groundTruth\.annotations\[0\]\.area: expected a finite number, got a string/],
     [{ ...gt, categories: [{ name: 'x' }] }, /^groundTruth\.categories\[0\]\.id: expected a finite number/],
@@ -211,11 +211,11 @@ test('a large evaluation yields to the event loop', async (t) => {
     for (let g = 0; g < 7; g++) {
       const box = [rand() * 500, rand() * 400, 10 + rand() * 150, 10 + rand() * 150];
       const category_id = 1 + Math.floor(rand() * 80);
-      annotations.push({ id: annotations.length + 1, image_id: img.id, category_id, bbox: box, area: box[2] * box[3], iscrowd: 0 });
+      annotations.push({ id: annotations.length + 1, image_id: img.id, category_id, bbox: box, area: box[2]! * box[3]!, iscrowd: 0 });
     }
     for (let d = 0; d < 100; d++) {
-      const a = annotations[annotations.length - 1 - (d % 7)];
-      const [x, y, w, h] = a.bbox;
+      const a = annotations[annotations.length - 1 - (d % 7)]!;
+      const [x, y, w, h] = a.bbox as [number, number, number, number];
       dets.push({ image_id: img.id, category_id: d < 50 ? a.category_id : 1 + Math.floor(rand() * 80), bbox: [x + rand() * 5, y + rand() * 5, w, h], score: rand() });
     }
   }
@@ -257,10 +257,10 @@ test('bestRegressedRecall: hand-computed case', (t) => {
 
 function naiveIou(p: number[], g: number[]): number {
   // independent formulation via overlap lengths on each axis
-  const ox = Math.max(0, Math.min(p[2], g[2]) - Math.max(p[0], g[0]));
-  const oy = Math.max(0, Math.min(p[3], g[3]) - Math.max(p[1], g[1]));
+  const ox = Math.max(0, Math.min(p[2]!, g[2]!) - Math.max(p[0]!, g[0]!));
+  const oy = Math.max(0, Math.min(p[3]!, g[3]!) - Math.max(p[1]!, g[1]!));
   const inter = ox * oy;
-  const u = (p[2] - p[0]) * (p[3] - p[1]) + (g[2] - g[0]) * (g[3] - g[1]) - inter;
+  const u = (p[2]! - p[0]!) * (p[3]! - p[1]!) + (g[2]! - g[0]!) * (g[3]! - g[1]!) - inter;
   return inter > 0 ? inter / u : 0;
 }
 
@@ -286,13 +286,13 @@ test('bestRegressedRecall equals brute force (sorting), in every box format', (t
       const best = Math.max(...iousG);
       if (best <= 0) continue;
       const q = iousG.indexOf(best);
-      ns.forEach((n, i) => { if (byConfidence.slice(0, n).includes(q)) bruteHits[i]++; });
+      ns.forEach((n, i) => { if (byConfidence.slice(0, n).includes(q)) bruteHits[i]!++; });
     }
   }
   const r = bestRegressedRecall(samples, ns);
   t.is(r.total, bruteTotal);
   t.deepEqual(r.hits, bruteHits);
-  t.true(r.hits[0] < r.hits[3], 'non-trivial data');
+  t.true(r.hits[0]! < r.hits[3]!, 'non-trivial data');
   const asXywh = samples.map((s) => ({ ...s, boxes: toXywh(s.boxes), gtBoxes: toXywh(s.gtBoxes) }));
   const asCxcywh = samples.map((s) => ({ ...s, boxes: toCxcywh(s.boxes), gtBoxes: toCxcywh(s.gtBoxes) }));
   t.deepEqual(bestRegressedRecall(asXywh, ns, { boxFormat: 'xywh' }).hits, bruteHits);
@@ -301,14 +301,14 @@ test('bestRegressedRecall equals brute force (sorting), in every box format', (t
 
 function toXywh(b: ArrayLike<number>): number[] {
   const out: number[] = [];
-  for (let i = 0; i < b.length; i += 4) out.push(b[i], b[i + 1], b[i + 2] - b[i], b[i + 3] - b[i + 1]);
+  for (let i = 0; i < b.length; i += 4) out.push(b[i]!, b[i + 1]!, b[i + 2]! - b[i]!, b[i + 3]! - b[i + 1]!);
   return out;
 }
 function toCxcywh(b: ArrayLike<number>): number[] {
   const out: number[] = [];
   for (let i = 0; i < b.length; i += 4) {
-    const w = b[i + 2] - b[i], h = b[i + 3] - b[i + 1];
-    out.push(b[i] + w / 2, b[i + 1] + h / 2, w, h);
+    const w = b[i + 2]! - b[i]!, h = b[i + 3]! - b[i + 1]!;
+    out.push(b[i]! + w / 2, b[i + 1]! + h / 2, w, h);
   }
   return out;
 }
@@ -363,7 +363,7 @@ test('matchingInstability equals brute force on random one-to-one and one-to-man
         m.queryIndices.forEach((q, j) => { out[q] = m.gtIndices[j]; });
         return out;
       };
-      const a = v(layers[l - 1]), b = v(layers[l]);
+      const a = v(layers[l - 1]!), b = v(layers[l]!);
       for (let q = 0; q < Q; q++) if (a[q] !== b[q]) changed[l - 1]++;
       for (let g = 0; g < G; g++) {
         const setA = a.map((x, q) => (x === g ? q : -1)).filter((q) => q >= 0).join();
@@ -382,7 +382,7 @@ test('matchingInstability equals brute force on random one-to-one and one-to-man
 function shuffle<T>(a: T[], rand: () => number): T[] {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
+    [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
 }

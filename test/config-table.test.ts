@@ -35,7 +35,7 @@ function modelConfigMembers(): { name: string; type: string; doc: string }[] {
   const members: { name: string; type: string; doc: string }[] = [];
   for (const m of body.matchAll(/(?:\/\*\*([\s\S]*?)\*\/\s*)?^\s*(\w+)\??\s*:\s*([^;]+);/gm)) {
     const doc = (m[1] ?? '').split('\n').map((line) => line.replace(/^\s*\*?\s?/, '')).join(' ').replace(/\s+/g, ' ').trim();
-    members.push({ name: m[2], type: m[3].trim(), doc });
+    members.push({ name: m[2]!, type: m[3]!.trim(), doc });
   }
   return members;
 }
@@ -76,7 +76,7 @@ test('lib/model.ts ModelConfig declares the table fields in order, typed by kind
   const members = modelConfigMembers();
   t.deepEqual(members.map((m) => m.name), fields.map((f) => f.name));
   for (const [i, f] of fields.entries()) {
-    const { type } = members[i];
+    const { type } = members[i]!;
     if (f.kind === 'integer' || f.kind === 'number') t.is(type, 'number', f.name);
     else if (f.kind === 'boolean') t.is(type, 'boolean', f.name);
     else t.is(type, f.choices!.map((c) => `'${c}'`).join(' | '), f.name);
@@ -86,7 +86,7 @@ test('lib/model.ts ModelConfig declares the table fields in order, typed by kind
 test("each ModelConfig field's doc states the table's range (or choices)", (t) => {
   const members = modelConfigMembers();
   for (const [i, f] of fields.entries()) {
-    const { doc } = members[i];
+    const { doc } = members[i]!;
     t.true(doc.length > 0, `${f.name}: no doc comment`);
     if (f.kind === 'integer' || f.kind === 'number') {
       // "in [8, 4096]", or the values listed ("18, 34, 50 or 101", "only 4"): both bounds appear.

@@ -2,12 +2,12 @@
 // the DataLoader: order, once-per-epoch coverage, prefetching, seeds, sharding, errors.
 import test from 'ava';
 import {
-  collate, DataLoader, datasets, pixelNormalization, type BatchInput, type Dataset, type LoadedSample,
+  collate, DataLoader, datasets, pixelNormalization, type BatchInput, type BatchTarget, type Dataset, type LoadedSample,
 } from '../lib/data/index';
 
 // The recipe's ImageNet statistics (0..255 scale), written out here as the independent answer.
-const PIXEL_MEAN = [123.675, 116.28, 103.53];
-const PIXEL_STD = [58.395, 57.12, 57.375];
+const PIXEL_MEAN = [123.675, 116.28, 103.53] as const;
+const PIXEL_STD = [58.395, 57.12, 57.375] as const;
 
 const input = (id: number, w: number, h: number, fill: (x: number, y: number, c: number) => number,
   boxes: number[] = [], labels: number[] = []): BatchInput => {
@@ -21,13 +21,13 @@ test('collate: normalise with the §A.1 mean/std, zero-pad bottom-right, mask 1 
   const b = input(11, 2, 4, () => 255);
   const batch = collate([a, b]);
   t.deepEqual(batch.shape, [2, 3, 4, 3]);
-  const at = (bi: number, c: number, y: number, x: number) => batch.images[((bi * 3 + c) * 4 + y) * 3 + x];
+  const at = (bi: number, c: number, y: number, x: number) => batch.images[((bi * 3 + c) * 4 + y) * 3 + x]!;
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < 4; y++) {
       for (let x = 0; x < 3; x++) {
         const inA = y < 2 && x < 3, inB = y < 4 && x < 2;
-        const expA = inA ? (10 * x + y + 100 * c - PIXEL_MEAN[c]) / PIXEL_STD[c] : 0;
-        const expB = inB ? (255 - PIXEL_MEAN[c]) / PIXEL_STD[c] : 0;
+        const expA = inA ? (10 * x + y + 100 * c - PIXEL_MEAN[c]!) / PIXEL_STD[c]! : 0;
+        const expB = inB ? (255 - PIXEL_MEAN[c]!) / PIXEL_STD[c]! : 0;
         t.true(Math.abs(at(0, c, y, x) - expA) < 1e-5, `a c${c} y${y} x${x}`);
         t.true(Math.abs(at(1, c, y, x) - expB) < 1e-5, `b c${c} y${y} x${x}`);
         if (c === 0) {
@@ -49,7 +49,7 @@ test('collate: targets are cxcywh over the unpadded size, labels mapped to class
   const a = input(1, 100, 50, () => 0, [10, 5, 30, 45, 0, 0, 100, 50], [7, 3]);
   const b = input(2, 40, 80, () => 0);
   const batch = collate([a, b], { classIndex: new Map([[3, 0], [7, 1]]) });
-  const [ta, tb] = batch.targets;
+  const [ta, tb] = batch.targets as [BatchTarget, BatchTarget];
   t.deepEqual(Array.from(ta.boxes), Array.from(new Float32Array([0.2, 0.5, 0.2, 0.8, 0.5, 0.5, 1, 1])));
   t.deepEqual(Array.from(ta.labels), [1, 0]);
   t.deepEqual(Array.from(ta.categoryIds), [7, 3]);
@@ -98,7 +98,7 @@ test('DataLoader yields batches in order, every sample once per epoch, whatever 
     // The image pixel equals the index: the batch holds the right images in the right slots.
     batch.targets.forEach((tg, b) => {
       const v = (tg.id - PIXEL_MEAN[0]) / PIXEL_STD[0];
-      t.true(Math.abs(batch.images[b * 3 * batch.shape[2] * batch.shape[3]] - v) < 1e-5);
+      t.true(Math.abs(batch.images[b * 3 * batch.shape[2] * batch.shape[3]]! - v) < 1e-5);
     });
   }
   t.deepEqual(seen, [...Array(23).keys()]);
@@ -176,7 +176,7 @@ test('DataLoader: augmentation is seeded per sample; crowd boxes dropped; errors
     },
   };
   const [cb] = await (async () => { const r = []; for await (const b of new DataLoader(crowd, { batchSize: 1 })) r.push(b); return r; })();
-  t.deepEqual(Array.from(cb.targets[0].boxesXyxy), [1, 1, 3, 3]);
+  t.deepEqual(Array.from(cb!.targets[0]!.boxesXyxy), [1, 1, 3, 3]);
 
   const failing = new DataLoader(delayedDataset(12, { started: [], finished: [] }, 6), { batchSize: 4, prefetch: 2 });
   const got: number[] = [];

@@ -4,6 +4,7 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { datasets, type Dataset } from '../lib/data/index';
+import { boxAt } from './helpers/boxes';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const bccdRoot = process.env.ALIGN_DETR_BCCD ?? path.resolve(repoRoot, '..', 'shared', 'data', 'bccd');
@@ -35,8 +36,8 @@ test('train/val/test sizes match the split files and cover all 364 images once',
     const ds = await load(split);
     t.is(ds.length, ids.length, split);
     for (let i = 0; i < ds.length; i++) {
-      t.is(ds.annotation(i).name, ids[i]);
-      seen.add(ids[i]);
+      t.is(ds.annotation(i).name, ids[i]!);
+      seen.add(ids[i]!);
     }
     total += ds.length;
   }
@@ -62,7 +63,7 @@ test('three classes with shared ids; exactly the two zero-size boxes are dropped
       written += objectCount(a.name);
       t.is(a.boxes.length, 4 * a.labels.length);
       for (let k = 0; k < a.labels.length; k++) {
-        const [x1, y1, x2, y2] = a.boxes.subarray(4 * k, 4 * k + 4);
+        const [x1, y1, x2, y2] = boxAt(a.boxes, k);
         t.true(x2 > x1 && y2 > y1 && x1 >= 0 && y1 >= 0 && x2 <= a.width && y2 <= a.height, `${a.name} box ${k}`);
       }
     }
@@ -81,7 +82,7 @@ test('VOC corners are shifted from 1-based as detectron2 does: xmin - 1, ymin - 
   const xml = fs.readFileSync(path.join(vocDir, 'Annotations', `${a.name}.xml`), 'utf8');
   const first = /<bndbox>\s*<xmin>(\d+)<\/xmin>\s*<ymin>(\d+)<\/ymin>\s*<xmax>(\d+)<\/xmax>\s*<ymax>(\d+)<\/ymax>/.exec(xml);
   t.truthy(first);
-  const [x1, y1, x2, y2] = (first as RegExpExecArray).slice(1).map(Number);
+  const [x1, y1, x2, y2] = (first as RegExpExecArray).slice(1).map(Number) as [number, number, number, number];
   t.deepEqual(Array.from(a.boxes.subarray(0, 4)), [x1 - 1, y1 - 1, x2, y2]);
 });
 

@@ -115,11 +115,11 @@ test('COCO: invalid boxes are dropped or clipped, counted, with one warning for 
   t.is(ds.warnings.droppedBoxes, 4);
   t.is(ds.warnings.clippedBoxes, 1);
   t.is(ds.warnings.details.length, 5);
-  t.regex(ds.warnings.details[0], /a\.png annotations\[3\]: box \[5, 5, 5, 15\] has zero or negative size/);
-  t.regex(ds.warnings.details[2], /lies outside the 40x30 image/);
+  t.regex(ds.warnings.details[0]!, /a\.png annotations\[3\]: box \[5, 5, 5, 15\] has zero or negative size/);
+  t.regex(ds.warnings.details[2]!, /lies outside the 40x30 image/);
   const ours = warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'ALIGN_DETR_INVALID_BOXES');
   t.is(ours.length, 1, 'one warning per dataset, not one per box');
-  t.regex(ours[0].message, /dropped 4 invalid boxes, clipped 1 box/);
+  t.regex(ours[0]!.message, /dropped 4 invalid boxes, clipped 1 box/);
   t.deepEqual(Array.from(ds.annotation(0).boxes), [2, 3, 12, 15, 20, 0, 40, 30, 35, 25, 40, 30]);
 });
 
@@ -141,13 +141,13 @@ test('COCO: broken annotation files name the file and the reason', async (t) => 
     return j;
   };
   cases.push(
-    ['unknown category', mutate((j) => (j.annotations[0].category_id = 99)), /annotations\[0\]\.category_id 99 is not in categories/],
-    ['unknown image', mutate((j) => (j.annotations[1].image_id = 42)), /annotations\[1\]\.image_id 42 is not in images/],
-    ['short bbox', mutate((j) => (j.annotations[2].bbox = [1, 2, 3])), /annotations\[2\]\.bbox must be 4 numbers/],
+    ['unknown category', mutate((j) => (j.annotations[0]!.category_id = 99)), /annotations\[0\]\.category_id 99 is not in categories/],
+    ['unknown image', mutate((j) => (j.annotations[1]!.image_id = 42)), /annotations\[1\]\.image_id 42 is not in images/],
+    ['short bbox', mutate((j) => (j.annotations[2]!.bbox = [1, 2, 3])), /annotations\[2\]\.bbox must be 4 numbers/],
     ['no file_name', mutate((j) => delete (j.images[1] as Partial<CocoJson['images'][0]>).file_name), /images\[1\]\.file_name is missing/],
     ['no width', mutate((j) => delete (j.images[0] as Partial<CocoJson['images'][0]>).width), /images\[0\]\.width is missing/],
-    ['repeated image id', mutate((j) => (j.images[1].id = 7)), /images\[1\]\.id 7 is repeated/],
-    ['bad iscrowd', mutate((j) => (j.annotations[0].iscrowd = 2)), /iscrowd must be 0 or 1/],
+    ['repeated image id', mutate((j) => (j.images[1]!.id = 7)), /images\[1\]\.id 7 is repeated/],
+    ['bad iscrowd', mutate((j) => (j.annotations[0]!.iscrowd = 2)), /iscrowd must be 0 or 1/],
   );
   for (const [what, annotations, message] of cases) {
     const err = await t.throwsAsync(datasets.coco({ annotations: annotations as string, images: imagesDir }), { message }, what);

@@ -2,6 +2,7 @@
 // and its boxes are the exact bounds of the shapes it paints.
 import test from 'ava';
 import { datasets } from '../lib/data/index';
+import { boxAt } from './helpers/boxes';
 import { insideShape, pixelCoverage, type SyntheticShape } from '../lib/data/synthetic';
 
 type WithShapes = { shapes(i: number): readonly SyntheticShape[] };
@@ -31,14 +32,14 @@ test('images are varied: every class, small and large objects, overlaps, texture
     sizes.add(`${a.width}x${a.height}`);
     t.true(a.labels.length >= 1 && a.labels.length <= 6);
     for (let k = 0; k < a.labels.length; k++) {
-      classCounts.set(a.labels[k], (classCounts.get(a.labels[k]) ?? 0) + 1);
-      const [x1, y1, x2, y2] = a.boxes.subarray(4 * k, 4 * k + 4);
+      classCounts.set(a.labels[k]!, (classCounts.get(a.labels[k]!) ?? 0) + 1);
+      const [x1, y1, x2, y2] = boxAt(a.boxes, k);
       t.true(x1 >= 0 && y1 >= 0 && x2 <= a.width && y2 <= a.height && x2 > x1 && y2 > y1);
       const rel = Math.sqrt((x2 - x1) * (y2 - y1)) / Math.min(a.width, a.height);
       if (rel < 0.15) small++;
       if (rel > 0.35) large++;
       for (let m = 0; m < k; m++) {
-        const [u1, v1, u2, v2] = a.boxes.subarray(4 * m, 4 * m + 4);
+        const [u1, v1, u2, v2] = boxAt(a.boxes, m);
         if (Math.min(x2, u2) > Math.max(x1, u1) && Math.min(y2, v2) > Math.max(y1, v1)) overlaps++;
       }
     }
@@ -50,7 +51,7 @@ test('images are varied: every class, small and large objects, overlaps, texture
   // Texture: the background is not flat (many distinct values in a corner patch).
   const img = (await ds.get(0)).image;
   const values = new Set<number>();
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) values.add(img.data[3 * (y * img.width + x)]);
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) values.add(img.data[3 * (y * img.width + x)]!);
   t.true(values.size > 8, `${values.size} distinct values in an 8x8 patch`);
 });
 
@@ -97,8 +98,8 @@ test('a shape that nothing covers is painted in its own colour inside its box', 
           if (pixelCoverage(s, x, y) < 1) continue;
           if (shapes.slice(k + 1).some((later) => pixelCoverage(later, x, y) > 0)) continue;
           for (let c = 0; c < 3; c++) {
-            const v = img.data[3 * (y * img.width + x) + c];
-            if (Math.abs(v - s.rgb[c]) > 0.04 * s.rgb[c] + 1) {
+            const v = img.data[3 * (y * img.width + x) + c]!;
+            if (Math.abs(v - s.rgb[c]!) > 0.04 * s.rgb[c]! + 1) {
               t.fail(`image ${i} shape ${k} pixel (${x}, ${y}) channel ${c}: ${v} vs ${s.rgb[c]}`);
               return;
             }

@@ -12,7 +12,7 @@ const scripted = (...values: number[]) => {
   let i = 0;
   return () => {
     if (i >= values.length) throw new Error('scripted rng exhausted');
-    return values[i++];
+    return values[i++]!;
   };
 };
 
@@ -28,7 +28,7 @@ function brightBounds(img: RgbImage, threshold = 127): number[] | null {
   let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
   for (let y = 0; y < img.height; y++) {
     for (let x = 0; x < img.width; x++) {
-      if (img.data[3 * (y * img.width + x)] > threshold) {
+      if (img.data[3 * (y * img.width + x)]! > threshold) {
         x1 = Math.min(x1, x); y1 = Math.min(y1, y); x2 = Math.max(x2, x + 1); y2 = Math.max(y2, y + 1);
       }
     }
@@ -113,7 +113,7 @@ test('resizeImage keeps a constant image constant and a box in place (to a pixel
   const out = await resizeImage(img, 96, 72); // x 1.5: the box becomes [24, 18, 60, 54]
   const b = brightBounds(out) as number[];
   const expected = [24, 18, 60, 54];
-  b.forEach((v, i) => t.true(Math.abs(v - expected[i]) <= 1, `edge ${i}: ${v} vs ${expected[i]}`));
+  b.forEach((v, i) => t.true(Math.abs(v - expected[i]!) <= 1, `edge ${i}: ${v} vs ${expected[i]}`));
 });
 
 const sample = (img: RgbImage, boxes: number[]): AugSample => ({

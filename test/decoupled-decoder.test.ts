@@ -89,7 +89,7 @@ test('a decoupled tiny model round-trips through save / load: same config, weigh
   const a = await model.predict(images, { maxDetections: 20 });
   const b = await loaded.predict(images, { maxDetections: 20 });
   t.is(a.length, 2);
-  t.true(a[0].length > 0);
+  t.true(a[0]!.length > 0);
   t.deepEqual(b, a);
   // The raw outputs as well: every decoder layer's logits and boxes.
   const data = new Float32Array(3 * 96 * 128).map((_, i) => Math.sin(i * 0.37));
@@ -99,8 +99,8 @@ test('a decoupled tiny model round-trips through save / load: same config, weigh
   const fb = await loaded.forward(x, sizes);
   t.is(fa.layers.length, model.config.decoderLayers);
   for (let l = 0; l < fa.layers.length; l++) {
-    t.deepEqual(fb.layers[l].logits.toTypedArray(), fa.layers[l].logits.toTypedArray(), `layer ${l} logits`);
-    t.deepEqual(fb.layers[l].boxes.toTypedArray(), fa.layers[l].boxes.toTypedArray(), `layer ${l} boxes`);
+    t.deepEqual(fb.layers[l]!.logits.toTypedArray(), fa.layers[l]!.logits.toTypedArray(), `layer ${l} logits`);
+    t.deepEqual(fb.layers[l]!.boxes.toTypedArray(), fa.layers[l]!.boxes.toTypedArray(), `layer ${l} boxes`);
   }
   // A decoupled checkpoint does not load as something else: the file carries the decoder kind.
   const dinoModel = await AlignDetr.create({ preset: 'tiny', numClasses: 3, seed: 7 });

@@ -27,22 +27,22 @@ const MEAN = [123.675, 116.28, 103.53];
 const STD = [58.395, 57.12, 57.375];
 function imagePixels(i: number): Uint8Array {
   let offset = 0;
-  for (let j = 0; j < i; ++j) offset += meta.images[j].width * meta.images[j].height * 3;
-  const { width, height } = meta.images[i];
+  for (let j = 0; j < i; ++j) offset += meta.images[j]!.width * meta.images[j]!.height * 3;
+  const { width, height } = meta.images[i]!;
   return pixelsBuf.subarray(offset, offset + width * height * 3);
 }
 function batch(indices: number[]): { images: Tensor; validSizes: Tensor } {
-  const hMax = Math.max(...indices.map((i) => meta.images[i].height));
-  const wMax = Math.max(...indices.map((i) => meta.images[i].width));
+  const hMax = Math.max(...indices.map((i) => meta.images[i]!.height));
+  const wMax = Math.max(...indices.map((i) => meta.images[i]!.width));
   const data = new Float32Array(indices.length * 3 * hMax * wMax);
   const sizes: bigint[] = [];
   indices.forEach((img, b) => {
-    const { width, height } = meta.images[img];
+    const { width, height } = meta.images[img]!;
     const px = imagePixels(img);
     for (let c = 0; c < 3; ++c)
       for (let y = 0; y < height; ++y)
         for (let x = 0; x < width; ++x)
-          data[((b * 3 + c) * hMax + y) * wMax + x] = (px[(y * width + x) * 3 + c] - MEAN[c]) / STD[c];
+          data[((b * 3 + c) * hMax + y) * wMax + x] = (px[(y * width + x) * 3 + c]! - MEAN[c]!) / STD[c]!;
     sizes.push(BigInt(height), BigInt(width));
   });
   return {
@@ -63,7 +63,7 @@ function worst(ours: Tensor, name: string): number {
   if (JSON.stringify(ours.shape) !== JSON.stringify(ref.shape)) return Infinity;
   const a = ours.toTypedArray() as Float32Array;
   let w = 0;
-  for (let i = 0; i < a.length; ++i) w = Math.max(w, Math.abs(a[i] - ref.data[i]) / Math.max(1, Math.abs(ref.data[i])));
+  for (let i = 0; i < a.length; ++i) w = Math.max(w, Math.abs(a[i]! - ref.data[i]!) / Math.max(1, Math.abs(ref.data[i]!)));
   return w;
 }
 

@@ -210,7 +210,7 @@ test('signal options are checked; a live signal changes nothing', async (t) => {
   t.is(model.config.numClasses, 3);
   await t.throwsAsync(model.predict(smallImage, { signal: 1 as never }), notSignal);
   const dets = await model.predict(smallImage, { maxDetections: 5, signal: live });
-  t.true(dets[0].length <= 5);
+  t.true(dets[0]!.length <= 5);
   // Other options are still checked by the native layer.
   await t.throwsAsync(model.predict(smallImage, { signal: live, scoreThreshold: 2 }), { instanceOf: RangeError, message: /^options.scoreThreshold: / });
   const file = path.join(tmp, 'live.adetr');

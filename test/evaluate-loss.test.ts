@@ -64,12 +64,12 @@ function bruteForceMin(cost: number[][], cols: number): number {
       for (let c = 0; c < cols; c++) {
         if (mask & (1 << c)) continue;
         const m = mask | (1 << c);
-        next[m] = Math.min(next[m], dp[mask] + row[c]);
+        next[m] = Math.min(next[m]!, dp[mask]! + row[c]!);
       }
     }
     dp = next;
   }
-  return dp[full - 1];
+  return dp[full - 1]!;
 }
 
 interface Prediction {
@@ -86,8 +86,8 @@ async function predictions(model: AlignDetr, batch: DetectionBatch): Promise<{ e
   const read = (p: { logits: Tensor; boxes: Tensor }): Prediction => ({
     logits: p.logits.toTypedArray() as Float32Array,
     boxes: p.boxes.toTypedArray() as Float32Array,
-    queries: p.logits.shape[1],
-    classes: p.logits.shape[2],
+    queries: p.logits.shape[1]!,
+    classes: p.logits.shape[2]!,
   });
   return { encoder: read(out.encoder), layers: out.layers.map(read) };
 }
@@ -106,31 +106,31 @@ function checkImage(
   t.is(new Set(im.queries).size, n, `${what}: no query matched twice`);
   for (let j = 0; j < G; j++) t.is(im.gts.filter((g) => g === j).length, k, `${what}: GT ${j} has ${k} copies`);
   for (let e = 1; e < n; e++) {
-    t.true(im.gts[e - 1] < im.gts[e] || (im.gts[e - 1] === im.gts[e] && im.queries[e - 1] < im.queries[e]), `${what}: grouped by GT`);
+    t.true(im.gts[e - 1]! < im.gts[e]! || (im.gts[e - 1] === im.gts[e] && im.queries[e - 1]! < im.queries[e]!), `${what}: grouped by GT`);
   }
   const box = (q: number): Box => {
     const o = (b * Q + q) * 4;
-    return [pred.boxes[o], pred.boxes[o + 1], pred.boxes[o + 2], pred.boxes[o + 3]];
+    return [pred.boxes[o]!, pred.boxes[o + 1]!, pred.boxes[o + 2]!, pred.boxes[o + 3]!];
   };
-  const gtBox = (j: number): Box => [target.boxes[4 * j], target.boxes[4 * j + 1], target.boxes[4 * j + 2], target.boxes[4 * j + 3]];
-  const logit = (q: number, j: number): number => pred.logits[(b * Q + q) * pred.classes + target.labels[j]];
+  const gtBox = (j: number): Box => [target.boxes[4 * j]!, target.boxes[4 * j + 1]!, target.boxes[4 * j + 2]!, target.boxes[4 * j + 3]!];
+  const logit = (q: number, j: number): number => pred.logits[(b * Q + q) * pred.classes + target.labels[j]!]!;
   // The optimum over all assignments of the k·G GT copies (copy c of GT j is column c·G + j).
   const cost = Array.from({ length: Q }, (_, q) => Array.from({ length: k * G }, (_, col) => pairCost(logit(q, col % G), box(q), gtBox(col % G))));
   const best = bruteForceMin(cost, k * G);
   let got = 0;
-  for (let e = 0; e < n; e++) got += cost[im.queries[e]][im.gts[e]];
+  for (let e = 0; e < n; e++) got += cost[im.queries[e]!]![im.gts[e]!]!;
   t.true(Math.abs(got - best) <= 1e-6 * (1 + Math.abs(best)), `${what}: matched cost ${got} vs brute force ${best}`);
   // Ranks by q = p^α·IoU^(1−α) descending within each GT, ties to the lower query; weights.
   for (let e = 0; e < n; e++) {
-    const q = (x: number): number => sigmoid(logit(im.queries[x], im.gts[x])) ** ALPHA * Math.max(0, iouGiou(box(im.queries[x]), gtBox(im.gts[x]))[0]) ** (1 - ALPHA);
+    const q = (x: number): number => sigmoid(logit(im.queries[x]!, im.gts[x]!)) ** ALPHA * Math.max(0, iouGiou(box(im.queries[x]!), gtBox(im.gts[x]!))[0]) ** (1 - ALPHA);
     let rank = 0;
     for (let f = 0; f < n; f++) {
       if (f === e || im.gts[f] !== im.gts[e]) continue;
-      if (q(f) > q(e) + 1e-6 || (Math.abs(q(f) - q(e)) <= 1e-6 && im.queries[f] < im.queries[e])) rank++;
+      if (q(f) > q(e) + 1e-6 || (Math.abs(q(f) - q(e)) <= 1e-6 && im.queries[f]! < im.queries[e]!)) rank++;
     }
     t.is(im.ranks[e], rank, `${what}: rank of query ${im.queries[e]}`);
     const w = primeWeights ? Math.exp(-rank / TAU) : 1;
-    t.true(Math.abs(im.primeWeights[e] - w) <= 1e-6, `${what}: prime weight ${im.primeWeights[e]} vs e^(−${rank}/τ) = ${w}`);
+    t.true(Math.abs(im.primeWeights[e]! - w) <= 1e-6, `${what}: prime weight ${im.primeWeights[e]} vs e^(−${rank}/τ) = ${w}`);
   }
 }
 
@@ -149,16 +149,16 @@ test('returnMatching: k copies per GT (one-to-one on the last layer), optimal ag
   const preds = await predictions(model, batch);
   t.true(batch.targets.some((x) => x.labels.length >= 2), 'a batch with several GTs in one image');
   for (const [o, m] of matching.entries()) {
-    const pred = o === 0 ? preds.encoder : preds.layers[o - 1];
+    const pred = o === 0 ? preds.encoder : preds.layers[o - 1]!;
     t.is(m.images.length, batch.targets.length);
-    m.images.forEach((im, b) => checkImage(t, `${m.output}${m.suffix} image ${b}`, im, pred, b, batch.targets[b], m.k, m.k > 1));
+    m.images.forEach((im, b) => checkImage(t, `${m.output}${m.suffix} image ${b}`, im, pred, b, batch.targets[b]!, m.k, m.k > 1));
   }
   // The last layer is one-to-one: every rank 0, every weight 1.
-  for (const im of matching[2].images) {
+  for (const im of matching[2]!.images) {
     t.true(im.ranks.every((r) => r === 0) && im.primeWeights.every((w) => w === 1));
   }
   // Intermediate outputs really use both weights 1 and e^(−1/τ).
-  const weights = new Set(matching[0].images.flatMap((im) => Array.from(im.primeWeights, (w) => w.toFixed(6))));
+  const weights = new Set(matching[0]!.images.flatMap((im) => Array.from(im.primeWeights, (w) => w.toFixed(6))));
   t.deepEqual([...weights].sort(), [Math.exp(-1 / TAU).toFixed(6), '1.000000']);
 });
 
@@ -188,7 +188,7 @@ test('denoising: the same seed gives identical losses, another seed others; the 
   for (const m of dn) {
     t.true(m.k >= 1);
     m.images.forEach((im, b) => {
-      const G = batch.targets[b].labels.length;
+      const G = batch.targets[b]!.labels.length;
       t.is(im.k, m.k);
       t.is(im.queries.length, m.k * G);
       for (let e = 0; e < im.queries.length; e++) {
@@ -227,33 +227,33 @@ test("loss 'sd-align': one-to-one matching, no prime weights, and each class ter
   const numBoxes = Math.max(1, batch.targets.reduce((n, x) => n + x.labels.length, 0));
   const softplus = (v: number): number => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
   for (const [o, m] of matching.entries()) {
-    const pred = o === 0 ? preds.encoder : preds.layers[o - 1];
+    const pred = o === 0 ? preds.encoder : preds.layers[o - 1]!;
     const { queries: Q, classes: C } = pred;
     let sum = 0;
     m.images.forEach((im, b) => {
-      const target = batch.targets[b];
+      const target = batch.targets[b]!;
       checkImage(t, `sd-align ${m.output}${m.suffix} image ${b}`, im, pred, b, target, 1, false);
       // The TAL target of each matched (query, class) entry.
       const tal = new Map<number, number>();
       for (let e = 0; e < im.queries.length; e++) {
-        const q = im.queries[e];
-        const j = im.gts[e];
+        const q = im.queries[e]!;
+        const j = im.gts[e]!;
         const o4 = (b * Q + q) * 4;
-        const box: Box = [pred.boxes[o4], pred.boxes[o4 + 1], pred.boxes[o4 + 2], pred.boxes[o4 + 3]];
-        const gt: Box = [target.boxes[4 * j], target.boxes[4 * j + 1], target.boxes[4 * j + 2], target.boxes[4 * j + 3]];
-        const s = sigmoid(pred.logits[(b * Q + q) * C + target.labels[j]]);
+        const box: Box = [pred.boxes[o4]!, pred.boxes[o4 + 1]!, pred.boxes[o4 + 2]!, pred.boxes[o4 + 3]!];
+        const gt: Box = [target.boxes[4 * j]!, target.boxes[4 * j + 1]!, target.boxes[4 * j + 2]!, target.boxes[4 * j + 3]!];
+        const s = sigmoid(pred.logits[(b * Q + q) * C + target.labels[j]!]!);
         const u = Math.max(0, iouGiou(box, gt)[0]);
-        tal.set(q * C + target.labels[j], s ** 0.25 * u ** 0.75);
+        tal.set(q * C + target.labels[j]!, s ** 0.25 * u ** 0.75);
       }
       // docs/neighbour-methods.md §2.4: |t − s|²·BCE(s, t) on positives, s²·BCE(s, 0) elsewhere.
       for (let i = 0; i < Q * C; i++) {
-        const x = pred.logits[b * Q * C + i];
+        const x = pred.logits[b * Q * C + i]!;
         const s = sigmoid(x);
         const tv = tal.get(i);
         sum += tv === undefined ? s ** 2 * softplus(x) : Math.abs(tv - s) ** 2 * (tv * softplus(-x) + (1 - tv) * softplus(x));
       }
     });
-    const got = report.losses[`loss_class${m.suffix}`];
+    const got = report.losses[`loss_class${m.suffix}`]!;
     const want = sum / numBoxes;
     t.true(Math.abs(got - want) <= 1e-5 * Math.max(1, want), `loss_class${m.suffix}: ${got} vs TAL ${want}`);
   }
@@ -261,9 +261,9 @@ test("loss 'sd-align': one-to-one matching, no prime weights, and each class ter
   // matcher is unchanged, both one-to-one there), the classification term does not.
   const again = await setup();
   const recipe = await new Trainer(again.model, { loss: 'align' }).evaluateLoss(again.batch);
-  t.true(Math.abs(recipe.losses.loss_bbox - report.losses.loss_bbox) <= 1e-6 * Math.max(1, recipe.losses.loss_bbox));
-  t.true(Math.abs(recipe.losses.loss_giou - report.losses.loss_giou) <= 1e-6 * Math.max(1, recipe.losses.loss_giou));
-  t.true(Math.abs(recipe.losses.loss_class - report.losses.loss_class) > 1e-4, 'another classification loss');
+  t.true(Math.abs(recipe.losses.loss_bbox! - report.losses.loss_bbox!) <= 1e-6 * Math.max(1, recipe.losses.loss_bbox!));
+  t.true(Math.abs(recipe.losses.loss_giou! - report.losses.loss_giou!) <= 1e-6 * Math.max(1, recipe.losses.loss_giou!));
+  t.true(Math.abs(recipe.losses.loss_class! - report.losses.loss_class!) > 1e-4, 'another classification loss');
 });
 
 test('evaluateLoss options: unknown keys and wrong types are errors naming the option', async (t) => {

@@ -78,7 +78,7 @@ test.serial('CUDA libtorch resolution: ALIGN_DETR_LIBTORCH first, each miss reco
     const r = findCudaLibtorch('2.13.0');
     t.is(r.found?.root, path.join(tmp, 'res-good'));
     t.is(r.found?.source, `LIBTORCH=${path.join(tmp, 'res-good')}`);
-    t.regex(r.tried[0], /^ALIGN_DETR_LIBTORCH=.*res-old: .*is libtorch 2\.7\.1/);
+    t.regex(r.tried[0]!, /^ALIGN_DETR_LIBTORCH=.*res-old: .*is libtorch 2\.7\.1/);
   } finally {
     process.env = saved;
   }

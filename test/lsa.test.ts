@@ -23,7 +23,7 @@ function bruteForce(data: Float64Array, rows: number, cols: number, maximize: bo
     for (let b = 0; b < n; b++) {
       if (used[b]) continue;
       used[b] = 1;
-      visit(a + 1, total + (tall ? data[b * cols + a] : data[a * cols + b]));
+      visit(a + 1, total + (tall ? data[b * cols + a]! : data[a * cols + b]!));
       used[b] = 0;
     }
   };
@@ -40,13 +40,13 @@ function checkValid(t: { true(v: boolean, m?: string): void; is(a: unknown, b: u
   const usedCol = new Set<number>();
   let total = 0;
   for (let k = 0; k < a.rowIndices.length; k++) {
-    const r = a.rowIndices[k];
-    const c = a.colIndices[k];
-    if (k > 0) t.true(a.rowIndices[k - 1] < r, 'rows ascending and distinct');
+    const r = a.rowIndices[k]!;
+    const c = a.colIndices[k]!;
+    if (k > 0) t.true(a.rowIndices[k - 1]! < r, 'rows ascending and distinct');
     t.true(r >= 0 && r < rows && c >= 0 && c < cols, 'indices in range');
     t.true(!usedCol.has(c), 'columns distinct');
     usedCol.add(c);
-    total += data[r * cols + c];
+    total += data[r * cols + c]!;
   }
   t.is(a.totalCost, total, 'totalCost is the sum of the picked entries');
   return total;
@@ -116,7 +116,7 @@ const golden = loadFixture<{ scipy: string; cases: GoldenCase[] }>('lsa/lsa_gold
 
 function decode(values: Array<number | string>): Float64Array {
   const special: Record<string, number> = { inf: Infinity, '-inf': -Infinity, nan: NaN };
-  return Float64Array.from(values, (v) => (typeof v === 'string' ? special[v] : v));
+  return Float64Array.from(values, (v) => (typeof v === 'string' ? special[v]! : v));
 }
 
 // scipy's ValueError messages and ours.
@@ -133,7 +133,7 @@ for (const c of golden.cases) {
       const err = t.throws(() => ops.linearSumAssignment({ data, rows: c.rows, cols: c.cols }, { maximize: c.maximize }), {
         instanceOf: RangeError,
       });
-      t.regex(err!.message, expectedError[c.error]);
+      t.regex(err!.message, expectedError[c.error]!);
       return;
     }
     const a = ops.linearSumAssignment({ data, rows: c.rows, cols: c.cols }, { maximize: c.maximize });
@@ -154,7 +154,7 @@ for (const c of golden.cases) {
 
 test('float32 input (array or Tensor) equals solving its float64 widening', (t) => {
   const rand = rng(5);
-  for (const [rows, cols] of [[900, 7], [40, 60], [60, 40], [3, 3]]) {
+  for (const [rows, cols] of [[900, 7], [40, 60], [60, 40], [3, 3]] as const) {
     const f32 = Float32Array.from({ length: rows * cols }, () => Math.floor(rand() * 50) / 7);
     const f64 = Float64Array.from(f32);
     for (const maximize of [false, true]) {
@@ -175,7 +175,7 @@ test('a subarray view is read from its own offset', (t) => {
 });
 
 test('empty matrices give empty results', (t) => {
-  for (const [rows, cols] of [[900, 0], [0, 5], [0, 0]]) {
+  for (const [rows, cols] of [[900, 0], [0, 5], [0, 0]] as const) {
     const a = ops.linearSumAssignment({ data: new Float64Array(0), rows, cols });
     t.is(a.rowIndices.length, 0);
     t.is(a.colIndices.length, 0);
@@ -249,7 +249,7 @@ test('argument errors name the argument', (t) => {
 
 function batchInputs(seed: number): { inputs: CostInput[]; tensors: Tensor[] } {
   const rand = rng(seed);
-  const shapes = [[900, 7], [900, 0], [30, 120], [120, 30], [1, 1], [50, 50], [900, 20], [3, 8], [300, 40]];
+  const shapes: [number, number][] = [[900, 7], [900, 0], [30, 120], [120, 30], [1, 1], [50, 50], [900, 20], [3, 8], [300, 40]];
   const inputs: CostInput[] = [];
   const tensors: Tensor[] = [];
   shapes.forEach(([rows, cols], k) => {
@@ -298,6 +298,6 @@ test('async batch copies its inputs before returning', async (t) => {
   const pending = ops.linearSumAssignmentBatchAsync([{ data, rows: 2, cols: 2 }]);
   data.set([2, 1, 1, 2]);
   const [a] = await pending;
-  t.deepEqual(Array.from(a.colIndices), [0, 1]);
-  t.is(a.totalCost, 2);
+  t.deepEqual(Array.from(a!.colIndices), [0, 1]);
+  t.is(a!.totalCost, 2);
 });

@@ -17,7 +17,7 @@ const micro = {
   preset: 'tiny' as const, numClasses: 3, backboneWidth: 8, hiddenDim: 32, numHeads: 2, numPoints: 2, encoderLayers: 2,
   decoderLayers: 2, ffnDim: 64, numQueries: 20, neckGroups: 8, dnNumber: 6, testShortEdge: 128, testMaxSize: 192,
 };
-const FUSION_KEYS = ['0.weight', '0.bias', '1.weight', '1.bias'].map((k) => `transformer.encoder.fusion_layer.${k}`);
+const FUSION_KEYS = ['0.weight', '0.bias', '1.weight', '1.bias'].map((k) => `transformer.encoder.fusion_layer.${k}`) as [string, string, string, string];
 
 test('memoryFusion: the config field, its parameters and their count', async (t) => {
   const plain = await AlignDetr.create({ ...micro, seed: 1 });
@@ -31,8 +31,8 @@ test('memoryFusion: the config field, its parameters and their count', async (t)
   }
   // Linear(3·32 → 32) + LayerNorm(32): 2 encoder layers and the encoder input are fused.
   t.is(fused.numParameters() - plain.numParameters(), 32 * 96 + 32 + 2 * 32);
-  t.deepEqual(fused.parameter(FUSION_KEYS[0]).shape, [32, 96]);
-  t.deepEqual(Array.from(fused.parameter(FUSION_KEYS[1]).toTypedArray() as Float32Array), new Array(32).fill(0));
+  t.deepEqual(fused.parameter(FUSION_KEYS[0]!).shape, [32, 96]);
+  t.deepEqual(Array.from(fused.parameter(FUSION_KEYS[1]!).toTypedArray() as Float32Array), new Array(32).fill(0));
   plain.dispose();
   fused.dispose();
 });
@@ -84,14 +84,14 @@ test("Stable-DINO's fusion weights load by name from a detrex state dict; a wron
   t.deepEqual(report.unexpectedKeys, []);
   const again = rng(7);  // the same stream: the first tensor written
   const expected = Float32Array.from({ length: 32 * 96 }, () => again() - 0.5);
-  t.deepEqual(model.parameter(FUSION_KEYS[0]).toTypedArray(), expected);
+  t.deepEqual(model.parameter(FUSION_KEYS[0]!).toTypedArray(), expected);
 
   // Simple fusion's shape ([d, 2d]) under the dense key: a mismatch, nothing loaded for it.
   const wrong = writeStateDict(path.join(tmp, 'wrong-shape.pth'), { [FUSION_KEYS[0]]: { data: values(32 * 64), shape: [32, 64] } });
-  const before = model.parameter(FUSION_KEYS[0]).toTypedArray();
+  const before = model.parameter(FUSION_KEYS[0]!).toTypedArray();
   const r2 = await model.loadCheckpoint(wrong);
   t.deepEqual(r2.mismatchedKeys, [FUSION_KEYS[0]]);
-  t.deepEqual(model.parameter(FUSION_KEYS[0]).toTypedArray(), before);
+  t.deepEqual(model.parameter(FUSION_KEYS[0]!).toTypedArray(), before);
 
   // A model without fusion sees them as unexpected keys.
   const plain = await AlignDetr.create(micro);
@@ -107,7 +107,7 @@ test('a dense-fusion model round-trips through save and load', async (t) => {
   await model.save(file);
   const loaded = await AlignDetr.load(file);
   t.deepEqual(loaded.config, model.config);
-  t.deepEqual(loaded.parameter(FUSION_KEYS[0]).toTypedArray(), model.parameter(FUSION_KEYS[0]).toTypedArray());
+  t.deepEqual(loaded.parameter(FUSION_KEYS[0]!).toTypedArray(), model.parameter(FUSION_KEYS[0]!).toTypedArray());
   const image = { data: Uint8Array.from({ length: 96 * 128 * 3 }, (_, i) => (i * 31) % 256), width: 128, height: 96, channels: 3 as const };
   t.deepEqual(await loaded.predict(image, { maxDetections: 10 }), await model.predict(image, { maxDetections: 10 }));
   model.dispose();
@@ -117,11 +117,11 @@ test('a dense-fusion model round-trips through save and load', async (t) => {
 test('a dense-fusion model trains with the Align recipe too (mixed matching, prime weights, denoising)', async (t) => {
   const data = await datasets.synthetic({ numImages: 4, seed: 3, numClasses: 3, minObjects: 1, maxObjects: 3, width: 160, height: 128 });
   const model = await AlignDetr.create({ ...micro, memoryFusion: 'dense', categories: data.categories, seed: 2 });
-  const before = model.parameter(FUSION_KEYS[0]).toTypedArray() as Float32Array;
+  const before = model.parameter(FUSION_KEYS[0]!).toTypedArray() as Float32Array;
   const trainer = new Trainer(model, { lr: 3e-4, seed: 1, loss: 'align', matching: 'mixed' });
   const result = await trainer.fit(data, { epochs: 1, batchSize: 2 });
   t.is(result.steps, 2);
-  const after = model.parameter(FUSION_KEYS[0]).toTypedArray() as Float32Array;
+  const after = model.parameter(FUSION_KEYS[0]!).toTypedArray() as Float32Array;
   t.true(after.some((v, i) => v !== before[i]), 'the fusion layer was trained');
   t.true(after.every(Number.isFinite));
   model.dispose();

@@ -98,7 +98,7 @@ function batchOf(sizes: [number, number][], seed: number, pad: [number, number] 
     const own = new Float32Array(3 * h * w);
     for (let i = 0; i < own.length; i++) own[i] = rand();
     pixels.push(own);
-    for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[((b * 3 + c) * H + y) * W + x] = own[(c * h + y) * w + x];
+    for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[((b * 3 + c) * H + y) * W + x] = own[(c * h + y) * w + x]!;
   });
   const vs = new BigInt64Array(sizes.flatMap(([h, w]) => [BigInt(h), BigInt(w)]));
   return { images: Tensor.from(data, [sizes.length, 3, H, W]), validSizes: Tensor.from(vs, [sizes.length, 2]), pixels };
@@ -163,45 +163,45 @@ test('padding an image does not change its predictions (masks honoured)', async 
     const xa = x.toTypedArray() as Float32Array;
     const ya = y.toTypedArray() as Float32Array;
     let m = 0;
-    for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(xa[i] - ya[i]));
+    for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(xa[i]! - ya[i]!));
     return m;
   };
   const last = model.config.decoderLayers - 1;
   const n = 40 * 3;
-  t.true(maxDiff(a.layers[last].logits, b.layers[last].logits, n) < 1e-3);
-  t.true(maxDiff(a.layers[last].boxes, b.layers[last].boxes, 40 * 4) < 1e-4);
-  t.true(maxDiff(a.layers[last].logits, c.layers[last].logits, n) < 1e-3, 'first image of a mixed batch');
-  t.true(maxDiff(a.layers[last].boxes, c.layers[last].boxes, 40 * 4) < 1e-4);
+  t.true(maxDiff(a.layers[last]!.logits, b.layers[last]!.logits, n) < 1e-3);
+  t.true(maxDiff(a.layers[last]!.boxes, b.layers[last]!.boxes, 40 * 4) < 1e-4);
+  t.true(maxDiff(a.layers[last]!.logits, c.layers[last]!.logits, n) < 1e-3, 'first image of a mixed batch');
+  t.true(maxDiff(a.layers[last]!.boxes, c.layers[last]!.boxes, 40 * 4) < 1e-4);
   model.dispose();
 });
 
 test('predict on real BCCD images returns valid, sorted detections in original pixels', async (t) => {
   const model = await AlignDetr.create({ preset: 'tiny', categories: [{ id: 1, name: 'Platelets' }, { id: 2, name: 'RBC' }, { id: 3, name: 'WBC' }] });
   const files = [bccdImage(0), bccdImage(1)];
-  const decoded = await decodeImage(files[1]);
-  const results = await model.predict([files[0], decoded], { maxDetections: 50 });
+  const decoded = await decodeImage(files[1]!);
+  const results = await model.predict([files[0]!, decoded], { maxDetections: 50 });
   t.is(results.length, 2);
   for (const dets of results) {
     t.true(dets.length > 0 && dets.length <= 50);
     for (let i = 0; i < dets.length; i++) {
-      const [x, y, w, h] = dets[i].bbox;
-      t.true(x >= 0 && y >= 0 && w > 0 && h > 0, `box ${dets[i].bbox}`);
-      t.true(x + w <= 640 + 1e-3 && y + h <= 480 + 1e-3, `box inside the 640×480 image: ${dets[i].bbox}`);
-      t.true(dets[i].score >= 0 && dets[i].score <= 1);
-      t.true([1, 2, 3].includes(dets[i].categoryId));
-      if (i > 0) t.true(dets[i - 1].score >= dets[i].score);
+      const [x, y, w, h] = dets[i]!.bbox;
+      t.true(x >= 0 && y >= 0 && w > 0 && h > 0, `box ${dets[i]!.bbox}`);
+      t.true(x + w <= 640 + 1e-3 && y + h <= 480 + 1e-3, `box inside the 640×480 image: ${dets[i]!.bbox}`);
+      t.true(dets[i]!.score >= 0 && dets[i]!.score <= 1);
+      t.true([1, 2, 3].includes(dets[i]!.categoryId));
+      if (i > 0) t.true(dets[i - 1]!.score >= dets[i]!.score);
     }
   }
-  const thresholded = await model.predict(files[0], { scoreThreshold: 0.5 });
-  t.true(thresholded[0].every((d) => d.score >= 0.5));
+  const thresholded = await model.predict(files[0]!, { scoreThreshold: 0.5 });
+  t.true(thresholded[0]!.every((d) => d.score >= 0.5));
   await t.throwsAsync(model.predict([{ data: new Uint8Array(10), width: 4, height: 4, channels: 3 }]), {
     instanceOf: RangeError,
     message: /^images\[0\]\.data: length 10/,
   });
   await t.throwsAsync(model.predict(path.join(tmp, 'missing.jpg')), { message: /missing\.jpg/ });
-  await t.throwsAsync(model.predict(files[0], { scoreThreshold: 2 }), { instanceOf: RangeError, message: /^options.scoreThreshold: / });
+  await t.throwsAsync(model.predict(files[0]!, { scoreThreshold: 2 }), { instanceOf: RangeError, message: /^options.scoreThreshold: / });
   model.dispose();
-  await t.throwsAsync(model.predict(files[0]), { instanceOf: TypeError, message: /disposed/ });
+  await t.throwsAsync(model.predict(files[0]!), { instanceOf: TypeError, message: /disposed/ });
 });
 
 test('save / load round trip is bit-identical; truncated and foreign files are errors', async (t) => {
@@ -250,8 +250,8 @@ test('loadCheckpoint maps every key of a detrex state dict written by PyTorch', 
     t.true(report.loadedKeys.includes(key), `loaded ${key}`);
     if (modelKeys.has(key)) {
       const p = model.parameter(key);
-      t.deepEqual(p.shape, expected.detrex[key].shape, key);
-      t.true(Math.abs(sum(p) - expected.detrex[key].sum) < 1e-3 * (1 + Math.abs(expected.detrex[key].sum)), key);
+      t.deepEqual(p.shape, expected.detrex[key]!.shape, key);
+      t.true(Math.abs(sum(p) - expected.detrex[key]!.sum) < 1e-3 * (1 + Math.abs(expected.detrex[key]!.sum)), key);
     }
   }
   t.is(report.loadedKeys.length, Object.keys(expected.detrex).length);
@@ -265,8 +265,8 @@ test('loadCheckpoint reads a torchvision ResNet state dict into the backbone', a
   t.deepEqual(report.unexpectedKeys.sort(), ['fc.bias', 'fc.weight']);
   t.true(report.loadedKeys.every((k) => k.startsWith('backbone.')));
   t.is(model.parameter('backbone.stem.conv1.weight').shape.join(), '8,3,7,7');
-  t.true(Math.abs(sum(model.parameter('backbone.res3.0.shortcut.weight')) - expected.torchvision['layer2.0.downsample.0.weight'].sum) < 1e-3);
-  t.true(Math.abs(sum(model.parameter('backbone.res5.1.conv2.norm.running_var')) - expected.torchvision['layer4.1.bn2.running_var'].sum) < 1e-3);
+  t.true(Math.abs(sum(model.parameter('backbone.res3.0.shortcut.weight')) - expected.torchvision['layer2.0.downsample.0.weight']!.sum) < 1e-3);
+  t.true(Math.abs(sum(model.parameter('backbone.res5.1.conv2.norm.running_var')) - expected.torchvision['layer4.1.bn2.running_var']!.sum) < 1e-3);
   const notPth = path.join(tmp, 'garbage.pth');
   fs.writeFileSync(notPth, 'garbage');
   await t.throwsAsync(model.loadCheckpoint(notPth), { instanceOf: TypeError, message: /garbage\.pth is not a PyTorch state dict/ });

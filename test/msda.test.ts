@@ -73,7 +73,7 @@ function forward(t: ReturnType<typeof tensorsOf>): Tensor {
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
 
@@ -133,10 +133,10 @@ test('float64 gradients equal central finite differences of the forward', (t) =>
     for (let i = 0; i < p[field].length; i++) {
       const plus = { ...p, [field]: Float64Array.from(p[field]) };
       const minus = { ...p, [field]: Float64Array.from(p[field]) };
-      plus[field][i] += eps;
-      minus[field][i] -= eps;
+      plus[field][i]! += eps;
+      minus[field][i]! -= eps;
       const numeric = (loss(plus) - loss(minus)) / (2 * eps);
-      worst = Math.max(worst, Math.abs(numeric - analytic[i]) / Math.max(1, Math.abs(analytic[i])));
+      worst = Math.max(worst, Math.abs(numeric - analytic[i]!) / Math.max(1, Math.abs(analytic[i]!)));
     }
     t.true(worst < 1e-6, `${field}: worst relative error ${worst}`);
   };

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlignDetr } from '../lib/index';
-import { cat, dict, floats, global, op, pickle, str, tensor, tuple, u32, writePth, zip, MARK, type TensorRecord } from './helpers/pth-writer';
+import { cat, dict, floats, global, op, pickle, str, tensor, u32, writePth, MARK, type TensorRecord } from './helpers/pth-writer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-pth-hostile-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -221,7 +221,7 @@ test('a valid crafted file loads: strided views and a storage shared by two tens
   let worst = 0;
   for (let o = 0; o < 8; o++) {
     for (let i = 0; i < 3; i++) {
-      for (let k = 0; k < 49; k++) worst = Math.max(worst, Math.abs(w[(o * 3 + i) * 49 + k] - Math.fround(storage[5 + i * 392 + o * 49 + k])));
+      for (let k = 0; k < 49; k++) worst = Math.max(worst, Math.abs(w[(o * 3 + i) * 49 + k]! - Math.fround(storage[5 + i * 392 + o * 49 + k]!)));
     }
   }
   t.is(worst, 0);

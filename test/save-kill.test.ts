@@ -107,7 +107,7 @@ test.serial('kill -9 at any moment of a save leaves the old file or the new one,
   for (let i = 0; i < tries; i++) {
     const fit = i >= tries - 6;
     const afterBegins = i === 0 ? 0 : fit ? 1 + (i % 2) : 1 + ((i * 5) % 4);
-    const delayMs = delays[(i * 3) % delays.length];
+    const delayMs = delays[(i * 3) % delays.length]!;
     const t0 = Date.now();
     const run = await runAndKill(dir, afterBegins, delayMs, fit);
     killMs += Date.now() - t0;

@@ -69,7 +69,7 @@ test.serial('abort then resume gives the same weights as an uninterrupted run', 
     const w = b.get(name)!;
     const s = start.get(name)!;
     for (let i = 0; i < v.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(v[i] - w[i]));
+      maxDiff = Math.max(maxDiff, Math.abs(v[i]! - w[i]!));
       if (v[i] !== s[i]) changed++;
     }
   }
@@ -102,7 +102,7 @@ test("loss 'sd-align' (SD-DETR's task alignment loss) trains a step with every t
   t.is(report.step, 1);
   t.true(Number.isFinite(report.loss) && report.loss > 0, `loss ${report.loss}`);
   t.true(Object.values(report.losses).every(Number.isFinite), 'every term finite');
-  t.true(report.losses.loss_class > 0 && report.losses.loss_class_enc > 0 && report.losses.loss_class_dn > 0);
+  t.true(report.losses.loss_class! > 0 && report.losses.loss_class_enc! > 0 && report.losses.loss_class_dn! > 0);
   // The same terms as the recipe's loss: encoder, every decoder layer, every denoising layer.
   const recipe = await new Trainer(await make(), { loss: 'align', lr: 1e-3, seed: 2 }).step(batch);
   t.deepEqual(Object.keys(report.losses).sort(), Object.keys(recipe.losses).sort());

@@ -33,10 +33,10 @@ test('loads in the main thread and two workers at once; workers terminate cleanl
   const pending = [runWorker(2000), runWorker(3000)];
   // Work on the main thread while the workers run.
   let mainSum = 0;
-  for (let i = 0; i < 2000; i++) mainSum += Tensor.from(new Int32Array([i]), [1]).toTypedArray()[0];
+  for (let i = 0; i < 2000; i++) mainSum += Tensor.from(new Int32Array([i]), [1]).toTypedArray()[0]!;
   const results = await Promise.all(pending);
-  t.is(results[0].report.sum, expectedSum(2000));
-  t.is(results[1].report.sum, expectedSum(3000));
+  t.is(results[0]!.report.sum, expectedSum(2000));
+  t.is(results[1]!.report.sum, expectedSum(3000));
   for (const { report } of results) {
     t.is(report.version, buildInfo().libtorchVersion);
     t.is(report.typeErrorName, 'RangeError');

@@ -32,7 +32,7 @@ function generate(numImages: number, numCats: number, seed: number): { gt: CocoD
       const side = sizeClass < 0.41 ? 4 + rand() * 28 : sizeClass < 0.75 ? 32 + rand() * 64 : 96 + rand() * 300;
       const w = round(side * (0.5 + rand()), 2), h = round(side * (0.5 + rand()), 2);
       const a: CocoAnnotation = {
-        id: annId++, image_id: img.id, category_id: categories[Math.floor(rand() * numCats)].id,
+        id: annId++, image_id: img.id, category_id: categories[Math.floor(rand() * numCats)]!.id,
         bbox: [round(rand() * 600, 2), round(rand() * 440, 2), w, h],
         area: round(w * h * (0.5 + 0.5 * rand()), 3), iscrowd: rand() < 0.01 ? 1 : 0,
       };
@@ -44,15 +44,15 @@ function generate(numImages: number, numCats: number, seed: number): { gt: CocoD
       let box: number[];
       let cat: number;
       if (gts.length > 0 && d < 6 * gts.length) {
-        const g = gts[d % gts.length];
+        const g = gts[d % gts.length]!;
         const [x, y, w, h] = g.bbox;
-        const s = [0.03, 0.08, 0.2][d % 3];
+        const s = [0.03, 0.08, 0.2][d % 3]!;
         box = [x + normal() * s * w, y + normal() * s * h, w * Math.exp(normal() * s), h * Math.exp(normal() * s)];
-        cat = rand() < 0.85 ? g.category_id : categories[Math.floor(rand() * numCats)].id;
+        cat = rand() < 0.85 ? g.category_id : categories[Math.floor(rand() * numCats)]!.id;
       } else {
         const side = 8 + rand() * 200;
         box = [rand() * 600, rand() * 440, side * (0.5 + rand()), side * (0.5 + rand())];
-        cat = categories[Math.floor(rand() * numCats)].id;
+        cat = categories[Math.floor(rand() * numCats)]!.id;
       }
       dt.push({ image_id: img.id, category_id: cat, bbox: box.map((v) => round(v, 2)), score: round(rand(), 3) });
     }
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   console.log(`ours (best of ${repeat}): read+JSON.parse ${best.parse.toFixed(0)} ms, index GT+add ${best.add.toFixed(0)} ms, ` +
     `evaluate ${best.evaluate.toFixed(0)} ms (cpu ${best.cpuEval.toFixed(0)} ms)`);
   console.log(`load average now: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (timings are wall clock; the machine may be shared)`);
-  const maxDiff = Math.max(...stats.map((v, i) => Math.abs(v - ref.stats[i])));
+  const maxDiff = Math.max(...stats.map((v, i) => Math.abs(v - ref.stats[i]!)));
   const identical = stats.every((v, i) => v === ref.stats[i]);
   console.log(`stats: ${stats.map((v) => v.toFixed(4)).join(' ')}`);
   console.log(`max |ours - pycocotools| over the 12 stats: ${maxDiff} (${identical ? 'bit-identical' : 'NOT bit-identical'})`);

@@ -87,7 +87,7 @@ function main(): void {
     console.log('shape              ours ms            scipy ms           scipy/ours  same total  same cols');
     for (const c of cases) {
       const o = ours.get(c.name)!;
-      const s = ref.results[c.name];
+      const s = ref.results[c.name]!;
       const sameTotal = Math.abs(o.totalCost - s.totalCost) <= 1e-9 * (1 + Math.abs(s.totalCost));
       const sameCols = s.colIndices === null ? 'n/a' : String(s.colIndices.every((v, k) => v === o.colIndices[k]));
       const fmt = (m: { meanMs: number; minMs: number }) => `${m.meanMs.toFixed(3)} (${m.minMs.toFixed(3)}) `.padEnd(19);

@@ -51,13 +51,13 @@ class Reference {
 const total = (t: Times) => STAGES.reduce((s, k) => s + t[k], 0);
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 async function main(): Promise<void> {
   const runs = Number(arg('runs', '10'));
   const weights = arg('weights', '/tmp/dino-r50.pth');
-  const [h, w] = arg('size', '800x1333').split('x').map(Number);
+  const [h = NaN, w = NaN] = arg('size', '800x1333').split('x').map(Number);
   const threads = buildInfo().numThreads;
   const reference = new Reference(arg('python', 'python3'), weights, threads);
   const hello = await reference.next();
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       b.push(await reference.run(h, w));
       a.push(await ours());
     }
-    process.stderr.write(`run ${r + 1}/${runs}: ours ${total(a[r]).toFixed(0)} ms, reference ${total(b[r]).toFixed(0)} ms\n`);
+    process.stderr.write(`run ${r + 1}/${runs}: ours ${total(a[r]!).toFixed(0)} ms, reference ${total(b[r]!).toFixed(0)} ms\n`);
   }
   reference.close();
   model.dispose();

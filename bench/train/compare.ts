@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   console.log(`BCCD: ${train.length} train / ${test.length} test images; tiny preset, ${epochs} epochs, batch 2, lr 4e-4, seed 1`);
   const rows: string[] = [];
   for (const name of names) {
-    const recipe = RECIPES[name];
+    const recipe = RECIPES[name]!;
     const model = await AlignDetr.create({ preset: 'tiny', categories: train.categories, seed: 1, ...recipe.model });
     const trainer = new Trainer(model, { lr: 4e-4, loss: recipe.loss, seed: 1 });
     const start = Date.now();

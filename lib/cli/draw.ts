@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { decodeImage } from '../data/decode';
 import type { Category, RgbImage } from '../data/types';
 import { escapeXml, fitText, FONT_FAMILY, svgColor, textWidth, type Rgb } from './svg';
+import { must } from '../must';
 
 export type { Rgb } from './svg';
 
@@ -44,7 +45,7 @@ export const CATEGORY_PALETTE: readonly Rgb[] = [
 export function categoryColor(categoryId: number, categories: readonly Category[]): Rgb {
   const pos = categories.findIndex((c) => c.id === categoryId);
   const k = pos >= 0 ? pos : Math.abs(Math.trunc(categoryId));
-  return CATEGORY_PALETTE[k % CATEGORY_PALETTE.length];
+  return must(CATEGORY_PALETTE[k % CATEGORY_PALETTE.length], 'palette colour');
 }
 
 /** Black or white, whichever reads better on `bg` (by its relative luminance). */
@@ -68,7 +69,8 @@ export function outlineWidth(width: number, height: number): number {
  * nothing of it is inside. Edges are rounded to the nearest pixel boundary.
  */
 export function boxPixels(bbox: readonly number[], width: number, height: number): [number, number, number, number] | null {
-  const [x, y, w, h] = bbox;
+  // A missing coordinate reads as NaN: not finite, like any other bad value.
+  const [x = NaN, y = NaN, w = NaN, h = NaN] = bbox;
   if (![x, y, w, h].every(Number.isFinite)) return null;
   const x0 = Math.max(0, Math.round(x)), y0 = Math.max(0, Math.round(y));
   const x1 = Math.min(width, Math.round(x + w)), y1 = Math.min(height, Math.round(y + h));
@@ -189,16 +191,17 @@ export function detectionsDrawing(
     .map((detection) => ({ detection, px: boxPixels(detection.bbox, width, height), color: categoryColor(detection.categoryId, categories) }))
     .filter((b): b is DetectionsDrawing['boxes'][number] => b.px !== null)
     .sort((a, b) => a.detection.score - b.detection.score);
-  const byScore = [...boxes].reverse();
-  const texts = byScore.map(({ detection: d }) => labelText(names.get(d.categoryId) ?? String(d.categoryId), d.score, fontSize, width - 2 * padX));
+  const byScore = [...boxes].reverse().map(({ detection: d, px, color }) => ({
+    px, color, text: labelText(names.get(d.categoryId) ?? String(d.categoryId), d.score, fontSize, width - 2 * padX),
+  }));
   const rects = layoutLabels(
-    byScore.map(({ px }, i) => ({ box: px, width: textWidth(texts[i], fontSize) + 2 * padX, height: labelHeight })),
+    byScore.map(({ px, text }) => ({ box: px, width: textWidth(text, fontSize) + 2 * padX, height: labelHeight })),
     { width, height },
   );
   const labels: PlacedLabel[] = [];
-  byScore.forEach(({ color }, i) => {
+  byScore.forEach(({ color, text }, i) => {
     const rect = rects[i];
-    if (rect) labels.push({ text: texts[i], rect, background: color, color: textColorOn(color) });
+    if (rect) labels.push({ text, rect, background: color, color: textColorOn(color) });
   });
   return { width, height, lineWidth, fontSize, boxes, labels };
 }

@@ -20,6 +20,7 @@ import { writeTrainingPlot, type StepPoint } from './plot';
 import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
+import { must } from '../must';
 
 function usage(): string {
   const { lrLine, lossLine } = trainerOptionHelp();
@@ -116,14 +117,16 @@ const ALL_FLAGS = [...new Set([...GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS).
 /** Optimal-string-alignment edit distance (insertions, deletions, substitutions, adjacent swaps). */
 export function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  // Every index below stays inside the (a.length + 1) × (b.length + 1) table.
   for (let i = 1; i <= a.length; i++) {
+    const row = d[i]!, up = d[i - 1]!;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      row[j] = Math.min(up[j]! + 1, row[j - 1]! + 1, up[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
     }
   }
-  return d[a.length][b.length];
+  return d[a.length]![b.length]!;
 }
 
 /** The candidate nearest to `word`, when near enough to be a likely typo. */
@@ -157,8 +160,9 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
   const flags = values as Flags;
   const [command, ...operands] = positionals;
   if (flags.help || flags.version) return { command, operands, flags };
-  const known = command !== undefined && Object.hasOwn(COMMAND_FLAGS, command);
-  const allowed = new Set([...GLOBAL_FLAGS, ...(known ? COMMAND_FLAGS[command] : ALL_FLAGS)]);
+  const commandFlags = command !== undefined && Object.hasOwn(COMMAND_FLAGS, command) ? COMMAND_FLAGS[command] : undefined;
+  const known = commandFlags !== undefined;
+  const allowed = new Set([...GLOBAL_FLAGS, ...(commandFlags ?? ALL_FLAGS)]);
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     const { name, rawName } = token;
@@ -167,7 +171,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
       throw new UsageError(`unknown flag ${rawName}${guess ? ` (did you mean --${guess}?)` : ''}`);
     }
     if (!allowed.has(name)) {
-      const owners = Object.keys(COMMAND_FLAGS).filter((c) => COMMAND_FLAGS[c].includes(name));
+      const owners = Object.entries(COMMAND_FLAGS).filter(([, cf]) => cf.includes(name)).map(([c]) => c);
       throw new UsageError(`${rawName} is a flag of ${owners.join(', ')}, not of ${command}`);
     }
     if (BOOLEAN_FLAGS.has(name)) {
@@ -212,7 +216,7 @@ function seedOf(flags: Flags): number {
 }
 
 function statsObject(result: CocoEvalResult): Record<string, number> {
-  return Object.fromEntries(STAT_NAMES.map((name, i) => [name, result.stats[i]]));
+  return Object.fromEntries(STAT_NAMES.map((name, i) => [name, must(result.stats[i], 'COCO statistic')]));
 }
 
 /** The package's version, from its package.json. */
@@ -508,8 +512,7 @@ async function predict(flags: Flags, images: string[]): Promise<number> {
   const used = new Set<string>();
   let done = 0;
   const skipped: string[] = [];
-  for (let i = 0; i < images.length; i++) {
-    const file = images[i];
+  for (const [i, file] of images.entries()) {
     try {
       let image: RgbImage;
       try {
@@ -517,7 +520,7 @@ async function predict(flags: Flags, images: string[]): Promise<number> {
       } catch (err) {
         throw new Error(err instanceof ImageDecodeError ? err.reason : (err as Error).message);
       }
-      const [dets] = await model.predict(image, { scoreThreshold: threshold });
+      const dets = must((await model.predict(image, { scoreThreshold: threshold }))[0], 'detections of the image');
       // Two inputs with the same base name (a/x.jpg, b/x.jpg) get distinct PNGs.
       let base = path.parse(file).name;
       if (used.has(base)) base = `${base}-${i + 1}`;

@@ -218,7 +218,7 @@ function axesSvg(p: PanelLayout, title: string, yLabel: string): string {
 
 /** A series' line through its values (epochs without one are skipped) and its markers. */
 function seriesSvg(p: PanelLayout, s: Series, lineWidth = LINE_WIDTH, markerRadius = MARKER_RADIUS): string {
-  const pts = s.points.filter((pt) => isValue(pt.y)).map((pt) => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]);
+  const pts = s.points.filter((pt) => isValue(pt.y)).map((pt): [number, number] => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]);
   const color = svgColor(s.color);
   let out = '';
   if (pts.length > 1) {
@@ -236,17 +236,17 @@ function legendSvg(p: PanelLayout, series: Series[]): string {
   const rowH = 18, sample = 20, pad = 7;
   const w = pad * 2 + sample + 6 + Math.max(...series.map((s) => textWidth(s.name, FONT.legend)));
   const h = pad * 2 + rowH * series.length - (rowH - FONT.legend);
-  const pixels = series.flatMap((s) => s.points.filter((pt) => isValue(pt.y)).map((pt) => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]));
+  const pixels = series.flatMap((s) => s.points.filter((pt) => isValue(pt.y)).map((pt): [number, number] => [p.xToPixel(pt.x), p.yToPixel(pt.y as number)]));
   const corners = [
     [p.right - w - 6, p.top + 6], [p.right - w - 6, p.bottom - h - 6], [p.left + 6, p.top + 6], [p.left + 6, p.bottom - h - 6],
-  ];
+  ] as const;
   const crowd = (x: number, y: number) => pixels.filter(([px, py]) => px > x - 8 && px < x + w + 8 && py > y - 8 && py < y + h + 8).length;
   let best = corners[0], bestCount = Infinity;
   for (const corner of corners) {
     const n = crowd(corner[0], corner[1]);
     if (n < bestCount) [best, bestCount] = [corner, n];
   }
-  const [x, y] = best.map(Math.round);
+  const x = Math.round(best[0]), y = Math.round(best[1]);
   let out = `<rect x="${x + 0.5}" y="${y + 0.5}" width="${w}" height="${h}" fill="${svgColor(PLOT_COLORS.background)}" fill-opacity="0.92" stroke="${svgColor(PLOT_COLORS.grid)}"/>`;
   series.forEach((s, i) => {
     const cy = y + pad + i * rowH + FONT.legend / 2;

@@ -39,7 +39,7 @@ export function formatCompact(x: number): string {
   if (Number.isInteger(x) && a < 1e6) return String(x);
   if (a >= 1e-3 && a < 1e5) return String(Number(x.toPrecision(4)));
   // Exponential: strip trailing zeros of the mantissa and the exponent's '+'.
-  const [mantissa, exponent] = x.toExponential(2).split('e');
+  const [mantissa = '', exponent = ''] = x.toExponential(2).split('e');
   return `${mantissa.replace(/\.?0+$/, '')}e${exponent.replace('+', '')}`;
 }
 

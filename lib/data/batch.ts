@@ -78,12 +78,12 @@ function makeTarget(s: BatchInput, classIndex: ReadonlyMap<number, number> | und
   const boxes = new Float32Array(4 * n);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const x1 = s.boxes[4 * i], y1 = s.boxes[4 * i + 1], x2 = s.boxes[4 * i + 2], y2 = s.boxes[4 * i + 3];
+    const x1 = s.boxes[4 * i]!, y1 = s.boxes[4 * i + 1]!, x2 = s.boxes[4 * i + 2]!, y2 = s.boxes[4 * i + 3]!;
     boxes[4 * i] = (x1 + x2) / 2 / w;
     boxes[4 * i + 1] = (y1 + y2) / 2 / h;
     boxes[4 * i + 2] = (x2 - x1) / w;
     boxes[4 * i + 3] = (y2 - y1) / h;
-    const id = s.labels[i];
+    const id = s.labels[i]!;
     const index = classIndex ? classIndex.get(id) : id;
     if (index === undefined) throw new RangeError(`samples[${b}].labels: category id ${id} is not in the dataset's categories`);
     labels[i] = index;

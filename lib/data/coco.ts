@@ -124,7 +124,7 @@ export async function coco(options: CocoOptions): Promise<Dataset> {
     if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number')) {
       bad(`${where}.bbox must be 4 numbers [x, y, w, h], got ${JSON.stringify(bbox)}`);
     }
-    const [x, y, w, h] = bbox as number[];
+    const [x, y, w, h] = bbox as [number, number, number, number];
     const { sample } = b as Building;
     const kept = checkBox(x, y, x + w, y + h, sample.width, sample.height,
       `${path.basename(sample.file as string)} ${where}`, warnings);

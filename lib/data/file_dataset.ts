@@ -3,6 +3,7 @@ import { decodeImage } from './decode';
 import type { Category, Dataset, DatasetWarnings, DetectionSample, LoadedSample } from './types';
 import * as fs from 'node:fs';
 import { checkIndex } from './validate';
+import { must } from '../must';
 
 /**
  * Throws an Error naming `dir` unless it is an existing directory: the image folder is checked
@@ -32,7 +33,7 @@ export class FileDataset implements Dataset {
   }
 
   annotation(i: number): DetectionSample {
-    return this.samples[checkIndex(i, this.samples.length, this.name)];
+    return must(this.samples[checkIndex(i, this.samples.length, this.name)], 'sample');
   }
 
   async get(i: number): Promise<LoadedSample> {

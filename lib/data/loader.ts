@@ -8,6 +8,7 @@ import { deriveSeed, mulberry32, permutation } from './rng';
 import type { Augmentation, AugSample } from './transforms';
 import type { Dataset } from './types';
 import { checkDataset, optionalBoolean, optionalInteger, requireObject } from './validate';
+import { must } from '../must';
 
 export interface DataLoaderOptions {
   batchSize: number;
@@ -68,7 +69,7 @@ export class DataLoader implements AsyncIterable<DetectionBatch> {
     // Like PyTorch's DistributedSampler: wrap around so every rank gets the same count.
     const perRank = Math.ceil(n / this.worldSize);
     const out: number[] = [];
-    for (let k = this.rank; k < perRank * this.worldSize; k += this.worldSize) out.push(all[k % n]);
+    for (let k = this.rank; k < perRank * this.worldSize; k += this.worldSize) out.push(must(all[k % n], 'sample index'));
     return out;
   }
 
@@ -125,9 +126,9 @@ export class DataLoader implements AsyncIterable<DetectionBatch> {
       s = {
         image: s.image,
         boxes: Float32Array.from(keep.flatMap((k) => Array.from(loaded.boxes.subarray(4 * k, 4 * k + 4)))),
-        labels: Int32Array.from(keep, (k) => loaded.labels[k]),
+        labels: Int32Array.from(keep, (k) => loaded.labels[k]!),
         iscrowd: new Uint8Array(keep.length),
-        difficult: loaded.difficult ? Uint8Array.from(keep, (k) => loaded.difficult![k]) : undefined,
+        difficult: loaded.difficult ? Uint8Array.from(keep, (k) => loaded.difficult![k]!) : undefined,
       };
     }
     if (this.augment) s = await this.augment(s, mulberry32(deriveSeed(this.seed, epoch, index, 0xa11)));

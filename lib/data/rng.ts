@@ -1,5 +1,6 @@
 // Seeded pseudo-random numbers: mulberry32 streams, and seeds derived from (seed, epoch, index)
 // so that a sample's augmentation does not depend on the order in which loads complete.
+import { must } from '../must';
 
 /** A uniform generator on [0, 1). */
 export type Rng = () => number;
@@ -41,7 +42,7 @@ export function randint(rng: Rng, lo: number, hiExclusive: number): number {
 
 /** One element of a non-empty list, uniformly. */
 export function choice<T>(rng: Rng, items: readonly T[]): T {
-  return items[Math.floor(rng() * items.length)];
+  return must(items[Math.floor(rng() * items.length)], 'choice from an empty list');
 }
 
 /** A permutation of 0..n-1 (Fisher-Yates). */
@@ -49,8 +50,8 @@ export function permutation(rng: Rng, n: number): number[] {
   const out = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    const t = out[i];
-    out[i] = out[j];
+    const t = out[i]!; // j <= i < n
+    out[i] = out[j]!;
     out[j] = t;
   }
   return out;

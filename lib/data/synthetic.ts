@@ -7,6 +7,7 @@
 // 4×4 supersampled coverage, so a box's edge is where the shape's painted pixels begin and end
 // (a shape reaching x = 10.3 paints 70 % of column 10). Shapes drawn later may hide part of an
 // earlier one; boxes stay those of the whole shape, and placement keeps overlaps partial.
+import { must } from '../must';
 import { deriveSeed, mulberry32, type Rng } from './rng';
 import type { Category, Dataset, DatasetWarnings, DetectionSample, LoadedSample, RgbImage } from './types';
 import { checkIndex, emptyWarnings, optionalBoolean, optionalInteger, optionalNumber, requireObject } from './validate';
@@ -33,6 +34,16 @@ const SHAPES: readonly ShapeKind[] = ['rectangle', 'ellipse', 'triangle'];
 const HUES: readonly [string, number][] = [
   ['red', 0], ['green', 120], ['blue', 230], ['yellow', 55], ['magenta', 300], ['cyan', 180], ['orange', 28], ['purple', 265],
 ];
+
+/** The shape drawn for a class. */
+function shapeOf(classIndex: number): ShapeKind {
+  return must(SHAPES[classIndex % SHAPES.length], 'shape kind');
+}
+
+/** The (name, hue in degrees) of a class; numClasses is at most HUES.length. */
+function hueOf(classIndex: number): readonly [string, number] {
+  return must(HUES[classIndex], 'class hue');
+}
 
 /** One object: its class index, shape, box (xyxy, pixels), triangle apex, fill colour. */
 export interface SyntheticShape {
@@ -83,7 +94,7 @@ class SyntheticDataset implements Dataset {
     this.name = `synthetic(${numImages}, seed ${seed})`;
     this.categories = Array.from({ length: numClasses }, (_, c) => ({
       id: c + 1,
-      name: `${HUES[c][0]} ${SHAPES[c % SHAPES.length]}`,
+      name: `${hueOf(c)[0]} ${shapeOf(c)}`,
     }));
     this.layouts = [];
     for (let i = 0; i < numImages; i++) {
@@ -102,25 +113,28 @@ class SyntheticDataset implements Dataset {
 
   /** The shapes of image i (for tests and previews). */
   shapes(i: number): readonly SyntheticShape[] {
-    return this.layouts[checkIndex(i, this.layouts.length, this.name)].shapes;
+    return this.layout(i).shapes;
+  }
+
+  private layout(i: number): Layout {
+    return must(this.layouts[checkIndex(i, this.layouts.length, this.name)], 'layout');
   }
 
   annotation(i: number): DetectionSample {
-    const layout = this.layouts[checkIndex(i, this.layouts.length, this.name)];
+    const layout = this.layout(i);
     const n = layout.shapes.length;
     const boxes = new Float32Array(n * 4);
     const labels = new Int32Array(n);
     layout.shapes.forEach((s, k) => {
       boxes.set(s.box, 4 * k);
-      labels[k] = this.categories[s.classIndex].id;
+      labels[k] = must(this.categories[s.classIndex], 'category of a shape').id;
     });
     return { id: i, name: `synthetic-${i}`, width: layout.width, height: layout.height, boxes, labels };
   }
 
   async get(i: number): Promise<LoadedSample> {
     const sample = this.annotation(i);
-    const layout = this.layouts[i];
-    return { ...sample, image: renderImage(layout) };
+    return { ...sample, image: renderImage(this.layout(i)) };
   }
 }
 
@@ -141,10 +155,10 @@ function placeShapes(
       const box: [number, number, number, number] = [x0, y0, x0 + bw, y0 + bh];
       if (!overlapAcceptable(box, shapes)) continue;
       const classIndex = Math.floor(rng() * numClasses);
-      const hue = HUES[classIndex][1] + (rng() - 0.5) * 16;
+      const hue = hueOf(classIndex)[1] + (rng() - 0.5) * 16;
       shapes.push({
         classIndex,
-        kind: SHAPES[classIndex % SHAPES.length],
+        kind: shapeOf(classIndex),
         box: Array.from(Float32Array.from(box)) as [number, number, number, number],
         apexSide: Math.floor(rng() * 4),
         apexAt: 0.15 + 0.7 * rng(),
@@ -157,8 +171,8 @@ function placeShapes(
 }
 
 /** Overlaps are allowed but partial: IoU < 0.4 and under 60 % of the smaller box covered. */
-function overlapAcceptable(box: readonly number[], shapes: readonly SyntheticShape[]): boolean {
-  const area = (b: readonly number[]): number => (b[2] - b[0]) * (b[3] - b[1]);
+function overlapAcceptable(box: Readonly<SyntheticShape['box']>, shapes: readonly SyntheticShape[]): boolean {
+  const area = (b: Readonly<SyntheticShape['box']>): number => (b[2] - b[0]) * (b[3] - b[1]);
   for (const s of shapes) {
     const iw = Math.min(box[2], s.box[2]) - Math.max(box[0], s.box[0]);
     const ih = Math.min(box[3], s.box[3]) - Math.max(box[1], s.box[1]);
@@ -230,8 +244,8 @@ function renderImage(layout: Layout): RgbImage {
     let o = 3 * y * w;
     for (let x = 0; x < w; x++, o += 3) {
       const gx = x / cell, ix = Math.floor(gx), fx = gx - ix;
-      const top = grid[row0 + ix] + (grid[row0 + ix + 1] - grid[row0 + ix]) * fx;
-      const bottom = grid[row1 + ix] + (grid[row1 + ix + 1] - grid[row1 + ix]) * fx;
+      const top = grid[row0 + ix]! + (grid[row0 + ix + 1]! - grid[row0 + ix]!) * fx;
+      const bottom = grid[row1 + ix]! + (grid[row1 + ix + 1]! - grid[row1 + ix]!) * fx;
       const shade = 0.65 + 0.5 * (top + (bottom - top) * fy) + 0.12 * (rng() - 0.5);
       data[o] = clampByte(br * shade);
       data[o + 1] = clampByte(bg * shade);
@@ -248,7 +262,7 @@ function renderImage(layout: Layout): RgbImage {
         if (cover === 0) continue;
         const grain = 1 + 0.08 * (rng() - 0.5);
         const o = 3 * (y * w + x);
-        for (let c = 0; c < 3; c++) data[o + c] = clampByte(data[o + c] * (1 - cover) + s.rgb[c] * grain * cover);
+        for (let c = 0; c < 3; c++) data[o + c] = clampByte(data[o + c]! * (1 - cover) + s.rgb[c]! * grain * cover);
       }
     }
   }

@@ -26,10 +26,10 @@ export type Augmentation = (sample: AugSample, rng: Rng) => Promise<AugSample>;
 export function flipBoxes(boxes: Float32Array, width: number): Float32Array {
   const out = new Float32Array(boxes.length);
   for (let i = 0; i < boxes.length; i += 4) {
-    out[i] = width - boxes[i + 2];
-    out[i + 1] = boxes[i + 1];
-    out[i + 2] = width - boxes[i];
-    out[i + 3] = boxes[i + 3];
+    out[i] = width - boxes[i + 2]!;
+    out[i + 1] = boxes[i + 1]!;
+    out[i + 2] = width - boxes[i]!;
+    out[i + 3] = boxes[i + 3]!;
   }
   return out;
 }
@@ -38,10 +38,10 @@ export function flipBoxes(boxes: Float32Array, width: number): Float32Array {
 export function scaleBoxes(boxes: Float32Array, sx: number, sy: number): Float32Array {
   const out = new Float32Array(boxes.length);
   for (let i = 0; i < boxes.length; i += 4) {
-    out[i] = boxes[i] * sx;
-    out[i + 1] = boxes[i + 1] * sy;
-    out[i + 2] = boxes[i + 2] * sx;
-    out[i + 3] = boxes[i + 3] * sy;
+    out[i] = boxes[i]! * sx;
+    out[i + 1] = boxes[i + 1]! * sy;
+    out[i + 2] = boxes[i + 2]! * sx;
+    out[i + 3] = boxes[i + 3]! * sy;
   }
   return out;
 }
@@ -57,10 +57,10 @@ export function cropBoxes(
   const keep: number[] = [];
   const kept: number[] = [];
   for (let i = 0; i < boxes.length / 4; i++) {
-    const bx1 = Math.min(Math.max(boxes[4 * i] - x0, 0), w);
-    const by1 = Math.min(Math.max(boxes[4 * i + 1] - y0, 0), h);
-    const bx2 = Math.min(Math.max(boxes[4 * i + 2] - x0, 0), w);
-    const by2 = Math.min(Math.max(boxes[4 * i + 3] - y0, 0), h);
+    const bx1 = Math.min(Math.max(boxes[4 * i]! - x0, 0), w);
+    const by1 = Math.min(Math.max(boxes[4 * i + 1]! - y0, 0), h);
+    const bx2 = Math.min(Math.max(boxes[4 * i + 2]! - x0, 0), w);
+    const by2 = Math.min(Math.max(boxes[4 * i + 3]! - y0, 0), h);
     if (bx2 - bx1 > 1e-5 && by2 - by1 > 1e-5) {
       keep.push(i);
       kept.push(bx1, by1, bx2, by2);
@@ -102,9 +102,9 @@ export function flipImage(image: RgbImage): RgbImage {
     const row = y * w * 3;
     for (let x = 0; x < w; x++) {
       const src = row + 3 * x, dst = row + 3 * (w - 1 - x);
-      out[dst] = data[src];
-      out[dst + 1] = data[src + 1];
-      out[dst + 2] = data[src + 2];
+      out[dst] = data[src]!;
+      out[dst + 1] = data[src + 1]!;
+      out[dst + 2] = data[src + 2]!;
     }
   }
   return { data: out, width: w, height: h, channels: 3 };
@@ -136,7 +136,7 @@ export async function resizeImage(image: RgbImage, width: number, height: number
 function pick<T extends Uint8Array | Int32Array>(arr: T | undefined, keep: number[]): T | undefined {
   if (!arr) return undefined;
   const out = new (arr.constructor as new (n: number) => T)(keep.length);
-  keep.forEach((k, i) => (out[i] = arr[k]));
+  keep.forEach((k, i) => (out[i] = arr[k]!));
   return out;
 }
 
@@ -168,8 +168,9 @@ export function resizeShortestEdge(options: ResizeShortestEdgeOptions): Augmenta
   if (style !== 'choice' && style !== 'range') throw new RangeError(`sampleStyle: 'choice' or 'range', got ${String(style)}`);
   if (style === 'range' && lengths.length !== 2) throw new RangeError('shortEdge: a range needs [min, max]');
   if (!(maxSize > 0)) throw new RangeError(`maxSize: must be positive, got ${maxSize}`);
+  const [rangeMin = 0, rangeMax = 0] = lengths; // used only for 'range', which has exactly two
   return async (s, rng) => {
-    const short = style === 'range' ? randint(rng, lengths[0], lengths[1] + 1) : choice(rng, lengths);
+    const short = style === 'range' ? randint(rng, rangeMin, rangeMax + 1) : choice(rng, lengths);
     if (short === 0) return s; // detectron2: size 0 means no resize
     const { width: w, height: h } = s.image;
     const [newH, newW] = shortestEdgeSize(h, w, short, maxSize);

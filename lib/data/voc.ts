@@ -9,6 +9,7 @@ import {
   checkBox, describe, emptyWarnings, optionalBoolean, reportWarnings, requireObject, requireString,
 } from './validate';
 import { child, decodeEntities, parseXml, type XmlElement } from './xml';
+import { must } from '../must';
 
 export interface VocOptions {
   /** The VOC root (holding Annotations/, ImageSets/, JPEGImages/), or a folder with one such child. */
@@ -77,7 +78,7 @@ export async function voc(options: VocOptions): Promise<Dataset> {
   const samples: DetectionSample[] = [];
   ids.forEach((id, index) => {
     const file = path.join(root, 'Annotations', `${id}.xml`);
-    const sample = parseAnnotation(texts[index], file, id, index, idOf, oneBased, warnings);
+    const sample = parseAnnotation(must(texts[index], 'annotation text'), file, id, index, idOf, oneBased, warnings);
     sample.file = path.join(root, 'JPEGImages', id + ext);
     if (filterEmpty && sample.labels.length === 0) warnings.droppedImages++;
     else samples.push(sample);
@@ -98,7 +99,8 @@ function findVocRoot(root: string): string {
   }
   // Archives often unpack to <dir>/<NAME>/{Annotations,...} (BCCD/, VOC2007/): accept one such child.
   const inner = entries.filter((e) => e.isDirectory() && isVoc(path.join(root, e.name)));
-  if (inner.length === 1) return path.join(root, inner[0].name);
+  const [only] = inner;
+  if (only && inner.length === 1) return path.join(root, only.name);
   throw new Error(`root: ${root} holds no VOC dataset (expected Annotations/ and ImageSets/Main/)`);
 }
 
@@ -115,7 +117,7 @@ async function readSplit(root: string, split: string): Promise<string[]> {
     );
   }
   // Lines are "<id>" or, in per-class files, "<id> <flag>": the id is the first token.
-  const ids = text.split(/\r?\n/).map((line) => line.trim().split(/\s+/)[0]).filter((id) => id.length > 0);
+  const ids = text.split(/\r?\n/).map((line) => line.trim().split(/\s+/)[0] ?? '').filter((id) => id.length > 0);
   const seen = new Set<string>();
   for (const id of ids) {
     if (seen.has(id)) throw new Error(`split: ${file} lists ${id} twice`);

@@ -61,7 +61,7 @@ export function parseXml(source: string): XmlElement {
     return m[0];
   };
   const skipSpace = (): void => {
-    while (pos < source.length && /\s/.test(source[pos])) pos++;
+    while (pos < source.length && /\s/.test(source.charAt(pos))) pos++;
   };
   const skipUntil = (end: string, what: string): void => {
     const at = source.indexOf(end, pos);
@@ -100,7 +100,7 @@ export function parseXml(source: string): XmlElement {
       if (source[pos] !== '=') fail(`attribute ${attr} of <${name}> has no value`);
       pos++;
       skipSpace();
-      const quote = source[pos];
+      const quote = source.charAt(pos);
       if (quote !== '"' && quote !== "'") fail(`attribute ${attr} of <${name}> is not quoted`);
       const end = source.indexOf(quote, pos + 1);
       if (end < 0) fail(`unterminated attribute ${attr} of <${name}>`);

@@ -88,24 +88,24 @@ export class CocoEvalRun {
   /** evaluateImg for every image of category k, then accumulate for k. */
   evaluateCategory(k: number): void {
     const gtG = this.gt.groups, dtG = this.dt.groups;
-    const dtBase = dtG.groupStart[dtG.catGroupStart[k]];
-    const dtEnd = dtG.groupStart[dtG.catGroupStart[k + 1]];
+    const dtBase = dtG.groupStart[dtG.catGroupStart[k]!]!;
+    const dtEnd = dtG.groupStart[dtG.catGroupStart[k + 1]!]!;
     const n = dtEnd - dtBase;
     const tpBits = this.tpBits.u16At(n * A);
     const igBits = this.igBits.u16At(n * A);
     const rank = this.rankInImage.u8At(n);
     this.npig.fill(0);
     // Walk the images that have ground truth or detections of k, ascending.
-    let gj = gtG.catGroupStart[k];
-    const gjEnd = gtG.catGroupStart[k + 1];
-    let dj = dtG.catGroupStart[k];
-    const djEnd = dtG.catGroupStart[k + 1];
+    let gj = gtG.catGroupStart[k]!;
+    const gjEnd = gtG.catGroupStart[k + 1]!;
+    let dj = dtG.catGroupStart[k]!;
+    const djEnd = dtG.catGroupStart[k + 1]!;
     while (gj < gjEnd || dj < djEnd) {
-      const gImg = gj < gjEnd ? gtG.groupImg[gj] : 0x7fffffff;
-      const dImg = dj < djEnd ? dtG.groupImg[dj] : 0x7fffffff;
+      const gImg = gj < gjEnd ? gtG.groupImg[gj]! : 0x7fffffff;
+      const dImg = dj < djEnd ? dtG.groupImg[dj]! : 0x7fffffff;
       let g0 = 0, g1 = 0, d0 = 0, d1 = 0;
-      if (gImg <= dImg) { g0 = gtG.groupStart[gj]; g1 = gtG.groupStart[gj + 1]; gj++; }
-      if (dImg <= gImg) { d0 = dtG.groupStart[dj]; d1 = dtG.groupStart[dj + 1]; dj++; }
+      if (gImg <= dImg) { g0 = gtG.groupStart[gj]!; g1 = gtG.groupStart[gj + 1]!; gj++; }
+      if (dImg <= gImg) { d0 = dtG.groupStart[dj]!; d1 = dtG.groupStart[dj + 1]!; dj++; }
       for (let p = d0; p < d1; p++) rank[p - dtBase] = p - d0;
       this.evaluateImage(g0, g1, d0, d1, tpBits, igBits, dtBase);
     }
@@ -126,12 +126,12 @@ export class CocoEvalRun {
     // bbIou from maskApi.c: xywh boxes, crowd union = detection area.
     for (let d = 0; d < D; d++) {
       const p = d0 + d;
-      const dx = dt.x[p], dy = dt.y[p], dw = dt.w[p], dh = dt.h[p];
+      const dx = dt.x[p]!, dy = dt.y[p]!, dw = dt.w[p]!, dh = dt.h[p]!;
       const da = dw * dh;
       let best = 0;
       for (let g = 0; g < G; g++) {
         const q = g0 + g;
-        const gx = gt.x[q], gy = gt.y[q], gw = gt.w[q], gh = gt.h[q];
+        const gx = gt.x[q]!, gy = gt.y[q]!, gw = gt.w[q]!, gh = gt.h[q]!;
         let o = 0;
         const iw = Math.min(dx + dw, gx + gw) - Math.max(dx, gx);
         if (iw > 0) {
@@ -146,7 +146,7 @@ export class CocoEvalRun {
         if (o > best) best = o;
       }
       maxIou[d] = best;
-      if (best >= Math.min(IOU_THRESHOLDS[0], MATCH_CAP)) cand[nCand++] = d;
+      if (best >= Math.min(IOU_THRESHOLDS[0]!, MATCH_CAP)) cand[nCand++] = d;
     }
     const order = this.gtOrder.i32At(G);
     const matched = this.matched.u8At(G);
@@ -154,15 +154,16 @@ export class CocoEvalRun {
     const ignore = this.gtIgnore.u8At(A * G);
     const regBits = this.regBits.u16At(A * D), ignBits = this.ignBits.u16At(A * D);
     for (let a = 0; a < A; a++) {
-      const lo = AREA_RANGES[a][0], hi = AREA_RANGES[a][1];
+      const range = AREA_RANGES[a]!;
+      const lo = range[0], hi = range[1];
       let nReg = 0;
       for (let g = 0; g < G; g++) {
-        const q = g0 + g, ar = gt.area[q];
+        const q = g0 + g, ar = gt.area[q]!;
         const ig = gt.crowd[q] || ar < lo || ar > hi ? 1 : 0;
         ignore[a * G + g] = ig;
         nReg += 1 - ig;
       }
-      this.npig[a] += nReg;
+      this.npig[a]! += nReg;
       // Reuse the matching of an earlier range with identical GT ignore flags.
       let same = -1;
       for (let b = 0; b < a && same < 0; b++) {
@@ -180,11 +181,11 @@ export class CocoEvalRun {
       // ignored GT, or at every unmatched threshold when the detection's own area is out of range.
       for (let d = 0; d < D; d++) {
         const p = d0 + d;
-        const dArea = dt.w[p] * dt.h[p];
+        const dArea = dt.w[p]! * dt.h[p]!;
         const at = (p - dtBase) * A + a;
-        const reg = regBits[a * D + d];
+        const reg = regBits[a * D + d]!;
         tpBits[at] = reg;
-        igBits[at] = dArea < lo || dArea > hi ? ALL_T & ~reg : ignBits[a * D + d];
+        igBits[at] = dArea < lo || dArea > hi ? ALL_T & ~reg : ignBits[a * D + d]!;
       }
     }
   }
@@ -209,27 +210,27 @@ export class CocoEvalRun {
       if (ignore[a * G + g]) order[o++] = g; else order[r++] = g;
     }
     for (let t = 0; t < T; t++) {
-      const thr = Math.min(IOU_THRESHOLDS[t], MATCH_CAP);
+      const thr = Math.min(IOU_THRESHOLDS[t]!, MATCH_CAP);
       const bit = 1 << t;
       matched.fill(0, 0, G);
       for (let c = 0; c < nCand; c++) {
-        const d = cand[c];
-        if (maxIou[d] < thr) continue; // no GT reaches the threshold: stays unmatched
+        const d = cand[c]!;
+        if (maxIou[d]! < thr) continue; // no GT reaches the threshold: stays unmatched
         let best = thr, m = -1;
         const row = d * G;
         for (let gi = 0; gi < G; gi++) {
-          const g = order[gi];
+          const g = order[gi]!;
           if (matched[gi] && !gt.crowd[g0 + g]) continue;
           if (m > -1 && m < nReg && gi >= nReg) break;
-          const v = ious[row + g];
+          const v = ious[row + g]!;
           if (v < best) continue;
           best = v;
           m = gi;
         }
         if (m === -1) continue;
         matched[m] = 1;
-        if (m >= nReg) ignBits[a * D + d] |= bit;
-        else if (!gt.zeroId[g0 + order[m]]) regBits[a * D + d] |= bit;
+        if (m >= nReg) ignBits[a * D + d]! |= bit;
+        else if (!gt.zeroId[g0 + order[m]!]) regBits[a * D + d]! |= bit;
         // A GT with id 0 is recorded as match id 0, which pycocotools reads as
         // "unmatched": the detection keeps its unmatched outcome.
       }
@@ -256,45 +257,45 @@ export class CocoEvalRun {
     const fpExtra = new Float64Array(T);
     const tpCount = new Int32Array(T);
     for (let a = 0; a < A; a++) {
-      const npig = this.npig[a];
+      const npig = this.npig[a]!;
       if (npig === 0) continue; // no regular GT: precision and recall stay -1
       // At most npig TPs per threshold.
       const curve = this.curve.f64At(T * npig);
       for (let mi = 0; mi < M; mi++) {
-        const maxDet = MAX_DETS[mi];
+        const maxDet = MAX_DETS[mi]!;
         fpExtra.fill(0);
         tpCount.fill(0);
         let fpAll = 0; // false positives at every threshold, counted once
         for (let i = 0; i < n; i++) {
-          const p = perm[i];
-          if (rank[p] >= maxDet) continue;
-          const tb = tpBits[p * A + a], ib = igBits[p * A + a];
+          const p = perm[i]!;
+          if (rank[p]! >= maxDet) continue;
+          const tb = tpBits[p * A + a]!, ib = igBits[p * A + a]!;
           if ((tb | ib) === 0) { fpAll++; continue; }
           if (ib === ALL_T) continue;
           for (let t = 0; t < T; t++) {
             const bit = 1 << t;
             if (ib & bit) continue;
             if (tb & bit) {
-              const tp = ++tpCount[t];
-              curve[t * npig + tp - 1] = tp / (fpAll + fpExtra[t] + tp + NP_SPACING_1);
+              const tp = ++tpCount[t]!;
+              curve[t * npig + tp - 1] = tp / (fpAll + fpExtra[t]! + tp + NP_SPACING_1);
             } else {
-              fpExtra[t]++;
+              fpExtra[t]!++;
             }
           }
         }
         for (let t = 0; t < T; t++) {
-          const nTp = tpCount[t], off = t * npig;
+          const nTp = tpCount[t]!, off = t * npig;
           this.recall[((t * K + k) * A + a) * M + mi] = nTp / npig;
           // Precision envelope over the TPs, right to left.
           for (let j = nTp - 1; j > 0; j--) {
-            if (curve[off + j] > curve[off + j - 1]) curve[off + j - 1] = curve[off + j];
+            if (curve[off + j]! > curve[off + j - 1]!) curve[off + j - 1] = curve[off + j]!;
           }
           // q[r] = envelope at the first TP whose recall j/npig reaches recThr[r]; 0 past the last.
           let r = 0;
           for (let j = 0; j < nTp && r < R; j++) {
             const rc = (j + 1) / npig;
-            while (r < R && rc >= RECALL_THRESHOLDS[r]) {
-              this.precision[(((t * R + r) * K + k) * A + a) * M + mi] = curve[off + j];
+            while (r < R && rc >= RECALL_THRESHOLDS[r]!) {
+              this.precision[(((t * R + r) * K + k) * A + a) * M + mi] = curve[off + j]!;
               r++;
             }
           }
@@ -312,7 +313,7 @@ export class CocoEvalRun {
       const vals = new Float64Array(ts.length * R * K);
       let o = 0;
       for (const t of ts) for (let r = 0; r < R; r++) for (let k = 0; k < K; k++) {
-        vals[o++] = this.precision[(((t * R + r) * K + k) * A + a) * M + mi];
+        vals[o++] = this.precision[(((t * R + r) * K + k) * A + a) * M + mi]!;
       }
       return meanOfDefined(vals);
     };
@@ -320,17 +321,16 @@ export class CocoEvalRun {
       const K = this.K;
       const vals = new Float64Array(T * K);
       let o = 0;
-      for (let t = 0; t < T; t++) for (let k = 0; k < K; k++) vals[o++] = this.recall[((t * K + k) * A + a) * M + mi];
+      for (let t = 0; t < T; t++) for (let k = 0; k < K; k++) vals[o++] = this.recall[((t * K + k) * A + a) * M + mi]!;
       return meanOfDefined(vals);
     };
-    const stats = [
-      ap(null, 0, 2), ap(0.5, 0, 2), ap(0.75, 0, 2), ap(null, 1, 2), ap(null, 2, 2), ap(null, 3, 2),
-      ar(0, 0), ar(0, 1), ar(0, 2), ar(1, 2), ar(2, 2), ar(3, 2),
-    ];
+    const AP = ap(null, 0, 2), AP50 = ap(0.5, 0, 2), AP75 = ap(0.75, 0, 2);
+    const APs = ap(null, 1, 2), APm = ap(null, 2, 2), APl = ap(null, 3, 2);
+    const AR1 = ar(0, 0), AR10 = ar(0, 1), AR100 = ar(0, 2);
+    const ARs = ar(1, 2), ARm = ar(2, 2), ARl = ar(3, 2);
     return {
-      stats,
-      AP: stats[0], AP50: stats[1], AP75: stats[2], APs: stats[3], APm: stats[4], APl: stats[5],
-      AR1: stats[6], AR10: stats[7], AR100: stats[8], ARs: stats[9], ARm: stats[10], ARl: stats[11],
+      stats: [AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl],
+      AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl,
       catIds: this.gt.catIds.slice(),
       precision: this.precision,
       recall: this.recall,

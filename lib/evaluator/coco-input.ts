@@ -111,8 +111,8 @@ function groupByCategoryImage(
   const groupStart: number[] = [];
   let prevCat = -1, prevImg = -1;
   for (let p = 0; p < n; p++) {
-    const i = order[p];
-    const c = catOf[i], im = imgOf[i];
+    const i = order[p]!;
+    const c = catOf[i]!, im = imgOf[i]!;
     if (c !== prevCat || im !== prevImg) {
       while (prevCat < c) catGroupStart[++prevCat] = groupImg.length;
       groupImg.push(im);
@@ -136,12 +136,12 @@ function identity(n: number): Int32Array {
 
 function countingSort(items: Int32Array, key: Int32Array, numKeys: number): Int32Array {
   const start = new Int32Array(numKeys + 1);
-  for (let p = 0; p < items.length; p++) start[key[items[p]] + 1]++;
-  for (let k = 0; k < numKeys; k++) start[k + 1] += start[k];
+  for (let p = 0; p < items.length; p++) start[key[items[p]!]! + 1]!++;
+  for (let k = 0; k < numKeys; k++) start[k + 1]! += start[k]!;
   const out = new Int32Array(items.length);
   for (let p = 0; p < items.length; p++) {
-    const i = items[p];
-    out[start[key[i]]++] = i;
+    const i = items[p]!;
+    out[start[key[i]!]!++] = i;
   }
   return out;
 }
@@ -173,7 +173,7 @@ export function indexGroundTruth(gt: unknown, name = 'groundTruth'): GroundTruth
     const ci = cats.rank.get(catId);
     if (ci === undefined) fail(`${where}.category_id: ${catId} is not the id of an entry of ${name}.categories`);
     readBox(a.bbox, `${where}.bbox`, box, 4 * i);
-    areaIn[i] = a.area === undefined ? box[4 * i + 2] * box[4 * i + 3] : finiteNumber(a.area, `${where}.area`);
+    areaIn[i] = a.area === undefined ? box[4 * i + 2]! * box[4 * i + 3]! : finiteNumber(a.area, `${where}.area`);
     crowdIn[i] = readCrowd(a.iscrowd, `${where}.iscrowd`);
     if (a.id !== undefined) {
       const id = finiteNumber(a.id, `${where}.id`);
@@ -188,9 +188,9 @@ export function indexGroundTruth(gt: unknown, name = 'groundTruth'): GroundTruth
   const x = new Float64Array(n), y = new Float64Array(n), w = new Float64Array(n), h = new Float64Array(n);
   const area = new Float64Array(n), crowd = new Uint8Array(n), zeroId = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
-    const i = order[p];
-    x[p] = box[4 * i]; y[p] = box[4 * i + 1]; w[p] = box[4 * i + 2]; h[p] = box[4 * i + 3];
-    area[p] = areaIn[i]; crowd[p] = crowdIn[i]; zeroId[p] = zeroIn[i];
+    const i = order[p]!;
+    x[p] = box[4 * i]!; y[p] = box[4 * i + 1]!; w[p] = box[4 * i + 2]!; h[p] = box[4 * i + 3]!;
+    area[p] = areaIn[i]!; crowd[p] = crowdIn[i]!; zeroId[p] = zeroIn[i]!;
   }
   return {
     imgIds: images.ids, imgRank: images.rank, catIds: cats.ids, catIndex: cats.rank,
@@ -297,11 +297,11 @@ export function mapDetectionIds(
   imgOf?: Int32Array, catOf?: Int32Array,
 ): void {
   for (let i = from; i < to; i++) {
-    const rank = gt.imgRank.get(store.imgId[i]);
+    const rank = gt.imgRank.get(store.imgId[i]!);
     if (rank === undefined) {
       throw new RangeError(`${name}[${i - from}].image_id: ${store.imgId[i]} is not an image of the ground truth`);
     }
-    const ci = gt.catIndex.get(store.catId[i]);
+    const ci = gt.catIndex.get(store.catId[i]!);
     if (ci === undefined) {
       throw new RangeError(`${name}[${i - from}].category_id: ${store.catId[i]} is not a category of the ground truth`);
     }
@@ -329,24 +329,24 @@ export function indexDetections(store: DetectionStore, gt: GroundTruthIndex, nam
   let kept = 0;
   for (let j = 0; j < numGroups; j++) {
     keptStart[j] = kept;
-    kept += Math.min(MAX_DETS_PER_IMAGE, src.groupStart[j + 1] - src.groupStart[j]);
+    kept += Math.min(MAX_DETS_PER_IMAGE, src.groupStart[j + 1]! - src.groupStart[j]!);
   }
   keptStart[numGroups] = kept;
   const x = new Float64Array(kept), y = new Float64Array(kept), w = new Float64Array(kept), h = new Float64Array(kept);
   const outScore = new Float64Array(kept);
   const order = grouped.order;
-  const byScore = (a: number, b: number): number => score[b] - score[a] || a - b;
+  const byScore = (a: number, b: number): number => score[b]! - score[a]! || a - b;
   for (let j = 0; j < numGroups; j++) {
-    const lo = src.groupStart[j], hi = src.groupStart[j + 1];
+    const lo = src.groupStart[j]!, hi = src.groupStart[j + 1]!;
     const run = order.subarray(lo, hi);
     if (hi - lo > 1) sortRun(run, score, byScore);
-    let p = keptStart[j];
-    const end = keptStart[j + 1];
+    let p = keptStart[j]!;
+    const end = keptStart[j + 1]!;
     for (let q = 0; p < end; q++, p++) {
-      const i = run[q];
-      x[p] = store.box[4 * i]; y[p] = store.box[4 * i + 1];
-      w[p] = store.box[4 * i + 2]; h[p] = store.box[4 * i + 3];
-      outScore[p] = score[i];
+      const i = run[q]!;
+      x[p] = store.box[4 * i]!; y[p] = store.box[4 * i + 1]!;
+      w[p] = store.box[4 * i + 2]!; h[p] = store.box[4 * i + 3]!;
+      outScore[p] = score[i]!;
     }
   }
   return {
@@ -363,12 +363,12 @@ function sortRun(run: Int32Array, score: Float64Array, cmp: (a: number, b: numbe
     return;
   }
   for (let i = 1; i < n; i++) {
-    const v = run[i];
-    const s = score[v];
+    const v = run[i]!;
+    const s = score[v]!;
     let k = i - 1;
     // Indices arrive ascending, so "after" on equal score is already right: move only past strictly smaller scores.
-    while (k >= 0 && score[run[k]] < s) {
-      run[k + 1] = run[k];
+    while (k >= 0 && score[run[k]!]! < s) {
+      run[k + 1] = run[k]!;
       k--;
     }
     run[k + 1] = v;

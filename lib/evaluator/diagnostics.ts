@@ -1,5 +1,6 @@
 // Alignment diagnostics from the Align-DETR and Stable-DINO papers, computed
 // from raw model outputs and matcher results (pure functions, no tensors).
+import { must } from '../must';
 
 /** Box layouts accepted by the diagnostics. */
 export type BoxFormat = 'xyxy' | 'xywh' | 'cxcywh';
@@ -32,15 +33,17 @@ export interface BestRegressedRecallResult {
   total: number;
 }
 
-function toXyxy(b: ArrayLike<number>, i: number, format: BoxFormat): [number, number, number, number] {
-  const a = b[4 * i], c = b[4 * i + 1], e = b[4 * i + 2], f = b[4 * i + 3];
+type Xyxy = [number, number, number, number];
+
+function toXyxy(b: ArrayLike<number>, i: number, format: BoxFormat): Xyxy {
+  const a = b[4 * i]!, c = b[4 * i + 1]!, e = b[4 * i + 2]!, f = b[4 * i + 3]!;
   if (format === 'xyxy') return [a, c, e, f];
   if (format === 'xywh') return [a, c, a + e, c + f];
   return [a - e / 2, c - f / 2, a + e / 2, c + f / 2];
 }
 
 /** Plain IoU of two xyxy boxes; 0 for empty or degenerate boxes. */
-function boxIou(p: readonly number[], g: readonly number[]): number {
+function boxIou(p: Readonly<Xyxy>, g: Readonly<Xyxy>): number {
   const iw = Math.min(p[2], g[2]) - Math.max(p[0], g[0]);
   const ih = Math.min(p[3], g[3]) - Math.max(p[1], g[1]);
   if (!(iw > 0 && ih > 0)) return 0;
@@ -109,7 +112,7 @@ export function bestRegressedRecall(
       const gtBox = toXyxy(s.gtBoxes, g, format);
       let best = -1, bestIou = 0;
       for (let q = 0; q < Q; q++) {
-        const iou = boxIou(preds[q], gtBox);
+        const iou = boxIou(preds[q]!, gtBox); // q < Q = preds.length
         if (iou > bestIou) { bestIou = iou; best = q; }
       }
       if (best < 0) continue;
@@ -129,7 +132,7 @@ export function bestRegressedRecall(
         const v = conf(q);
         if (v > c || (v === c && q < best)) rank++;
       }
-      ns.forEach((n, i) => { if (rank < n) hits[i]++; });
+      ns.forEach((n, i) => { if (rank < n) hits[i]!++; }); // hits is parallel to ns
     }
   });
   return { topN: ns, recall: hits.map((h) => (total > 0 ? h / total : NaN)), hits, total };
@@ -187,16 +190,16 @@ export function matchingInstability(images: readonly ImageMatchings[]): Matching
     totalGt += G;
     const gtOfQuery = img.layers.map((m: LayerMatching, l: number) => assignmentOf(m, Q, G, `${where}.layers[${l}]`));
     for (let l = 1; l < L; l++) {
-      const prev = gtOfQuery[l - 1], cur = gtOfQuery[l];
+      const prev = must(gtOfQuery[l - 1], 'layer matching'), cur = must(gtOfQuery[l], 'layer matching');
       const gtChanged = new Uint8Array(G);
       for (let q = 0; q < Q; q++) {
         if (prev[q] === cur[q]) continue;
-        changedQueries[l - 1]++;
+        changedQueries[l - 1]!++; // l - 1 < L - 1 = changedQueries.length
         // q left prev[q]'s set and/or joined cur[q]'s: both sets differ.
         if (prev[q] >= 0) gtChanged[prev[q]] = 1;
         if (cur[q] >= 0) gtChanged[cur[q]] = 1;
       }
-      for (let g = 0; g < G; g++) unstableGt[l - 1] += gtChanged[g];
+      for (let g = 0; g < G; g++) unstableGt[l - 1]! += gtChanged[g]!;
     }
   });
   const unstableRate = unstableGt.map((u) => (totalGt > 0 ? u / totalGt : NaN));
@@ -212,7 +215,7 @@ function assignmentOf(m: LayerMatching, Q: number, G: number, where: string): In
   checkLength(m.gtIndices, n, `${where}.gtIndices`);
   const v = new Int32Array(Q).fill(-1);
   for (let i = 0; i < n; i++) {
-    const q = m.queryIndices[i], g = m.gtIndices[i];
+    const q = m.queryIndices[i]!, g = m.gtIndices[i]!;
     if (!Number.isInteger(q) || q < 0 || q >= Q) throw new RangeError(`${where}.queryIndices[${i}]: expected a query index in [0, ${Q}), got ${q}`);
     if (!Number.isInteger(g) || g < 0 || g >= G) throw new RangeError(`${where}.gtIndices[${i}]: expected a GT index in [0, ${G}), got ${g}`);
     if (v[q] !== -1) throw new RangeError(`${where}.queryIndices[${i}]: query ${q} is matched twice`);

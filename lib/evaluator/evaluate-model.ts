@@ -7,6 +7,7 @@ import type { AlignDetr } from '../model';
 import { checkIntegerOption, checkOptionKeys } from '../options';
 import { CocoEvaluator } from './coco-evaluator';
 import type { CocoDataset, CocoEvalResult } from './coco-types';
+import { must } from '../must';
 
 /** Options of {@link evaluateModel}; any other key is a TypeError naming it. */
 export interface EvaluateModelOptions {
@@ -28,14 +29,15 @@ export function cocoGroundTruth(dataset: Dataset): CocoDataset {
     const a = dataset.annotation(i);
     images.push({ id: a.id, width: a.width, height: a.height, file_name: a.file ?? a.name });
     for (let k = 0; k < a.labels.length; k++) {
-      const [x1, y1, x2, y2] = a.boxes.subarray(4 * k, 4 * k + 4);
+      // boxes holds 4 numbers per label.
+      const x1 = a.boxes[4 * k]!, y1 = a.boxes[4 * k + 1]!, x2 = a.boxes[4 * k + 2]!, y2 = a.boxes[4 * k + 3]!;
       annotations.push({
         id: annId++,
         image_id: a.id,
-        category_id: a.labels[k],
+        category_id: a.labels[k]!,
         bbox: [x1, y1, x2 - x1, y2 - y1],
-        area: a.area ? a.area[k] : (x2 - x1) * (y2 - y1),
-        iscrowd: a.iscrowd ? a.iscrowd[k] : 0,
+        area: a.area ? a.area[k]! : (x2 - x1) * (y2 - y1),
+        iscrowd: a.iscrowd ? a.iscrowd[k]! : 0,
       });
     }
   }
@@ -71,9 +73,10 @@ export async function evaluateModel(
     const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
     const results = await model.predict(samples.map((s) => s.image), { maxDetections: 100, signal });
     evaluator.add(
-      results.flatMap((dets, j) =>
-        dets.map((d) => ({ image_id: samples[j].id, category_id: d.categoryId, bbox: d.bbox, score: d.score })),
-      ),
+      results.flatMap((dets, j) => {
+        const imageId = must(samples[j], 'sample of a prediction').id;
+        return dets.map((d) => ({ image_id: imageId, category_id: d.categoryId, bbox: d.bbox, score: d.score }));
+      }),
     );
   }
   return evaluator.evaluate();

@@ -28,21 +28,21 @@ const PAIRWISE_BLOCK = 128;
 export function pairwiseSum(a: ArrayLike<number>, lo: number, n: number): number {
   if (n < 8) {
     let res = 0;
-    for (let i = 0; i < n; i++) res += a[lo + i];
+    for (let i = 0; i < n; i++) res += a[lo + i]!;
     return res;
   }
   if (n <= PAIRWISE_BLOCK) {
-    let r0 = a[lo], r1 = a[lo + 1], r2 = a[lo + 2], r3 = a[lo + 3];
-    let r4 = a[lo + 4], r5 = a[lo + 5], r6 = a[lo + 6], r7 = a[lo + 7];
+    let r0 = a[lo]!, r1 = a[lo + 1]!, r2 = a[lo + 2]!, r3 = a[lo + 3]!;
+    let r4 = a[lo + 4]!, r5 = a[lo + 5]!, r6 = a[lo + 6]!, r7 = a[lo + 7]!;
     const unrolledEnd = n - (n % 8);
     let i = 8;
     for (; i < unrolledEnd; i += 8) {
       const p = lo + i;
-      r0 += a[p]; r1 += a[p + 1]; r2 += a[p + 2]; r3 += a[p + 3];
-      r4 += a[p + 4]; r5 += a[p + 5]; r6 += a[p + 6]; r7 += a[p + 7];
+      r0 += a[p]!; r1 += a[p + 1]!; r2 += a[p + 2]!; r3 += a[p + 3]!;
+      r4 += a[p + 4]!; r5 += a[p + 5]!; r6 += a[p + 6]!; r7 += a[p + 7]!;
     }
     let res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7));
-    for (; i < n; i++) res += a[lo + i];
+    for (; i < n; i++) res += a[lo + i]!;
     return res;
   }
   let half = Math.floor(n / 2);
@@ -58,7 +58,7 @@ export function meanOfDefined(values: Float64Array): number {
   let n = 0;
   const kept = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i];
+    const v = values[i]!;
     if (v > -1) kept[n++] = v;
   }
   if (n === 0) return -1;

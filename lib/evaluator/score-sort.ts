@@ -27,8 +27,8 @@ export class ScoreSorter {
     }
     const hi = this.hi, lo = this.lo;
     for (let p = 0; p < n; p++) {
-      f64[0] = score[base + p] + 0; // -0 + 0 = +0: one key for both zeros
-      const h = u32[HI], l = u32[LO];
+      f64[0] = score[base + p]! + 0; // -0 + 0 = +0: one key for both zeros
+      const h = u32[HI]!, l = u32[LO]!;
       // Keys whose ascending unsigned order is descending float order.
       if (h & 0x80000000) { hi[p] = h; lo[p] = l; } else { hi[p] = h ^ 0x7fffffff; lo[p] = ~l >>> 0; }
       perm[p] = p;
@@ -39,14 +39,14 @@ export class ScoreSorter {
       const shift = (pass & 3) * 8;
       const count = this.count;
       count.fill(0);
-      for (let i = 0; i < n; i++) count[((words[src[i]] >>> shift) & 0xff) + 1]++;
+      for (let i = 0; i < n; i++) count[((words[src[i]!]! >>> shift) & 0xff) + 1]!++;
       let single = false;
       for (let b = 1; b <= 256; b++) if (count[b] === n) { single = true; break; }
       if (single) continue; // every key has the same byte here: the pass would not move anything
-      for (let b = 0; b < 256; b++) count[b + 1] += count[b];
+      for (let b = 0; b < 256; b++) count[b + 1]! += count[b]!;
       for (let i = 0; i < n; i++) {
-        const p = src[i];
-        dst[count[(words[p] >>> shift) & 0xff]++] = p;
+        const p = src[i]!;
+        dst[count[(words[p]! >>> shift) & 0xff]!++] = p;
       }
       const t = src; src = dst; dst = t;
     }

@@ -102,7 +102,7 @@ export function findCudaLibtorch(wantVersion: string, wantCuda?: string): Libtor
     timeout: 20000,
   });
   if (py.status === 0) {
-    const [dir, cuda] = py.stdout.trim().split('\n');
+    const [dir = '', cuda] = py.stdout.trim().split('\n');
     if (!cuda) tried.push(`python3's torch (${dir}): a CPU build`);
     else {
       const hit = consider(dir, `python3's torch (${dir})`);
@@ -131,7 +131,7 @@ export function gpuVisible(): { visible: boolean; why: string } {
     return { visible: false, why: `CUDA_VISIBLE_DEVICES=${process.env.CUDA_VISIBLE_DEVICES}` };
   }
   try {
-    const v = fs.readFileSync('/proc/driver/nvidia/version', 'utf8').split('\n')[0];
+    const v = fs.readFileSync('/proc/driver/nvidia/version', 'utf8').split('\n')[0] ?? '';
     return { visible: true, why: v.trim() };
   } catch {
     return { visible: false, why: 'no NVIDIA driver (/proc/driver/nvidia/version absent)' };

@@ -155,7 +155,7 @@ main(async (ctx) => {
         model.parameter(name).toTypedArray();
         model.numParameters(options);
         model.parameterNames(name);
-        void model.config, model.categories, model.disposed;
+        void [model.config, model.categories, model.disposed];
       },
     },
     {

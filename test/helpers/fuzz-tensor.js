@@ -45,7 +45,7 @@ main(async (ctx) => {
         // A tensor that was made must be fully usable.
         const back = t.toTypedArray();
         if (back.length !== t.size) throw new CheckFailure('round trip: wrong length');
-        void t.shape, t.dtype, String(t);
+        void [t.shape, t.dtype, String(t)];
         t.dispose();
       },
     },

@@ -3,11 +3,11 @@
 //   node seeded-weights.js <dist/lib/index.js> '<CreateOptions JSON>' <threads>
 // which first creates one unseeded model (advancing the process-wide generator), then prints the
 // hash of a model created with the given options.
-const crypto = require('node:crypto');
+const { createHash } = require('node:crypto');
 
 async function weightsHash(AlignDetr, options) {
   const model = await AlignDetr.create(options);
-  const h = crypto.createHash('sha256');
+  const h = createHash('sha256');
   for (const name of model.parameterNames()) {
     const t = model.parameter(name);
     const a = t.toTypedArray();

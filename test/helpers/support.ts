@@ -38,13 +38,13 @@ export function values(t: Tensor): number[] {
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Infinity;
   let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
   return worst;
 }
 
 /** Largest |a − b| / (|b| + floor). */
 export function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
   let worst = 0;
-  for (let i = 0; i < b.length; ++i) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor));
+  for (let i = 0; i < b.length; ++i) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (Math.abs(b[i]!) + floor));
   return worst;
 }
