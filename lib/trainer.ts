@@ -461,35 +461,21 @@ export class Trainer {
       options.signal?.aborted ? 'aborted' : Date.now() >= deadline ? 'time-limit' : undefined;
 
     for (; epoch < epochs; epoch++) {
-      const order = loader.indices(epoch);
-      const batches: number[][] = [];
-      for (let b = 0; b < stepsPerEpoch; b++) batches.push(order.slice(b * batchSize, (b + 1) * batchSize));
-      // Prefetch: keep the next batches loading while a step runs.
-      const pending = new Map<number, Promise<DetectionBatch>>();
-      const want = (b: number): void => {
-        const batch = batches[b];
-        if (batch && !pending.has(b)) {
-          const p = loader.loadBatch(batch, epoch);
-          p.catch(() => {});
-          pending.set(b, p);
-        }
-      };
       let lossSum = 0;
       let lossCount = 0;
-      for (let b = skip; b < batches.length; b++) {
-        for (let a = 0; a <= (options.prefetch ?? 2); a++) want(b + a);
+      let b = skip;
+      for await (const batch of loader.batches({ epoch, start: Math.min(skip, stepsPerEpoch) })) {
         const stop = stopReason();
         if (stop) {
           await save(epoch, b);
           return { epochs: history, steps: this.stepCount, stopped: stop, checkpoint };
         }
-        const batch = await pending.get(b)!;
-        pending.delete(b);
         const report = await this.step(batch);
         lossSum += report.loss;
         lossCount++;
+        b++;
         options.onProgress?.({
-          type: 'step', epoch, stepInEpoch: b + 1, stepsPerEpoch, step: report.step,
+          type: 'step', epoch, stepInEpoch: b, stepsPerEpoch, step: report.step,
           totalSteps: epochs * stepsPerEpoch, loss: report.loss, losses: report.losses, lr: report.lr,
           elapsedMs: Date.now() - start,
         });

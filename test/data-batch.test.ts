@@ -151,6 +151,22 @@ test('DataLoader shuffles per (seed, epoch): reproducible, different across epoc
   t.deepEqual([...new Set(shards.flat())].sort((x, y) => x - y), [...Array(30).keys()]);
 });
 
+test('DataLoader.batches: an epoch from a given batch on (a resumed fit), epoch counter untouched', async (t) => {
+  const ds = delayedDataset(30, { started: [], finished: [] });
+  const loader = new DataLoader(ds, { batchSize: 7, shuffle: true, seed: 5 });
+  const order1 = loader.indices(1);
+  const ids: number[] = [];
+  for await (const b of loader.batches({ epoch: 1, start: 2 })) ids.push(...idsOf(b));
+  t.deepEqual(ids, order1.slice(14), 'batches 2.. of epoch 1: samples 14.. of its order');
+  t.is(loader.epoch, 0);
+  const none: number[] = [];
+  for await (const b of loader.batches({ epoch: 1, start: loader.length })) none.push(...idsOf(b));
+  t.deepEqual(none, []);
+  await t.throwsAsync(async () => {
+    for await (const b of loader.batches({ start: loader.length + 1 })) void b;
+  }, { instanceOf: RangeError, message: /^start/ });
+});
+
 test('DataLoader: augmentation is seeded per sample; crowd boxes dropped; errors surface', async (t) => {
   const ds = await datasets.synthetic({ numImages: 12, seed: 3, width: 96, height: 64 });
   const { resizeShortestEdge } = await import('../lib/data/index');

@@ -1,6 +1,7 @@
 // DataLoader: an async iterable over batches of one epoch that keeps `prefetch` batches loading
-// ahead of the one being consumed. Decoding and resizing run in sharp on libuv's thread pool,
-// so keeping their promises in flight is enough for loading to overlap training. The order of
+// ahead of the one being consumed (Trainer.fit iterates it too). Decoding (sharp) and resizing
+// (the native preprocessing) run on libuv's thread pool, so keeping their promises in flight is
+// enough for loading to overlap training. The order of
 // samples and each sample's augmentation depend only on (seed, epoch, index), never on which
 // load finishes first.
 import { collate, type DetectionBatch, type BatchInput } from './batch';
@@ -83,12 +84,25 @@ export class DataLoader implements AsyncIterable<DetectionBatch> {
     this.epoch = optionalInteger(epoch, 'epoch', 0, 0);
   }
 
+  /** One epoch (`this.epoch`, which then advances by one), `prefetch` batches loading ahead. */
   async *[Symbol.asyncIterator](): AsyncGenerator<DetectionBatch, void, undefined> {
     const epoch = this.epoch;
-    const order = this.indices(epoch);
+    yield* this.batches({ epoch });
+    this.epoch = epoch + 1;
+  }
+
+  /**
+   * The batches of `epoch` (default `this.epoch`) from batch `start` on (default 0: a run
+   * resumed mid-epoch starts later), keeping `prefetch` batches loading while the current one is
+   * used. Leaves `this.epoch` as it is. Stopping early (break, return) drops the loads in flight.
+   */
+  async *batches(options: { epoch?: number; start?: number } = {}): AsyncGenerator<DetectionBatch, void, undefined> {
+    const epoch = optionalInteger(options.epoch, 'epoch', this.epoch, 0);
     const count = this.length;
+    const start = optionalInteger(options.start, 'start', 0, 0, count);
+    const order = this.indices(epoch);
     const pending: Promise<DetectionBatch>[] = [];
-    let launched = 0;
+    let launched = start;
     const fill = (ahead: number): void => {
       while (pending.length < ahead && launched < count) {
         const batch = this.loadBatch(order.slice(launched * this.batchSize, (launched + 1) * this.batchSize), epoch);
@@ -97,13 +111,12 @@ export class DataLoader implements AsyncIterable<DetectionBatch> {
         launched++;
       }
     };
-    for (let b = 0; b < count; b++) {
+    for (let b = start; b < count; b++) {
       fill(1);
       const current = pending.shift() as Promise<DetectionBatch>;
       fill(this.prefetch); // keep `prefetch` batches loading while this one is awaited and used
       yield await current;
     }
-    this.epoch = epoch + 1;
   }
 
   /** Loads, augments and collates the samples at these dataset indices. */
