@@ -138,6 +138,7 @@ export interface AddonBinding {
   ModelHandle: ModelHandleClass;
   createModel(preset: string, overrides: Record<string, number | boolean | string>, seed?: number): Promise<ModelHandle>;
   loadModel(path: string): Promise<{ model: ModelHandle; metadata: string }>;
+  readCheckpointMetadata(path: string): Promise<string>;
   configFields(): ConfigFieldInfo[];
   // trainer_binding.cc
   TrainerHandle: TrainerHandleClass;
@@ -174,7 +175,7 @@ export interface AddonBinding {
 /** The addon's export names, exactly the keys of AddonBinding (checked below). */
 export const ADDON_EXPORTS = [
   'TensorHandle', 'buildInfo', 'tensorMemory', 'setNumThreads',
-  'ModelHandle', 'createModel', 'loadModel', 'configFields',
+  'ModelHandle', 'createModel', 'loadModel', 'readCheckpointMetadata', 'configFields',
   'TrainerHandle', 'createTrainer', 'loadTrainer', 'trainerOptionFields',
   'lsaSolve', 'lsaSolveBatch', 'lsaSolveBatchAsync', 'lsaKernel',
   'msDeformAttn', 'msDeformAttnBackward',

@@ -317,11 +317,10 @@ export class AlignDetr {
     modelInternals = {
       handleOf: (model) => model.handle('train'),
       fromHandle: (handle, categories) => new AlignDetr(handle, [...categories]),
+      // The metadata record alone: the weights are not read (native readCheckpointHeader).
       readMetadata: async (file) => {
         const resolved = await inputFile(file);
-        const { model, metadata } = await readingCheckpoint(resolved, () => binding().loadModel(resolved));
-        model.dispose();
-        return metadata;
+        return readingCheckpoint(resolved, () => binding().readCheckpointMetadata(resolved));
       },
     };
   }

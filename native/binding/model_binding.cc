@@ -206,6 +206,17 @@ class LoadWorker : public PromiseWorker {
   std::shared_ptr<ModelState> state_;
 };
 
+// A checkpoint's metadata without its weights (model::readCheckpointHeader).
+class ReadMetadataWorker : public PromiseWorker {
+ public:
+  ReadMetadataWorker(Napi::Env env, std::string path) : PromiseWorker(env), path_(std::move(path)) {}
+  void Run() override { metadata_ = model::readCheckpointHeader(path_).metadata; }
+  Napi::Value Result(Napi::Env env) override { return Napi::String::New(env, metadata_); }
+
+ private:
+  std::string path_, metadata_;
+};
+
 class PredictWorker : public PromiseWorker {
  public:
   PredictWorker(Napi::Env env, std::shared_ptr<ModelState> state, std::vector<at::Tensor> images,
@@ -468,6 +479,11 @@ Napi::Value ConfigFields(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// readCheckpointMetadata(path) → Promise<string>: the metadata record alone (no weights read).
+Napi::Value ReadCheckpointMetadata(const Napi::CallbackInfo& info) {
+  return (new ReadMetadataWorker(info.Env(), readPath(info[0], "path")))->Start();
+}
+
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   return (new LoadWorker(info.Env(), readPath(info[0], "path")))->Start();
 }
@@ -478,6 +494,7 @@ void registerModel(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
   exports.Set("ModelHandle", cls);
   exports.Set("createModel", Napi::Function::New<Guarded<&CreateModel>>(env, "createModel"));
   exports.Set("loadModel", Napi::Function::New<Guarded<&LoadModel>>(env, "loadModel"));
+  exports.Set("readCheckpointMetadata", Napi::Function::New<Guarded<&ReadCheckpointMetadata>>(env, "readCheckpointMetadata"));
   exports.Set("configFields", Napi::Function::New<Guarded<&ConfigFields>>(env, "configFields"));
 }
 

@@ -130,6 +130,49 @@ void openArchive(torch::serialize::InputArchive& archive, const std::string& pat
   }
 }
 
+CheckpointHeader readCheckpointHeader(const std::string& path) {
+  {
+    std::ifstream probe(path, std::ios::binary);
+    checkType(probe.good(), "path: cannot open ", path);
+  }
+  ArchiveHeader archive;
+  try {
+    archive = readArchiveHeader(path);
+  } catch (const ArgError&) {
+    // Not a zip or no record table: the file opened, so it is truncated or foreign.
+    throw CheckpointError("path: " + path + " is not an align-detr checkpoint (truncated or foreign file)");
+  }
+  CheckpointHeader header;
+  const auto version = archive.integers.find(kFormatKey);
+  if (version == archive.integers.end()) {
+    throw CheckpointError("path: " + path + " is not an align-detr checkpoint (no format marker)");
+  }
+  header.format = version->second;
+  checkType(header.format <= kFormatVersion, "path: ", path, " was written by a newer align-detr (format ",
+            header.format, ")");
+  const auto config = archive.strings.find("config");
+  if (config == archive.strings.end()) throw CheckpointError("path: " + path + " has no model config");
+  header.config = config->second;
+  const auto metadata = archive.strings.find("metadata");
+  if (metadata != archive.strings.end()) header.metadata = metadata->second;
+  if (header.format >= 2) {
+    const auto sums = archive.strings.find("checksums");
+    if (sums == archive.strings.end()) throw CheckpointError("path: " + path + " is damaged: its checksums are missing");
+    std::map<std::string, uint64_t> expected;
+    std::istringstream is(sums->second);
+    std::string record, hex;
+    while (is >> record >> hex) expected[record] = std::strtoull(hex.c_str(), nullptr, 16);
+    for (const auto& [name, text] : {std::pair<std::string, const std::string*>{"config", &header.config},
+                                     std::pair<std::string, const std::string*>{"metadata", &header.metadata}}) {
+      const auto it = expected.find(name);
+      if (it == expected.end() || it->second != checksumOf(*text)) {
+        throw CheckpointError("path: " + path + " is damaged: record '" + name + "' fails its checksum");
+      }
+    }
+  }
+  return header;
+}
+
 LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, const std::string& path) {
   c10::IValue version, config, metadata;
   if (!archive.try_read(kFormatKey, version) || !version.isInt()) {

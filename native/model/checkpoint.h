@@ -32,6 +32,16 @@ struct LoadedCheckpoint {
 // naming the path.
 LoadedCheckpoint loadCheckpoint(const std::string& path);
 
+// A checkpoint's header (model or training checkpoint): its format, config text and metadata,
+// read without the weights (model/pth_reader.h readArchiveHeader), checksums verified. A path that
+// cannot be opened is a TypeError; a truncated, foreign or damaged file a CheckpointError.
+struct CheckpointHeader {
+  int64_t format = 0;
+  std::string config;
+  std::string metadata;
+};
+CheckpointHeader readCheckpointHeader(const std::string& path);
+
 struct StateDictReport {
   std::vector<std::string> loaded;      // model keys filled from the file
   std::vector<std::string> missing;     // model keys the file lacks

@@ -162,9 +162,13 @@ bool declaredRecordBytes(const std::string& path, uint64_t& total, uint64_t& fil
 // the destructor empties every container first: each value then dies on its own, with no children.
 class Unpickler {
  public:
+  // Modes: a torch.save state dict (tensors rebuilt from their storages; an object's state is
+  // dropped), or an archive's header (`headerOnly`: no storage is read, tensors stay opaque, and
+  // an object built by NEWOBJ + BUILD becomes its state, as libtorch's archive writes its records
+  // as the state of one module object).
   Unpickler(const std::string& path, caffe2::serialize::PyTorchStreamReader& reader, const uint8_t* data, size_t size,
-            uint64_t fileSize)
-      : path_(path), reader_(reader), data_(data), size_(size), fileSize_(fileSize) {}
+            uint64_t fileSize, bool headerOnly = false)
+      : path_(path), reader_(reader), data_(data), size_(size), fileSize_(fileSize), headerOnly_(headerOnly) {}
 
   Unpickler(const Unpickler&) = delete;
   Unpickler& operator=(const Unpickler&) = delete;
@@ -242,7 +246,11 @@ class Unpickler {
           }
           break;
         }
-        case 'b': pop(); break;                                // BUILD: object state is not needed
+        case 'b': {                                            // BUILD
+          auto state = pop();
+          if (headerOnly_ && std::holds_alternative<Opaque>(top()->v)) top() = state;
+          break;
+        }
         case 'R': {                                            // REDUCE
           auto args = pop(), callable = pop();
           push(reduce(callable, args));
@@ -405,6 +413,7 @@ class Unpickler {
     const std::string full = g->module + "." + g->name;
     if (full == "collections.OrderedDict" || full == "builtins.dict") return make(Dict{});
     if (full == "torch._utils._rebuild_tensor_v2" || full == "torch._utils._rebuild_tensor") {
+      if (headerOnly_) return make(Opaque{});  // the weights are not read
       check(args->items.size() >= 4, "malformed tensor record");
       auto* storage = std::get_if<Storage>(&args->items[0]->v);
       check(storage != nullptr, "malformed tensor storage");
@@ -471,6 +480,7 @@ class Unpickler {
   const uint8_t* data_;
   size_t size_;
   uint64_t fileSize_;
+  bool headerOnly_;
   size_t pos_ = 0;
   size_t pushed_ = 0;
   size_t tensors_ = 0;
@@ -496,27 +506,44 @@ const Dict* findStateDict(const ValuePtr& root) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, at::Tensor>> readPthStateDict(const std::string& path) {
-  uint64_t declared = 0, fileSize = 0;
-  checkType(declaredRecordBytes(path, declared, fileSize), "path: ", path,
-            " is not a PyTorch state dict (expected a torch.save zip archive, PyTorch >= 1.6)");
-  checkFile(declared <= fileSize, path, "zip records declare more bytes than the file holds");
+namespace {
+
+// The zip's reader and its data.pkl, after the checks every read starts with. `what` names the
+// expected kind of file in the TypeError for something that is not a torch zip, `hint` follows it.
+struct OpenedPickle {
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
-  try {
-    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
-  } catch (const std::exception&) {
-    checkType(false, "path: ", path, " is not a PyTorch state dict (expected a torch.save zip archive, PyTorch >= 1.6)");
-  }
-  checkType(reader->hasRecord("data.pkl"), "path: ", path, " is not a PyTorch state dict (no data.pkl)");
   at::DataPtr data;
   size_t size = 0;
+  uint64_t fileSize = 0;
+};
+
+OpenedPickle openPickle(const std::string& path, const char* what, const char* hint) {
+  OpenedPickle o;
+  uint64_t declared = 0;
+  checkType(declaredRecordBytes(path, declared, o.fileSize), "path: ", path, " is not ", what, hint);
+  checkFile(declared <= o.fileSize, path, "zip records declare more bytes than the file holds");
   try {
-    std::tie(data, size) = reader->getRecord("data.pkl");
+    o.reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const std::exception&) {
+    checkType(false, "path: ", path, " is not ", what, hint);
+  }
+  checkType(o.reader->hasRecord("data.pkl"), "path: ", path, " is not ", what, " (no data.pkl)");
+  try {
+    std::tie(o.data, o.size) = o.reader->getRecord("data.pkl");
   } catch (const c10::Error& e) {
     checkFile(false, path, "cannot read record 'data.pkl' (", e.what_without_backtrace(), ")");
   }
+  return o;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> readPthStateDict(const std::string& path) {
+  OpenedPickle opened =
+      openPickle(path, "a PyTorch state dict", " (expected a torch.save zip archive, PyTorch >= 1.6)");
   std::vector<std::pair<std::string, at::Tensor>> out;
-  Unpickler unpickler(path, *reader, static_cast<const uint8_t*>(data.get()), size, fileSize);
+  Unpickler unpickler(path, *opened.reader, static_cast<const uint8_t*>(opened.data.get()), opened.size,
+                      opened.fileSize);
   ValuePtr root = unpickler.run();
   const Dict* state = findStateDict(root);
   checkType(state != nullptr, "path: ", path, " does not hold a dict of tensors");
@@ -528,6 +555,28 @@ std::vector<std::pair<std::string, at::Tensor>> readPthStateDict(const std::stri
     out.emplace_back(*key, *tensor);
   }
   return out;
+}
+
+ArchiveHeader readArchiveHeader(const std::string& path) {
+  OpenedPickle opened = openPickle(path, "an align-detr checkpoint", " (truncated or foreign file)");
+  Unpickler unpickler(path, *opened.reader, static_cast<const uint8_t*>(opened.data.get()), opened.size,
+                      opened.fileSize, /*headerOnly=*/true);
+  ValuePtr root = unpickler.run();
+  auto* dict = std::get_if<Dict>(&root->v);
+  checkType(dict != nullptr, "path: ", path, " is not an align-detr checkpoint (no record table)");
+  ArchiveHeader header;
+  for (const auto& [k, v] : dict->items) {
+    auto* key = std::get_if<std::string>(&k->v);
+    if (!key) continue;
+    if (auto* text = std::get_if<std::string>(&v->v)) {
+      unpickler.chargeCopy(key->size() + text->size());
+      header.strings[*key] = *text;
+    } else if (auto* number = std::get_if<int64_t>(&v->v)) {
+      unpickler.chargeCopy(key->size());
+      header.integers[*key] = *number;
+    }
+  }
+  return header;
 }
 
 }  // namespace adetr::model

@@ -10,6 +10,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,5 +26,14 @@ namespace adetr::model {
 // storage, records that declare more bytes than the file holds, or a pickle past the reader's
 // bounds on values, memo entries, tensors, dimensions and name lengths (see pth_reader.cpp).
 std::vector<std::pair<std::string, at::Tensor>> readPthStateDict(const std::string& path);
+
+// The string and integer records of a libtorch archive (torch::serialize::OutputArchive, which
+// align-detr's checkpoints are), read from its data.pkl alone: no tensor storage is read, so the
+// cost does not depend on the weights' size. Same bounds and errors as readPthStateDict.
+struct ArchiveHeader {
+  std::map<std::string, std::string> strings;
+  std::map<std::string, int64_t> integers;
+};
+ArchiveHeader readArchiveHeader(const std::string& path);
 
 }  // namespace adetr::model
