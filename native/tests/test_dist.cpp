@@ -5,9 +5,12 @@
 #include <ATen/ops/allclose.h>
 #include <ATen/ops/arange.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/rand.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/randn.h>
 #include <ATen/ops/tensor.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +27,7 @@
 
 #include "common/distributed_error.h"
 #include "dist/data_parallel.h"
+#include "model/cdn.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -196,6 +200,42 @@ void testGradientAverage(int64_t bucketBytes) {
   }
 }
 
+// Per-image noise seeds and the shared layout: the denoising queries of a batch split in two are
+// the rows of the whole batch's (what lets two processes × 2 images train as one × 4).
+void testDenoisingSplit() {
+  torch::nn::Embedding embedding(5, 8);
+  std::vector<adetr::model::Target> all;
+  const int64_t gts[] = {3, 1, 0, 2};
+  for (int b = 0; b < 4; ++b) {
+    adetr::model::Target t;
+    t.labels = at::arange(gts[b], at::TensorOptions().dtype(at::kLong)) % 5;
+    t.boxes = at::rand({gts[b], 4}) * 0.4 + 0.2;
+    t.noiseSeed = 1000 + static_cast<uint64_t>(b);
+    all.push_back(t);
+  }
+  adetr::model::DenoisingOptions o;
+  o.dnNumber = 10;
+  o.numClasses = 5;
+  o.numQueries = 7;
+  o.labelNoiseRatio = 0.9;  // most labels drawn
+  auto whole = adetr::model::makeDenoisingQueries(all, o, embedding);
+  o.maxGtAtLeast = 3;
+  auto first = adetr::model::makeDenoisingQueries({all[0], all[1]}, o, embedding);
+  auto second = adetr::model::makeDenoisingQueries({all[2], all[3]}, o, embedding);
+  EXPECT(whole && first && second, "three layouts");
+  if (!whole || !first || !second) return;
+  EXPECT(first->maxGt == 3 && second->maxGt == 3 && second->numGroups == whole->numGroups, "the whole batch's layout");
+  EXPECT(at::equal(at::cat({first->content, second->content}), whole->content), "content rows equal");
+  EXPECT(at::equal(at::cat({first->reference, second->reference}), whole->reference), "reference rows equal");
+  EXPECT(at::equal(first->attnMask, whole->attnMask), "same mask");
+  // And without seeds the batch generator draws for the batch (the old stream): rows differ.
+  for (auto& t : all) t.noiseSeed.reset();
+  at::manual_seed(3);
+  auto unseeded = adetr::model::makeDenoisingQueries(all, o, embedding);
+  EXPECT(!at::equal(unseeded->content, whole->content) || !at::equal(unseeded->reference, whole->reference),
+         "seeded noise is its own stream");
+}
+
 // The peer of testPeerFailure, in a process of its own: joins, then exits or stops itself.
 int runChild(const std::string& mode, int port) {
   ProcessGroup g(options(1, 2, port));
@@ -255,6 +295,7 @@ int main(int argc, char** argv) {
   }
   return adetr::test::runTests("test_dist", [&] {
     at::manual_seed(0);
+    testDenoisingSplit();
     testCollectives();
     testAgreementMismatch();
     testGradientAverage(adetr::dist::GradientSync::kDefaultBucketBytes);
