@@ -98,6 +98,37 @@ export interface TrainerHandleClass {
   readonly prototype: TrainerHandle;
 }
 
+/** A c10d process group (dist_binding.cc). Collectives resolve once every rank took part. */
+export interface ProcessGroupHandle {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly disposed: boolean;
+  /** Every rank's facts must be equal, else a DistributedError (code ERR_ALIGN_DETR_DISTRIBUTED) naming the facts and ranks. */
+  checkAgreement(facts: Record<string, string>): Promise<void>;
+  /** Every rank's rows (`rows.length` a multiple of `cols`), concatenated in rank order. */
+  allgatherRows(rows: Float64Array, cols: number): Promise<Float64Array>;
+  /** The element-wise sum over ranks. */
+  allreduceSum(values: Float64Array): Promise<Float64Array>;
+  barrier(): Promise<void>;
+  dispose(): void;
+}
+
+/** The ProcessGroupHandle class: constructed only by the addon (joinProcessGroup). */
+export interface ProcessGroupHandleClass {
+  readonly prototype: ProcessGroupHandle;
+}
+
+/** What joinProcessGroup reads (any other key is a TypeError). */
+export interface NativeGroupOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  timeoutMs?: number;
+  backend?: 'gloo' | 'nccl';
+  threads?: number;
+}
+
 // ---- module functions -------------------------------------------------------------------------
 
 /** One row of the config field table (configFields()), in DinoConfig's order. */
@@ -145,6 +176,10 @@ export interface AddonBinding {
   createTrainer(model: ModelHandle, options: TrainerOptions): TrainerHandle;
   loadTrainer(path: string, options: TrainerOptions): Promise<{ model: ModelHandle; trainer: TrainerHandle; metadata: string }>;
   trainerOptionFields(): TrainerOptionField[];
+  // dist_binding.cc
+  ProcessGroupHandle: ProcessGroupHandleClass;
+  joinProcessGroup(options: NativeGroupOptions): Promise<ProcessGroupHandle>;
+  distributedBackends(): string[];
   // lsa_binding.cc: `cost` is a TensorHandle or { data, rows, cols } (the addon checks which)
   lsaSolve(cost: unknown, maximize: boolean): Assignment;
   lsaSolveBatch(costs: unknown[], maximize: boolean): Assignment[];
@@ -177,6 +212,7 @@ export const ADDON_EXPORTS = [
   'TensorHandle', 'buildInfo', 'tensorMemory', 'setNumThreads',
   'ModelHandle', 'createModel', 'loadModel', 'readCheckpointMetadata', 'configFields',
   'TrainerHandle', 'createTrainer', 'loadTrainer', 'trainerOptionFields',
+  'ProcessGroupHandle', 'joinProcessGroup', 'distributedBackends',
   'lsaSolve', 'lsaSolveBatch', 'lsaSolveBatchAsync', 'lsaKernel',
   'msDeformAttn', 'msDeformAttnBackward',
   'alignLoss', 'alignTargets',
@@ -200,6 +236,11 @@ export const HANDLE_MEMBERS = {
     getters: ['stepCount'],
     statics: [],
   },
+  ProcessGroupHandle: {
+    methods: ['checkAgreement', 'allgatherRows', 'allreduceSum', 'barrier', 'dispose'],
+    getters: ['rank', 'worldSize', 'disposed'],
+    statics: [],
+  },
 } as const;
 
 // Compile-time checks that the lists and the types name the same members (a missing or extra
@@ -217,8 +258,13 @@ const surfaceChecks: {
   modelStatics: SameKeys<Exclude<keyof ModelHandleClass, 'prototype'>, Statics<'ModelHandle'>>;
   trainer: SameKeys<keyof TrainerHandle, Members<'TrainerHandle'>>;
   trainerStatics: SameKeys<Exclude<keyof TrainerHandleClass, 'prototype'>, Statics<'TrainerHandle'>>;
-  handles: SameKeys<keyof typeof HANDLE_MEMBERS, 'TensorHandle' | 'ModelHandle' | 'TrainerHandle'>;
-} = { exports: true, tensor: true, tensorStatics: true, model: true, modelStatics: true, trainer: true, trainerStatics: true, handles: true };
+  group: SameKeys<keyof ProcessGroupHandle, Members<'ProcessGroupHandle'>>;
+  groupStatics: SameKeys<Exclude<keyof ProcessGroupHandleClass, 'prototype'>, Statics<'ProcessGroupHandle'>>;
+  handles: SameKeys<keyof typeof HANDLE_MEMBERS, 'TensorHandle' | 'ModelHandle' | 'TrainerHandle' | 'ProcessGroupHandle'>;
+} = {
+  exports: true, tensor: true, tensorStatics: true, model: true, modelStatics: true, trainer: true, trainerStatics: true,
+  group: true, groupStatics: true, handles: true,
+};
 void surfaceChecks;
 
 /** The loaded addon (loaded on first use; see ./native.ts for how the binary is chosen). */

@@ -36,4 +36,8 @@ export type {
   CocoDetections, AlignmentSample, BestRegressedRecallResult, BoxFormat, ImageMatchings, LayerMatching,
   MatchingInstabilityResult, EvaluateModelOptions,
 } from './evaluator/index';
-export { AlignDetrError, CheckpointError, DatasetError, NonFiniteLossError } from './errors';
+export { AlignDetrError, CheckpointError, DatasetError, DistributedError, NonFiniteLossError } from './errors';
+export { ProcessGroup, distributedBackends, groupOptionsFromEnv } from './dist/group';
+export type { DistributedOptions, GroupOptions } from './dist/group';
+export { DistributedSampler } from './data/sampler';
+export type { DistributedSamplerOptions } from './data/sampler';
