@@ -25,6 +25,8 @@ struct Target {
   // seeded with it, so an image's queries do not depend on the rest of the batch (data
   // parallelism splits a batch over processes).
   std::optional<uint64_t> noiseSeed;
+  // The sample's id in its dataset (the trainer derives noiseSeed from it with per-sample noise).
+  std::optional<int64_t> sampleId;
 };
 
 struct DenoisingQueries {
