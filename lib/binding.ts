@@ -80,7 +80,8 @@ export interface ModelHandleClass {
 export interface NativeBatch {
   images: Float32Array;
   shape: [number, number, number, number];
-  targets: { boxes: Float32Array; labels: Int32Array; size: [number, number] }[];
+  /** `id`: the sample's id (per-sample noise seeds derive from it). */
+  targets: { boxes: Float32Array; labels: Int32Array; size: [number, number]; id?: number }[];
 }
 
 /** A trainer handle (trainer_binding.cc): optimizer, schedule and criterion around a model's state. */
@@ -91,6 +92,8 @@ export interface TrainerHandle {
   evaluateLoss(batch: NativeBatch, options: EvaluateLossOptions): Promise<LossReport>;
   save(path: string, metadata: string): Promise<void>;
   dispose(): void;
+  /** Joins a data-parallel run (rank 0's weights are broadcast) or, with null, leaves it; sets per-sample noise. */
+  setDataParallel(group: ProcessGroupHandle | null, sampleSeededNoise: boolean): Promise<void>;
 }
 
 /** The TrainerHandle class: constructed only by the addon (createTrainer, loadTrainer). */
@@ -232,7 +235,7 @@ export const HANDLE_MEMBERS = {
     statics: [],
   },
   TrainerHandle: {
-    methods: ['step', 'evaluateLoss', 'save', 'dispose'],
+    methods: ['step', 'evaluateLoss', 'save', 'dispose', 'setDataParallel'],
     getters: ['stepCount'],
     statics: [],
   },

@@ -64,11 +64,12 @@ test('ranks started with different settings all fail, naming the fact and the od
 test('a rank that exits makes the other fail at once, naming it', async (t) => {
   const { outputs, codes } = await runRanks(2, 'exit');
   t.is(codes[1], 7);
-  t.is(outputs[0].error?.name, 'DistributedError');
-  t.deepEqual(outputs[0].error?.ranks, [1]);
-  t.regex(outputs[0].error?.message ?? '', /^the barrier failed on rank 0 of 2: rank 1 stopped responding/);
+  const first = outputs[0]!;
+  t.is(first.error?.name, 'DistributedError');
+  t.deepEqual(first.error?.ranks, [1]);
+  t.regex(first.error?.message ?? '', /^the barrier failed on rank 0 of 2: rank 1 stopped responding/);
   // At once (a closed connection), not at the 8 s timeout: the heartbeat check takes 1.5 s.
-  t.true((outputs[0].failedAfterMs ?? Infinity) < 6000, `failed after ${outputs[0].failedAfterMs} ms`);
+  t.true((first.failedAfterMs ?? Infinity) < 6000, `failed after ${first.failedAfterMs} ms`);
 });
 
 test("torchrun's variables, with errors naming the variable", (t) => {

@@ -5,6 +5,7 @@
 // padding, and together cover the dataset. With batch size b per rank, step s of the ranks
 // together sees positions [s·b·W, (s+1)·b·W) of the permutation: one process with batch b·W
 // sees the same samples at the same step.
+import { must } from '../must';
 import { deriveSeed, mulberry32, permutation } from './rng';
 
 export interface DistributedSamplerOptions {
@@ -56,7 +57,7 @@ export class DistributedSampler {
     const all = this.order(epoch);
     if (this.worldSize === 1) return all;
     const out: number[] = [];
-    for (let k = this.rank; k < this.perRank * this.worldSize; k += this.worldSize) out.push(all[k % this.length]);
+    for (let k = this.rank; k < this.perRank * this.worldSize; k += this.worldSize) out.push(must(all[k % this.length], 'sample index'));
     return out;
   }
 }

@@ -93,9 +93,11 @@ export async function evaluateModel(
     const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
     const results = await model.predict(samples.map((s) => s.image), { maxDetections: 100, signal });
     if (group) {
-      results.forEach((dets, j) =>
-        dets.forEach((d, pos) => rows.push(idx[j], pos, samples[j].id, d.categoryId, ...d.bbox, d.score)),
-      );
+      results.forEach((dets, j) => {
+        const index = must(idx[j], 'index of a prediction');
+        const imageId = must(samples[j], 'sample of a prediction').id;
+        dets.forEach((d, pos) => rows.push(index, pos, imageId, d.categoryId, ...d.bbox, d.score));
+      });
       continue;
     }
     evaluator.add(
@@ -107,15 +109,14 @@ export async function evaluateModel(
   }
   if (group) {
     const all = await group.allgatherRows(Float64Array.from(rows), ROW);
-    const order = [...Array(all.length / ROW).keys()].sort(
-      (a, b) => all[a * ROW] - all[b * ROW] || all[a * ROW + 1] - all[b * ROW + 1],
-    );
+    const at = (i: number): number => must(all[i], 'gathered detection value');
+    const order = [...Array(all.length / ROW).keys()].sort((a, b) => at(a * ROW) - at(b * ROW) || at(a * ROW + 1) - at(b * ROW + 1));
     evaluator.add(
       order.map((r) => {
         const o = r * ROW;
         return {
-          image_id: all[o + 2], category_id: all[o + 3],
-          bbox: [all[o + 4], all[o + 5], all[o + 6], all[o + 7]] as [number, number, number, number], score: all[o + 8],
+          image_id: at(o + 2), category_id: at(o + 3),
+          bbox: [at(o + 4), at(o + 5), at(o + 6), at(o + 7)] as [number, number, number, number], score: at(o + 8),
         };
       }),
     );
