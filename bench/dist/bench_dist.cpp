@@ -6,7 +6,7 @@
 // per step. With --backend nccl --device cuda (a CUDA libtorch built with NCCL): 1 process, a
 // smoke run on one GPU.
 //
-//   bench_dist [--steps 12] [--batch 2] [--size 128] [--world 2] [--backend gloo] [--device cpu]
+//   bench_dist [--steps 12] [--batch 2] [--size 128] [--world 2] [--bucket-mb 25] [--backend gloo] [--device cpu]
 //
 // The launcher runs itself as `bench_dist --rank R --world W --port P ...` per worker.
 #include <ATen/Parallel.h>
@@ -41,7 +41,8 @@ namespace {
 
 std::map<std::string, std::string> parseArgs(int argc, char** argv) {
   std::map<std::string, std::string> a{{"steps", "12"}, {"batch", "2"}, {"size", "128"}, {"world", "2"},
-                                       {"backend", "gloo"}, {"device", "cpu"}, {"rank", "-1"}, {"port", "0"}};
+                                       {"backend", "gloo"}, {"device", "cpu"}, {"rank", "-1"}, {"port", "0"},
+                                       {"bucket-mb", "25"}};
   for (int i = 1; i + 1 < argc; i += 2) a[std::string(argv[i]).substr(2)] = argv[i + 1];
   return a;
 }
@@ -81,7 +82,8 @@ int worker(std::map<std::string, std::string>& a) {
     g.masterPort = std::stoi(a["port"]);
     g.backend = a["backend"];
     group = std::make_shared<adetr::dist::ProcessGroup>(g);
-    dp = std::make_shared<adetr::dist::DataParallel>(group, *trainer.model());
+    dp = std::make_shared<adetr::dist::DataParallel>(group, *trainer.model(),
+                                                     static_cast<int64_t>(std::stod(a["bucket-mb"]) * (1 << 20)));
     trainer.setStepSync(dp);
   }
   // Random images and 1..4 boxes each, seeded per (rank, step).
@@ -134,7 +136,7 @@ std::string run(const char* self, std::map<std::string, std::string> a, int worl
   if (pipe(fds) != 0) return "";
   for (int r = 0; r < world; ++r) {
     std::vector<std::string> args{self, "--rank", std::to_string(r), "--world", std::to_string(world), "--port", port};
-    for (const char* k : {"steps", "batch", "size", "backend", "device"}) {
+    for (const char* k : {"steps", "batch", "size", "backend", "device", "bucket-mb"}) {
       args.push_back(std::string("--") + k);
       args.push_back(a[k]);
     }
@@ -169,9 +171,10 @@ double field(const std::string& line, const std::string& key) {
 int main(int argc, char** argv) {
   auto a = parseArgs(argc, argv);
   if (std::stoi(a["rank"]) >= 0) return worker(a);
-  std::printf("machine: %s, %u CPUs; one thread per process; tiny preset, %sx%s images, batch %s per process, %s timed steps\n",
+  std::printf("machine: %s, %u CPUs; one thread per process; tiny preset, %sx%s images, batch %s per process, %s timed steps, "
+              "%s MB buckets\n",
               adetr::bench::cpuModel().c_str(), std::thread::hardware_concurrency(), a["size"].c_str(), a["size"].c_str(),
-              a["batch"].c_str(), a["steps"].c_str());
+              a["batch"].c_str(), a["steps"].c_str(), a["bucket-mb"].c_str());
   if (a["backend"] == "nccl") {
     std::printf("%s\n", run(argv[0], a, 1).c_str());  // the NCCL smoke run: one process, one GPU
     return 0;
