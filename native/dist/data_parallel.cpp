@@ -43,8 +43,17 @@ at::Tensor allgatherRows(ProcessGroup& group, const at::Tensor& local, const std
   return at::cat(kept);
 }
 
+namespace {
+// The module's parameters once rank 0's values are everywhere: the broadcast comes before the
+// gradient hooks exist (GradientSync is built from what this returns).
+std::vector<at::Tensor> broadcastParameters(ProcessGroup& group, torch::nn::Module& module) {
+  broadcastModule(group, module);
+  return module.parameters();
+}
+}  // namespace
+
 DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, torch::nn::Module& module, int64_t bucketBytes)
-    : group_(std::move(group)), gradients_(*group_, (broadcastModule(*group_, module), module.parameters()), bucketBytes) {}
+    : group_(std::move(group)), gradients_(*group_, broadcastParameters(*group_, module), bucketBytes) {}
 
 train::StepSync::BatchTotals DataParallel::batchTotals(double boxes, int64_t maxGt) {
   // One collective: everyone's (boxes, maxGt), summed and maximised here.
