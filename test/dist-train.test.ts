@@ -128,6 +128,16 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** Running (a zombie left to a parent that is gone counts as ended: its reaper is not ours). */
+const running = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
 test('kill a worker: the other fails within the timeout naming its rank, no process is left, --resume continues', async (t) => {
   await dataset;
   const out = path.join(tmp, 'kill');
@@ -179,6 +189,25 @@ test('kill a worker: the other fails within the timeout naming its rank, no proc
   const after = await Trainer.resume(checkpoint);
   t.is(after.stepCount, stepsBefore + 1, 'the resumed run continued from the checkpoint');
   after.dispose();
+});
+
+test('workers end themselves when the launcher is killed (no orphans training on)', async (t) => {
+  await dataset;
+  const launcher = spawn(process.execPath, [cliMain, 'train', ...DATA_FLAGS, '--nproc', '2', '--epochs', '1000', '--out', path.join(tmp, 'orphans')],
+    { env: ONE_THREAD, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  launcher.stderr.on('data', (d) => (stderr += d));
+  let workers: number[] = [];
+  const t0 = Date.now();
+  while (workers.length < 2 && Date.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 200));
+    workers = childrenOf(launcher.pid!);
+  }
+  t.is(workers.length, 2);
+  launcher.kill('SIGKILL');
+  const killedAt = Date.now();
+  while (workers.some(running) && Date.now() - killedAt < 20_000) await new Promise((r) => setTimeout(r, 200));
+  for (const p of workers) t.false(running(p), `worker ${p} ended ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the launcher`);
 });
 
 test('ranks started with different settings (torchrun-style) fail at start, naming the difference', async (t) => {

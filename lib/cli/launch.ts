@@ -83,6 +83,8 @@ export async function launch(o: LaunchOptions): Promise<number> {
       MASTER_PORT: String(masterPort),
       OMP_NUM_THREADS: String(threads),
       ALIGN_DETR_DIST_TIMEOUT: String(timeoutS),
+      // The worker ends itself when this launcher is gone (killed with SIGKILL, say): see watchLauncher.
+      ALIGN_DETR_LAUNCHER_PID: String(process.pid),
     };
     const child = spawn(process.execPath, [...process.execArgv, ...o.command], { env, stdio: 'inherit' });
     const entry = { rank, child, ended: false, done: Promise.resolve() };
@@ -123,4 +125,19 @@ export async function launch(o: LaunchOptions): Promise<number> {
     return firstFailure.status;
   }
   return 0;
+}
+
+/**
+ * In a worker started by launch(): exit when the launcher is gone (the worker would otherwise
+ * train on as an orphan). Checked every second, off the event loop's keep-alive.
+ */
+export function watchLauncher(env: NodeJS.ProcessEnv = process.env): void {
+  const launcher = Number(env.ALIGN_DETR_LAUNCHER_PID);
+  if (!Number.isInteger(launcher) || launcher <= 0) return;
+  setInterval(() => {
+    if (process.ppid !== launcher) {
+      process.stderr.write(`align-detr: rank ${env.RANK}: the launcher (pid ${launcher}) is gone; exiting\n`);
+      process.exit(1);
+    }
+  }, 1000).unref();
 }

@@ -17,7 +17,7 @@ import { evaluateModel } from '../evaluator/index';
 import type { CocoEvalResult } from '../evaluator/index';
 import { writeDetectionsImage, toCocoResults } from './draw';
 import { writeTrainingPlot, type StepPoint } from './plot';
-import { launch } from './launch';
+import { launch, watchLauncher } from './launch';
 import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
@@ -378,6 +378,7 @@ function distributedWorker(): boolean {
 
 async function train(flags: Flags): Promise<number> {
   const distributed = distributedWorker() ? ('env' as const) : undefined;
+  if (distributed) watchLauncher();
   // Progress, notes and the final JSON line from rank 0 only (errors from every rank).
   const rank = distributed ? Number(process.env.RANK ?? 0) : 0;
   const log = rank === 0 ? console.log : () => {};
