@@ -130,6 +130,10 @@ export interface NativeGroupOptions {
   timeoutMs?: number;
   backend?: 'gloo' | 'nccl';
   threads?: number;
+  /** An agent (torchrun) hosts the store: rank 0 connects to it too. */
+  externalStore?: boolean;
+  /** Our keys' prefix in the store (default 'adetr'). */
+  storePrefix?: string;
 }
 
 // ---- module functions -------------------------------------------------------------------------

@@ -76,6 +76,10 @@ test("torchrun's variables, with errors naming the variable", (t) => {
   t.deepEqual(groupOptionsFromEnv({ RANK: '1', WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: '29500', ALIGN_DETR_DIST_TIMEOUT: '5' }), {
     rank: 1, worldSize: 4, masterAddr: 'h', masterPort: 29500, timeoutMs: 5000,
   });
+  // Under torchrun its agent hosts the store; each restart attempt keys its own.
+  t.deepEqual(groupOptionsFromEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '2', TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '3' }), {
+    rank: 0, worldSize: 2, masterAddr: 'h', masterPort: 2, externalStore: true, storePrefix: 'adetr/attempt_3',
+  });
   t.throws(() => groupOptionsFromEnv({ WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), { instanceOf: TypeError, message: /^RANK: environment variable not set/ });
   t.throws(() => groupOptionsFromEnv({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), { instanceOf: RangeError, message: /^RANK: expected an integer in \[0, 1\]/ });
   t.throws(() => groupOptionsFromEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: '1' }), { instanceOf: TypeError, message: /^MASTER_ADDR/ });

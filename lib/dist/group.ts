@@ -17,11 +17,15 @@ export interface GroupOptions {
   timeoutMs?: number;
   /** 'gloo' (CPU; default) or 'nccl' (CUDA builds with NCCL only). */
   backend?: 'gloo' | 'nccl';
+  /** The store at masterAddr:masterPort is hosted by an agent (torchrun), not by rank 0. */
+  externalStore?: boolean;
+  /** The prefix of this run's keys in the store (default 'adetr'). */
+  storePrefix?: string;
 }
 
 export type DistributedOptions = 'env' | GroupOptions;
 
-const GROUP_KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend'];
+const GROUP_KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend', 'externalStore', 'storePrefix'];
 
 /** The default collective timeout. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -39,8 +43,9 @@ function envInteger(env: NodeJS.ProcessEnv, name: string, lo: number, hi: number
 }
 
 /**
- * torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; ALIGN_DETR_DIST_TIMEOUT
- * (seconds) sets the collective timeout. A missing or malformed one is a TypeError/RangeError naming it.
+ * torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and its agent store
+ * (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT); ALIGN_DETR_DIST_TIMEOUT (seconds)
+ * sets the collective timeout. A missing or malformed one is a TypeError/RangeError naming it.
  */
 export function groupOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GroupOptions {
   const worldSize = envInteger(env, 'WORLD_SIZE', 1, 1 << 20);
@@ -50,6 +55,11 @@ export function groupOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Group
   const masterPort = envInteger(env, 'MASTER_PORT', 1, 65535);
   const o: GroupOptions = { rank, worldSize, masterAddr, masterPort };
   if (env.ALIGN_DETR_DIST_TIMEOUT) o.timeoutMs = envInteger(env, 'ALIGN_DETR_DIST_TIMEOUT', 1, 1 << 30) * 1000;
+  // torchrun's agent hosts the store on MASTER_PORT; a restart attempt gets keys of its own.
+  if (env.TORCHELASTIC_USE_AGENT_STORE === 'True') {
+    o.externalStore = true;
+    o.storePrefix = `adetr/attempt_${env.TORCHELASTIC_RESTART_COUNT ?? '0'}`;
+  }
   return o;
 }
 
@@ -71,6 +81,10 @@ export function checkGroupOptions(o: unknown, name = 'distributed'): GroupOption
   if (typeof g.masterAddr !== 'string' || g.masterAddr === '') throw new TypeError(`${name}.masterAddr: expected a host name or address`);
   int('masterPort', 1, 65535);
   int('timeoutMs', 1, 2 ** 40, false);
+  if (g.externalStore !== undefined && typeof g.externalStore !== 'boolean') throw new TypeError(`${name}.externalStore: expected a boolean`);
+  if (g.storePrefix !== undefined && (typeof g.storePrefix !== 'string' || g.storePrefix === '')) {
+    throw new TypeError(`${name}.storePrefix: expected a non-empty string`);
+  }
   if (g.backend !== undefined && g.backend !== 'gloo' && g.backend !== 'nccl') {
     throw new TypeError(`${name}.backend: expected 'gloo' or 'nccl', got ${JSON.stringify(g.backend)}`);
   }

@@ -144,7 +144,8 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
 // joinProcessGroup({ rank, worldSize, masterAddr, masterPort, timeoutMs?, backend?, threads? })
 Napi::Value JoinProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Object o = readOptions(info[0], "options");
-  checkKnownOptionKeys(o, "options", "option", {"rank", "worldSize", "masterAddr", "masterPort", "timeoutMs", "backend", "threads"});
+  checkKnownOptionKeys(o, "options", "option",
+                       {"rank", "worldSize", "masterAddr", "masterPort", "timeoutMs", "backend", "threads", "externalStore", "storePrefix"});
   dist::GroupOptions g;
   g.worldSize = static_cast<int>(readInteger(o.Get("worldSize"), "options.worldSize", 1, 1 << 20));
   g.rank = static_cast<int>(readInteger(o.Get("rank"), "options.rank", 0, g.worldSize - 1));
@@ -159,6 +160,11 @@ Napi::Value JoinProcessGroup(const Napi::CallbackInfo& info) {
     g.backend = o.Get("backend").As<Napi::String>().Utf8Value();
   }
   if (!o.Get("threads").IsUndefined()) g.threads = static_cast<int>(readInteger(o.Get("threads"), "options.threads", 1, 64));
+  g.externalStore = readBoolOption(o, "options", "externalStore", false);
+  if (!o.Get("storePrefix").IsUndefined()) {
+    checkType(o.Get("storePrefix").IsString(), "options.storePrefix: expected a string");
+    g.storePrefix = o.Get("storePrefix").As<Napi::String>().Utf8Value();
+  }
 
   class JoinWorker : public PromiseWorker {
    public:

@@ -16,8 +16,10 @@ int64_t readCounter(c10d::Store& store, int rank) {
 }
 }  // namespace
 
-Heartbeat::Heartbeat(const std::string& host, int port, int rank, std::chrono::milliseconds timeout) : rank_(rank) {
-  thread_ = std::thread(&Heartbeat::run, this, host, port, timeout);
+Heartbeat::Heartbeat(const std::string& host, int port, const std::string& prefix, int rank,
+                     std::chrono::milliseconds timeout)
+    : rank_(rank) {
+  thread_ = std::thread(&Heartbeat::run, this, host, port, prefix, timeout);
 }
 
 Heartbeat::~Heartbeat() {
@@ -29,14 +31,14 @@ Heartbeat::~Heartbeat() {
   thread_.join();
 }
 
-void Heartbeat::run(std::string host, int port, std::chrono::milliseconds timeout) {
+void Heartbeat::run(std::string host, int port, std::string prefix, std::chrono::milliseconds timeout) {
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(port);
     so.isServer = false;
     so.waitWorkers = false;
     so.timeout = timeout;
-    auto store = c10::make_intrusive<c10d::PrefixStore>("adetr", c10::make_intrusive<c10d::TCPStore>(host, so));
+    auto store = c10::make_intrusive<c10d::PrefixStore>(prefix, c10::make_intrusive<c10d::TCPStore>(host, so));
     std::unique_lock<std::mutex> lock(mutex_);
     for (int64_t beat = 0; !stop_; ++beat) {
       const std::string s = std::to_string(beat);

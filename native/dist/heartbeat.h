@@ -20,7 +20,8 @@ class Heartbeat {
  public:
   static constexpr std::chrono::milliseconds kInterval{500};
 
-  Heartbeat(const std::string& host, int port, int rank, std::chrono::milliseconds timeout);
+  // Beats under `prefix` in the store at host:port.
+  Heartbeat(const std::string& host, int port, const std::string& prefix, int rank, std::chrono::milliseconds timeout);
   ~Heartbeat();
 
   // The other ranks whose counter does not move over three intervals and that left no failure
@@ -28,7 +29,7 @@ class Heartbeat {
   std::vector<int> silentRanks(c10d::Store& store, int worldSize) const;
 
  private:
-  void run(std::string host, int port, std::chrono::milliseconds timeout);
+  void run(std::string host, int port, std::string prefix, std::chrono::milliseconds timeout);
 
   int rank_;
   std::mutex mutex_;

@@ -67,6 +67,8 @@ GroupOptions groupOptionsFromEnv(GroupOptions o) {
   checkType(!addr.empty(), "MASTER_ADDR: environment variable not set (the address of rank 0's store)");
   o.masterAddr = addr;
   o.masterPort = envInt("MASTER_PORT", 1, 65535);
+  o.externalStore = envOrEmpty("TORCHELASTIC_USE_AGENT_STORE") == "True";
+  if (o.externalStore) o.storePrefix = "adetr/attempt_" + envOrEmpty("TORCHELASTIC_RESTART_COUNT");
   return o;
 }
 
@@ -133,9 +135,9 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(options.masterPort);
-    so.isServer = options.rank == 0;
-    so.numWorkers = static_cast<size_t>(options.worldSize);
-    so.waitWorkers = true;
+    so.isServer = options.rank == 0 && !options.externalStore;
+    if (!options.externalStore) so.numWorkers = static_cast<size_t>(options.worldSize);
+    so.waitWorkers = !options.externalStore;
     so.timeout = options.timeout;
     tcp = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
   } catch (const std::exception& e) {
@@ -146,9 +148,9 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
                                " within " + std::to_string(options.timeout.count()) + " ms (" + cause + ")",
                            {});
   }
-  impl_->store = c10::make_intrusive<c10d::PrefixStore>("adetr", tcp);
+  impl_->store = c10::make_intrusive<c10d::PrefixStore>(options.storePrefix, tcp);
   // The backend keeps its own key space, so a second group over the same store cannot collide.
-  auto backendStore = c10::make_intrusive<c10d::PrefixStore>("adetr-" + options.backend, tcp);
+  auto backendStore = c10::make_intrusive<c10d::PrefixStore>(options.storePrefix + "-" + options.backend, tcp);
   try {
     if (options.backend == "gloo") {
 #ifdef ADETR_WITH_GLOO
@@ -173,7 +175,8 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
                                " (" + cause + ")",
                            {});
   }
-  impl_->heartbeat = std::make_unique<Heartbeat>(options.masterAddr, options.masterPort, options.rank, options.timeout);
+  impl_->heartbeat =
+      std::make_unique<Heartbeat>(options.masterAddr, options.masterPort, options.storePrefix, options.rank, options.timeout);
 }
 
 ProcessGroup::~ProcessGroup() = default;

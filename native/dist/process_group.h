@@ -25,10 +25,17 @@ struct GroupOptions {
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string backend = "gloo";  // "gloo" | "nccl"
   int threads = 1;               // Gloo's worker threads
+  // torchrun (TORCHELASTIC_USE_AGENT_STORE=True) hosts the store at MASTER_ADDR:MASTER_PORT
+  // itself: every rank, rank 0 included, connects to it as a client.
+  bool externalStore = false;
+  // Our keys' prefix in the store (torchrun: one per restart attempt, so a restarted run never
+  // reads the keys of the attempt before).
+  std::string storePrefix = "adetr";
 };
 
-// torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (LOCAL_RANK is read by
-// localRankFromEnv). A missing or malformed one is an ArgError naming it.
+// torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and its agent store
+// (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT); LOCAL_RANK is read by
+// localRankFromEnv. A missing or malformed one is an ArgError naming it.
 GroupOptions groupOptionsFromEnv(GroupOptions defaults = {});
 int localRankFromEnv();  // LOCAL_RANK, 0 when unset
 
