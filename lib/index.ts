@@ -11,7 +11,7 @@ export type {
 } from './ops/index';
 export { Trainer, defaultLoss, recipeAugmentation, trainerOptionFields } from './trainer';
 export type {
-  EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
+  EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions, DataParallelOptions,
   EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,
 } from './trainer';
 export { AlignDetr } from './model';

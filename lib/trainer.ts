@@ -206,6 +206,7 @@ function checkEvaluateLossOptions(options: unknown): EvaluateLossOptions {
 
 export interface FitOptions {
   epochs: number;
+  /** Images per step; in a data-parallel run per process (DETR's convention: 8 GPUs × 2). */
   batchSize: number;
   valSet?: Dataset;
   signal?: AbortSignal;
