@@ -337,6 +337,13 @@ export class Trainer {
   /** Joins the group (unless given one) and attaches the native trainer to it. */
   async #joinRun(distributed: DistributedOptions | ProcessGroup | undefined, seeded: boolean): Promise<void> {
     const group = distributed === undefined || distributed instanceof ProcessGroup ? distributed : await ProcessGroup.join(distributed);
+    // Models of different shapes cannot share a broadcast: compare them first (fit compares the rest).
+    if (group) {
+      await group.checkAgreement({
+        'model config': JSON.stringify(this.model.config),
+        'parameter count': String(this.model.numParameters()),
+      });
+    }
     await collective(() => this.#handle.setDataParallel(group ? group.nativeHandle() : null, seeded));
     this.#group = group;
   }

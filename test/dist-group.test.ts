@@ -61,6 +61,15 @@ test('ranks started with different settings all fail, naming the fact and the od
   }
 });
 
+test('trainers of different models fail to join (before the broadcast), naming the config', async (t) => {
+  const { outputs } = await runRanks(2, 'model');
+  for (const o of outputs) {
+    t.is(o.error?.name, 'DistributedError');
+    t.deepEqual(o.error?.ranks, [1]);
+    t.regex(o.error?.message ?? '', /model config differs: rank 0 \{.*"hiddenDim":32.*\}, rank 1 \{.*"hiddenDim":64/);
+  }
+});
+
 test('a rank that exits makes the other fail at once, naming it', async (t) => {
   const { outputs, codes } = await runRanks(2, 'exit');
   t.is(codes[1], 7);

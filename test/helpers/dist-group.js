@@ -1,9 +1,25 @@
 // One rank of test/dist-group.test.ts: node dist-group.js <lib> <rank> <worldSize> <port> <mode>.
 // Prints one JSON line with what it saw.
 const [lib, rank, world, port, mode] = process.argv.slice(2);
-const { ProcessGroup } = require(lib);
+const { AlignDetr, ProcessGroup, Trainer } = require(lib);
 
 (async () => {
+  if (mode === 'model') {
+    // A Trainer whose model differs on rank 1 (hiddenDim): joining fails before any broadcast.
+    const model = await AlignDetr.create({
+      preset: 'tiny', numClasses: 2, backboneWidth: 8, hiddenDim: +rank === 1 ? 64 : 32, numHeads: 2, numPoints: 2,
+      encoderLayers: 1, decoderLayers: 2, ffnDim: 64, numQueries: 20, neckGroups: 8,
+    });
+    const trainer = new Trainer(model, { distributed: { rank: +rank, worldSize: +world, masterAddr: '127.0.0.1', masterPort: +port, timeoutMs: 8000 } });
+    const out = { rank: +rank };
+    try {
+      await trainer.ready();
+    } catch (e) {
+      out.error = { name: e.name, ranks: e.ranks, message: e.message };
+    }
+    console.log(JSON.stringify(out));
+    process.exit(0);
+  }
   const g = await ProcessGroup.join({ rank: +rank, worldSize: +world, masterAddr: '127.0.0.1', masterPort: +port, timeoutMs: 8000 });
   const out = { rank: g.rank, worldSize: g.worldSize };
   try {
