@@ -80,7 +80,8 @@ export interface ModelHandleClass {
 export interface NativeBatch {
   images: Float32Array;
   shape: [number, number, number, number];
-  targets: { boxes: Float32Array; labels: Int32Array; size: [number, number] }[];
+  /** `id`: the sample's id (per-sample noise seeds derive from it). */
+  targets: { boxes: Float32Array; labels: Int32Array; size: [number, number]; id?: number }[];
 }
 
 /** A trainer handle (trainer_binding.cc): optimizer, schedule and criterion around a model's state. */
@@ -91,11 +92,48 @@ export interface TrainerHandle {
   evaluateLoss(batch: NativeBatch, options: EvaluateLossOptions): Promise<LossReport>;
   save(path: string, metadata: string): Promise<void>;
   dispose(): void;
+  /** Joins a data-parallel run (rank 0's weights are broadcast) or, with null, leaves it; sets per-sample noise. */
+  setDataParallel(group: ProcessGroupHandle | null, sampleSeededNoise: boolean): Promise<void>;
 }
 
 /** The TrainerHandle class: constructed only by the addon (createTrainer, loadTrainer). */
 export interface TrainerHandleClass {
   readonly prototype: TrainerHandle;
+}
+
+/** A c10d process group (dist_binding.cc). Collectives resolve once every rank took part. */
+export interface ProcessGroupHandle {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly disposed: boolean;
+  /** Every rank's facts must be equal, else a DistributedError (code ERR_ALIGN_DETR_DISTRIBUTED) naming the facts and ranks. */
+  checkAgreement(facts: Record<string, string>): Promise<void>;
+  /** Every rank's rows (`rows.length` a multiple of `cols`), concatenated in rank order. */
+  allgatherRows(rows: Float64Array, cols: number): Promise<Float64Array>;
+  /** The element-wise sum over ranks. */
+  allreduceSum(values: Float64Array): Promise<Float64Array>;
+  barrier(): Promise<void>;
+  dispose(): void;
+}
+
+/** The ProcessGroupHandle class: constructed only by the addon (joinProcessGroup). */
+export interface ProcessGroupHandleClass {
+  readonly prototype: ProcessGroupHandle;
+}
+
+/** What joinProcessGroup reads (any other key is a TypeError). */
+export interface NativeGroupOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  timeoutMs?: number;
+  backend?: 'gloo' | 'nccl';
+  threads?: number;
+  /** An agent (torchrun) hosts the store: rank 0 connects to it too. */
+  externalStore?: boolean;
+  /** Our keys' prefix in the store (default 'adetr'). */
+  storePrefix?: string;
 }
 
 // ---- module functions -------------------------------------------------------------------------
@@ -145,6 +183,10 @@ export interface AddonBinding {
   createTrainer(model: ModelHandle, options: TrainerOptions): TrainerHandle;
   loadTrainer(path: string, options: TrainerOptions): Promise<{ model: ModelHandle; trainer: TrainerHandle; metadata: string }>;
   trainerOptionFields(): TrainerOptionField[];
+  // dist_binding.cc
+  ProcessGroupHandle: ProcessGroupHandleClass;
+  joinProcessGroup(options: NativeGroupOptions): Promise<ProcessGroupHandle>;
+  distributedBackends(): string[];
   // lsa_binding.cc: `cost` is a TensorHandle or { data, rows, cols } (the addon checks which)
   lsaSolve(cost: unknown, maximize: boolean): Assignment;
   lsaSolveBatch(costs: unknown[], maximize: boolean): Assignment[];
@@ -177,6 +219,7 @@ export const ADDON_EXPORTS = [
   'TensorHandle', 'buildInfo', 'tensorMemory', 'setNumThreads',
   'ModelHandle', 'createModel', 'loadModel', 'readCheckpointMetadata', 'configFields',
   'TrainerHandle', 'createTrainer', 'loadTrainer', 'trainerOptionFields',
+  'ProcessGroupHandle', 'joinProcessGroup', 'distributedBackends',
   'lsaSolve', 'lsaSolveBatch', 'lsaSolveBatchAsync', 'lsaKernel',
   'msDeformAttn', 'msDeformAttnBackward',
   'alignLoss', 'alignTargets',
@@ -196,8 +239,13 @@ export const HANDLE_MEMBERS = {
     statics: [],
   },
   TrainerHandle: {
-    methods: ['step', 'evaluateLoss', 'save', 'dispose'],
+    methods: ['step', 'evaluateLoss', 'save', 'dispose', 'setDataParallel'],
     getters: ['stepCount'],
+    statics: [],
+  },
+  ProcessGroupHandle: {
+    methods: ['checkAgreement', 'allgatherRows', 'allreduceSum', 'barrier', 'dispose'],
+    getters: ['rank', 'worldSize', 'disposed'],
     statics: [],
   },
 } as const;
@@ -217,8 +265,13 @@ const surfaceChecks: {
   modelStatics: SameKeys<Exclude<keyof ModelHandleClass, 'prototype'>, Statics<'ModelHandle'>>;
   trainer: SameKeys<keyof TrainerHandle, Members<'TrainerHandle'>>;
   trainerStatics: SameKeys<Exclude<keyof TrainerHandleClass, 'prototype'>, Statics<'TrainerHandle'>>;
-  handles: SameKeys<keyof typeof HANDLE_MEMBERS, 'TensorHandle' | 'ModelHandle' | 'TrainerHandle'>;
-} = { exports: true, tensor: true, tensorStatics: true, model: true, modelStatics: true, trainer: true, trainerStatics: true, handles: true };
+  group: SameKeys<keyof ProcessGroupHandle, Members<'ProcessGroupHandle'>>;
+  groupStatics: SameKeys<Exclude<keyof ProcessGroupHandleClass, 'prototype'>, Statics<'ProcessGroupHandle'>>;
+  handles: SameKeys<keyof typeof HANDLE_MEMBERS, 'TensorHandle' | 'ModelHandle' | 'TrainerHandle' | 'ProcessGroupHandle'>;
+} = {
+  exports: true, tensor: true, tensorStatics: true, model: true, modelStatics: true, trainer: true, trainerStatics: true,
+  group: true, groupStatics: true, handles: true,
+};
 void surfaceChecks;
 
 /** The loaded addon (loaded on first use; see ./native.ts for how the binary is chosen). */

@@ -48,7 +48,22 @@ export class DatasetError extends AlignDetrError {
   }
 }
 
+/**
+ * A data-parallel run failed: a rank exited or hung past the collective timeout, a rank could
+ * not join, or the ranks were started with different settings. `ranks` names the ranks found
+ * responsible (empty when none could be named). The message reads "the gradient all-reduce
+ * failed on rank 0 of 2: rank 1 stopped responding (exited or hung); ...".
+ */
+export class DistributedError extends AlignDetrError {
+  readonly ranks: number[];
+  constructor(message: string, ranks: number[], options?: { cause?: unknown }) {
+    super(message, options);
+    this.ranks = ranks;
+  }
+}
+
 const CHECKPOINT_CODE = 'ERR_ALIGN_DETR_CHECKPOINT';
+const DISTRIBUTED_CODE = 'ERR_ALIGN_DETR_DISTRIBUTED';
 const NON_FINITE_LOSS_CODE = 'ERR_ALIGN_DETR_NON_FINITE_LOSS';
 
 function codeOf(e: unknown): unknown {
@@ -65,11 +80,30 @@ export async function readingCheckpoint<T>(file: string, read: () => Promise<T>)
   }
 }
 
-/** Runs a native training step, turning the addon's non-finite-loss errors into NonFiniteLossError. */
+/** Runs a native collective, turning the addon's distributed errors into DistributedError. */
+export async function collective<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    throw asDistributedError(e);
+  }
+}
+
+function asDistributedError(e: unknown): unknown {
+  if (codeOf(e) !== DISTRIBUTED_CODE) return e;
+  const ranks = (e as { ranks?: unknown }).ranks;
+  return new DistributedError((e as Error).message, Array.isArray(ranks) ? ranks.filter((r) => typeof r === 'number') : [], { cause: e });
+}
+
+/**
+ * Runs a native training step, turning the addon's non-finite-loss errors into
+ * NonFiniteLossError (and, in a data-parallel run, its distributed errors into DistributedError).
+ */
 export async function trainingStep<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
+    if (codeOf(e) === DISTRIBUTED_CODE) throw asDistributedError(e);
     if (codeOf(e) === NON_FINITE_LOSS_CODE) {
       const { message, step, term } = e as Error & { step?: unknown; term?: unknown };
       throw new NonFiniteLossError(message, typeof step === 'number' ? step : NaN, typeof term === 'string' ? term : '', { cause: e });

@@ -11,7 +11,7 @@ export type {
 } from './ops/index';
 export { Trainer, defaultLoss, recipeAugmentation, trainerOptionFields } from './trainer';
 export type {
-  EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions,
+  EpochRecord, FitOptions, History, LossKind, ProgressEvent, StepReport, TrainerOptions, DataParallelOptions,
   EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,
 } from './trainer';
 export { AlignDetr } from './model';
@@ -36,4 +36,8 @@ export type {
   CocoDetections, AlignmentSample, BestRegressedRecallResult, BoxFormat, ImageMatchings, LayerMatching,
   MatchingInstabilityResult, EvaluateModelOptions,
 } from './evaluator/index';
-export { AlignDetrError, CheckpointError, DatasetError, NonFiniteLossError } from './errors';
+export { AlignDetrError, CheckpointError, DatasetError, DistributedError, NonFiniteLossError } from './errors';
+export { ProcessGroup, distributedBackends, groupOptionsFromEnv } from './dist/group';
+export type { DistributedOptions, GroupOptions } from './dist/group';
+export { DistributedSampler } from './data/sampler';
+export type { DistributedSamplerOptions } from './data/sampler';

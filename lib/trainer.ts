@@ -20,7 +20,9 @@ import { InFlight, checkSignal } from './abort';
 import { binding } from './binding';
 import type { NativeBatch, TrainerHandle, TrainerOptionField } from './binding';
 import { checkIntegerOption, checkOptionKeys } from './options';
-import { readingCheckpoint, trainingStep } from './errors';
+import { collective, readingCheckpoint, trainingStep } from './errors';
+import { ProcessGroup, checkGroupOptions } from './dist/group';
+import type { DistributedOptions } from './dist/group';
 import { inputFile, outputFile } from './paths';
 
 /**
@@ -34,6 +36,23 @@ export function defaultLoss(config: Pick<ModelConfig, 'memoryFusion' | 'decoder'
   if (config.memoryFusion === 'dense') return 'stable-dino';
   if (config.decoder === 'decoupled') return 'sd-align';
   return 'align';
+}
+
+/**
+ * How a Trainer takes part in data-parallel training (`new Trainer(model, { ...options, distributed })`).
+ * Every rank runs the same program: parameters are broadcast from rank 0, each step's gradients
+ * are averaged over the ranks (bucketed, during backward) before clipping, DETR's box count is
+ * summed over the ranks, fit() shards the data (`batchSize` is per process), evaluation gathers
+ * every rank's detections, and only rank 0 writes checkpoints.
+ */
+export interface DataParallelOptions {
+  /** 'env' (torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), explicit values, or a joined ProcessGroup. */
+  distributed?: DistributedOptions | ProcessGroup;
+  /**
+   * Denoising noise drawn per sample from (seed, step, image id), so that an image gets the same
+   * queries whichever process and batch it lands in (default: true when distributed).
+   */
+  sampleSeededNoise?: boolean;
 }
 
 export interface TrainerOptions {
@@ -144,6 +163,21 @@ function trainerOptionKeys(): string[] {
   return trainerOptionFields().map((f) => f.name);
 }
 
+const DATA_PARALLEL_KEYS = ['distributed', 'sampleSeededNoise'];
+
+/** The data-parallel options checked; undefined when neither is set. */
+function checkDataParallel(
+  distributed: unknown,
+  sampleSeededNoise: unknown,
+): { distributed?: DistributedOptions | ProcessGroup; sampleSeededNoise: boolean } | undefined {
+  if (sampleSeededNoise !== undefined && typeof sampleSeededNoise !== 'boolean') {
+    throw new TypeError(`options.sampleSeededNoise: expected a boolean, got ${typeof sampleSeededNoise}`);
+  }
+  if (distributed === undefined) return sampleSeededNoise ? { sampleSeededNoise: true } : undefined;
+  if (!(distributed instanceof ProcessGroup) && distributed !== 'env') checkGroupOptions(distributed, 'options.distributed');
+  return { distributed: distributed as DistributedOptions | ProcessGroup, sampleSeededNoise: sampleSeededNoise ?? true };
+}
+
 const FIT_OPTION_KEYS: readonly string[] = [
   'epochs', 'batchSize', 'valSet', 'signal', 'onProgress', 'checkpointDir', 'augment', 'maxMinutes', 'prefetch',
   'evalBatchSize', 'runInfo',
@@ -172,6 +206,7 @@ function checkEvaluateLossOptions(options: unknown): EvaluateLossOptions {
 
 export interface FitOptions {
   epochs: number;
+  /** Images per step; in a data-parallel run per process (DETR's convention: 8 GPUs × 2). */
   batchSize: number;
   valSet?: Dataset;
   signal?: AbortSignal;
@@ -241,7 +276,7 @@ function toNativeBatch(batch: DetectionBatch): NativeBatch {
   return {
     images: batch.images,
     shape: batch.shape,
-    targets: batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels, size: t.size })),
+    targets: batch.targets.map((t) => ({ boxes: t.boxes, labels: t.labels, size: t.size, id: t.id })),
   };
 }
 
@@ -270,25 +305,65 @@ export class Trainer {
   readonly #inFlight = new InFlight();
   #resume?: TrainingMetadata;
   #runInfo?: Record<string, unknown>;
+  #parallel?: Promise<void>;
+  #group?: ProcessGroup;
 
   /**
    * Binds a trainer to `model` (its weights are trained in place).
    * @throws TypeError / RangeError naming the option for bad options.
    */
-  constructor(model: AlignDetr, options: TrainerOptions = {}) {
+  constructor(model: AlignDetr, options: TrainerOptions & DataParallelOptions = {}) {
     // Trainer.resume's state, when this instance is built by #restore (taken before any check
     // can throw, so it never leaks into a later construction).
     const restored = restoring;
     restoring = undefined;
     if (!(model instanceof AlignDetr)) throw new TypeError('model: expected an AlignDetr');
     if (typeof options !== 'object' || options === null) throw new TypeError('options: expected an options object');
-    checkOptionKeys(options, 'options', trainerOptionKeys());
+    const { distributed, sampleSeededNoise, ...training } = options;
+    checkOptionKeys(options, 'options', [...trainerOptionKeys(), ...DATA_PARALLEL_KEYS]);
+    const parallel = checkDataParallel(distributed, sampleSeededNoise);
     this.model = model;
-    this.options = { ...options };
+    this.options = { ...training };
     if (this.options.loss === undefined && !restored) this.options.loss = defaultLoss(model.config);
     this.#handle = restored ? restored.handle : binding().createTrainer(modelInternals.handleOf(model), this.options);
     this.#resume = restored?.progress;
     this.#runInfo = restored?.progress.runInfo;
+    if (parallel) {
+      this.#parallel = this.#joinRun(parallel.distributed, parallel.sampleSeededNoise);
+      this.#parallel.catch(() => {}); // surfaced by the first step, fit or ready()
+    }
+  }
+
+  /** Joins the group (unless given one) and attaches the native trainer to it. */
+  async #joinRun(distributed: DistributedOptions | ProcessGroup | undefined, seeded: boolean): Promise<void> {
+    const group = distributed === undefined || distributed instanceof ProcessGroup ? distributed : await ProcessGroup.join(distributed);
+    // Models of different shapes cannot share a broadcast: compare them first (fit compares the rest).
+    if (group) {
+      await group.checkAgreement({
+        'model config': JSON.stringify(this.model.config),
+        'parameter count': String(this.model.numParameters()),
+      });
+    }
+    await collective(() => this.#handle.setDataParallel(group ? group.nativeHandle() : null, seeded));
+    this.#group = group;
+  }
+
+  /**
+   * Resolves once the trainer has joined its data-parallel run (rank 0's weights broadcast);
+   * rejects with DistributedError when it cannot. At once without `distributed`.
+   */
+  async ready(): Promise<void> {
+    await this.#parallel;
+  }
+
+  /** The data-parallel run's process group (after ready()); undefined when training alone. */
+  get processGroup(): ProcessGroup | undefined {
+    return this.#group;
+  }
+
+  /** This process's rank (0 when training alone). */
+  get rank(): number {
+    return this.#group?.rank ?? 0;
   }
 
   /** The `runInfo` of the checkpoint this trainer was resumed from (or of its latest fit); undefined when none was stored. */
@@ -297,9 +372,11 @@ export class Trainer {
   }
 
   /** Restores model, optimizer, schedule, random state and progress from a checkpoint written by fit(). */
-  static async resume(file: string, options?: TrainerOptions): Promise<Trainer> {
+  static async resume(file: string, options?: TrainerOptions & DataParallelOptions): Promise<Trainer> {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new TypeError('options: expected an options object');
-    if (options !== undefined) checkOptionKeys(options, 'options', trainerOptionKeys());
+    if (options !== undefined) checkOptionKeys(options, 'options', [...trainerOptionKeys(), ...DATA_PARALLEL_KEYS]);
+    const { distributed, sampleSeededNoise, ...training } = options ?? {};
+    checkDataParallel(distributed, sampleSeededNoise);
     const resolved = await inputFile(file);
     // The trainer options saved with the progress rebuild the same optimizer and criterion.
     const probe = await modelInternals.readMetadata(resolved);
@@ -317,15 +394,18 @@ export class Trainer {
         trainerOptionKeys().includes(k),
       ),
     ) as TrainerOptions;
-    const merged = { ...stored, ...(options ?? {}) };
+    const merged = { ...stored, ...training };
     const { model, trainer, metadata } = await readingCheckpoint(resolved, () => binding().loadTrainer(resolved, merged));
     const meta = JSON.parse(metadata) as TrainingMetadata;
     const detector = modelInternals.fromHandle(model, meta.categories);
-    return Trainer.#restore(detector, merged, { handle: trainer, progress: meta });
+    const parallel: DataParallelOptions = {};
+    if (distributed !== undefined) parallel.distributed = distributed;
+    if (sampleSeededNoise !== undefined) parallel.sampleSeededNoise = sampleSeededNoise;
+    return Trainer.#restore(detector, { ...merged, ...parallel }, { handle: trainer, progress: meta });
   }
 
   /** A trainer around a restored native state (Trainer.resume): the constructor, given `restored`. */
-  static #restore(model: AlignDetr, options: TrainerOptions, restored: Restored): Trainer {
+  static #restore(model: AlignDetr, options: TrainerOptions & DataParallelOptions, restored: Restored): Trainer {
     restoring = restored;
     try {
       return new Trainer(model, options);
@@ -346,7 +426,11 @@ export class Trainer {
    */
   async step(batch: DetectionBatch): Promise<StepReport> {
     const handle = this.handle('step');
-    return trainingStep(() => this.#inFlight.track(handle.step(toNativeBatch(batch))));
+    const native = toNativeBatch(batch);
+    return trainingStep(() => this.#inFlight.track((async () => {
+      await this.#parallel;
+      return handle.step(native);
+    })()));
   }
 
   /**
@@ -373,7 +457,9 @@ export class Trainer {
 
   async #evaluate(dataset: Dataset, options: EvaluateModelOptions): Promise<CocoEvalResult> {
     this.handle('evaluate');
-    return evaluateModel(this.model, dataset, options);
+    await this.#parallel;
+    // In a data-parallel run every rank evaluates its share and all get the whole set's metrics.
+    return evaluateModel(this.model, dataset, this.#group && options.processGroup === undefined ? { ...options, processGroup: this.#group } : options);
   }
 
   /** Writes a resumable checkpoint (weights, optimizer, schedule, random state, progress) atomically. */
@@ -382,6 +468,7 @@ export class Trainer {
     progress: { epoch: number; stepInEpoch: number; history: EpochRecord[]; runInfo?: Record<string, unknown> },
   ): Promise<void> {
     const handle = this.handle('saveCheckpoint');
+    if (this.rank !== 0) return; // in a data-parallel run rank 0 writes for everyone
     const { runInfo = this.#runInfo, ...rest } = progress;
     const meta: TrainingMetadata = { categories: [...this.model.categories], ...rest, options: this.options };
     if (runInfo !== undefined) meta.runInfo = runInfo;
@@ -436,12 +523,16 @@ export class Trainer {
         : typeof options.augment === 'function'
           ? options.augment
           : recipeAugmentation(cfg.testShortEdge, cfg.testMaxSize);
+    await this.#parallel;
+    const group = this.#group;
+    // In a data-parallel run each rank takes its shard (DistributedSampler); batchSize is per process.
     const loader = new DataLoader(trainSet, {
       batchSize,
       shuffle: true,
       seed: this.options.seed ?? 42,
       augment,
       prefetch: options.prefetch ?? 2,
+      ...(group ? { rank: group.rank, worldSize: group.worldSize } : {}),
     });
     const stepsPerEpoch = loader.length;
     const start = Date.now();
@@ -457,15 +548,38 @@ export class Trainer {
       await this.saveCheckpoint(checkpoint, { epoch: e, stepInEpoch: s, history });
       options.onProgress?.({ type: 'checkpoint', path: checkpoint });
     };
-    const stopReason = (): History['stopped'] | undefined =>
+    const localStop = (): History['stopped'] | undefined =>
       options.signal?.aborted ? 'aborted' : Date.now() >= deadline ? 'time-limit' : undefined;
+    // Every rank stops at the same step (a rank that stopped alone would leave the others
+    // waiting in a collective): the reasons are summed over the ranks before each step.
+    const stopReason = async (): Promise<History['stopped'] | undefined> => {
+      const mine = localStop();
+      if (!group) return mine;
+      const [aborted, timeLimit] = await group.allreduceSum(Float64Array.from([mine === 'aborted' ? 1 : 0, mine === 'time-limit' ? 1 : 0]));
+      return (aborted ?? 0) > 0 ? 'aborted' : (timeLimit ?? 0) > 0 ? 'time-limit' : undefined;
+    };
+    if (group) {
+      // Ranks started with different settings or data fail here, all of them, naming the difference.
+      await group.checkAgreement({
+        'model config': JSON.stringify(this.model.config),
+        categories: JSON.stringify(this.model.categories),
+        'trainer options': JSON.stringify(Object.entries(this.options).sort(([a], [b]) => a.localeCompare(b))),
+        'dataset size': String(trainSet.length),
+        'batch size per process': String(batchSize),
+        epochs: String(epochs),
+        'steps done': String(this.stepCount),
+        'resume position': `${epoch}/${skip}`,
+        augment: options.augment === undefined || typeof options.augment === 'string' ? String(options.augment ?? 'recipe') : 'function',
+        'validation set size': String(options.valSet?.length ?? 0),
+      });
+    }
 
     for (; epoch < epochs; epoch++) {
       let lossSum = 0;
       let lossCount = 0;
       let b = skip;
       for await (const batch of loader.batches({ epoch, start: Math.min(skip, stepsPerEpoch) })) {
-        const stop = stopReason();
+        const stop = await stopReason();
         if (stop) {
           await save(epoch, b);
           return { epochs: history, steps: this.stepCount, stopped: stop, checkpoint };

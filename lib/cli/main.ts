@@ -17,6 +17,7 @@ import { evaluateModel } from '../evaluator/index';
 import type { CocoEvalResult } from '../evaluator/index';
 import { writeDetectionsImage, toCocoResults } from './draw';
 import { writeTrainingPlot, type StepPoint } from './plot';
+import { launch, watchLauncher } from './launch';
 import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
@@ -59,6 +60,15 @@ train:
   --resume FILE                continue from a last.adetr, on the dataset it remembers (data flags
                                given here win, with a note); its preset, lr, loss and seed are kept
   --eval-on-stop               after Ctrl-C, still evaluate before exiting
+  --nproc N                    data-parallel training: N worker processes here (c10d Gloo on CPU;
+                               threads divided between them); --batch-size is per process
+  --nnodes M --node-rank K     spread over M machines (this one is K; run the same command on each)
+  --master-addr HOST --master-port P   rank 0's machine and a free port (default 127.0.0.1, any free port)
+  --dist-timeout S             a collective waits at most S seconds (default 60); a worker that dies
+                               or hangs makes the others fail within it, naming its rank
+  Under torchrun (torchrun --nproc-per-node N --no-python align-detr train ...), each worker
+  reads RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT. Progress and the final JSON line come from
+  rank 0 only; rank 0 writes the checkpoints; --resume restores every rank.
   Ctrl-C (or SIGTERM) stops after the current step, writes last.adetr and model.adetr and exits
   with status 130 (143 for SIGTERM) without evaluating; a second one ends the process at once.
 
@@ -101,10 +111,13 @@ class UsageError extends Error {}
 // ---------------------------------------------------------------- flags
 
 const GLOBAL_FLAGS = ['help', 'version'];
+/** Data-parallel flags of train (the launcher's; a worker never sees them). */
+const LAUNCH_FLAGS = ['nproc', 'nnodes', 'node-rank', 'master-addr', 'master-port', 'dist-timeout'];
 const DATA_FLAGS = ['coco', 'images', 'voc', 'split', 'val-split', 'val-coco', 'synthetic', 'seed'];
 /** The flags each command accepts (besides --help and --version). */
 export const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  train: [...DATA_FLAGS, 'preset', 'epochs', 'batch-size', 'lr', 'loss', 'max-minutes', 'max-steps', 'out', 'resume', 'eval-on-stop'],
+  train: [...DATA_FLAGS, 'preset', 'epochs', 'batch-size', 'lr', 'loss', 'max-minutes', 'max-steps', 'out', 'resume', 'eval-on-stop',
+    ...LAUNCH_FLAGS],
   eval: [...DATA_FLAGS, 'checkpoint'],
   predict: ['checkpoint', 'score-threshold', 'out'],
   info: [],
@@ -327,7 +340,48 @@ const categoriesText = (cats: readonly Category[]): string => cats.map((c) => `$
 
 // ---------------------------------------------------------------- train
 
+/** `train --nproc N [...]`: the local launcher runs N workers of the same command without the launcher flags. */
+async function launchTrain(flags: Flags, argv: string[]): Promise<number> {
+  if (flags.nproc === undefined) throw new UsageError('--nnodes, --node-rank, --master-addr, --master-port and --dist-timeout go with --nproc N');
+  const nproc = num(flags, 'nproc', 1, true);
+  const nnodes = num(flags, 'nnodes', 1, true);
+  const nodeRank = num(flags, 'node-rank', 0, true);
+  if (nproc < 1 || nnodes < 1 || nodeRank < 0 || nodeRank >= nnodes) {
+    throw new UsageError(`--nproc and --nnodes must be at least 1 and --node-rank in [0, ${nnodes - 1}]`);
+  }
+  const masterPort = flags['master-port'] !== undefined ? num(flags, 'master-port', 0, true) : undefined;
+  if (masterPort !== undefined && (masterPort < 1 || masterPort > 65535)) throw new UsageError('--master-port: expected 1..65535');
+  const timeoutS = num(flags, 'dist-timeout', 60);
+  if (!(timeoutS > 0)) throw new UsageError('--dist-timeout: expected a positive number of seconds');
+  // The worker's command line: this one without the launcher's flags (and their values).
+  const workerArgs: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = must(argv[i], 'argument');
+    const m = /^--([^=]+)(=.*)?$/.exec(arg);
+    if (m && LAUNCH_FLAGS.includes(must(m[1], 'flag name'))) {
+      if (m[2] === undefined) i++; // the value follows
+      continue;
+    }
+    workerArgs.push(arg);
+  }
+  return launch({
+    nproc, nnodes, nodeRank, masterPort, timeoutS: Math.ceil(timeoutS),
+    masterAddr: str(flags, 'master-addr'),
+    command: [must(process.argv[1], 'the CLI script'), ...workerArgs],
+  });
+}
+
+/** torchrun's (or the launcher's) worker: WORLD_SIZE is set. */
+function distributedWorker(): boolean {
+  return process.env.WORLD_SIZE !== undefined && process.env.WORLD_SIZE !== '';
+}
+
 async function train(flags: Flags): Promise<number> {
+  const distributed = distributedWorker() ? ('env' as const) : undefined;
+  if (distributed) watchLauncher();
+  // Progress, notes and the final JSON line from rank 0 only (errors from every rank).
+  const rank = distributed ? Number(process.env.RANK ?? 0) : 0;
+  const log = rank === 0 ? console.log : () => {};
   const resume = str(flags, 'resume');
   const given = dataSpecFromFlags(flags);
   const epochsFlag = flags.epochs !== undefined ? num(flags, 'epochs', 1, true) : undefined;
@@ -339,7 +393,7 @@ async function train(flags: Flags): Promise<number> {
   let spec: DataSpec;
   if (resume) {
     const ignored = ['preset', 'lr', 'loss', ...(given?.kind === 'synthetic' ? [] : ['seed'])].filter((k) => flags[k] !== undefined);
-    resumed = await Trainer.resume(resume);
+    resumed = await Trainer.resume(resume, distributed ? { distributed } : undefined);
     const stored = storedDataSpec(resumed.runInfo);
     if (!given && !stored) {
       throw new UsageError(
@@ -381,12 +435,14 @@ async function train(flags: Flags): Promise<number> {
     const defaultLr = preset === 'tiny' ? TINY_LR : recipeLr;
     const lossName = str(flags, 'loss') as LossKind | undefined;
     // No --loss: the Trainer picks the preset's recipe (defaultLoss).
-    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), ...(lossName ? { loss: lossName } : {}), seed });
+    trainer = new Trainer(model, { lr: num(flags, 'lr', defaultLr), ...(lossName ? { loss: lossName } : {}), seed, ...(distributed ? { distributed } : {}) });
   }
   const epochs = epochsFlag ?? (spec.kind === 'synthetic' ? 6 : 12);
   const info = buildInfo();
-  console.log(`align-detr train: ${data.description}; ${trainer.model.numParameters()} parameters; ` +
-    `libtorch ${info.libtorchVersion}, ${info.numThreads} threads; output in ${out}`);
+  await trainer.ready();
+  const world = trainer.processGroup ? `; rank ${trainer.rank} of ${trainer.processGroup.worldSize}, batch ${batchSize} per process` : '';
+  log(`align-detr train: ${data.description}; ${trainer.model.numParameters()} parameters; ` +
+    `libtorch ${info.libtorchVersion}, ${info.numThreads} threads${world}; output in ${out}`);
 
   // First Ctrl-C / SIGTERM: stop after the current step with a checkpoint; a second one: exit now.
   const controller = new AbortController();
@@ -413,8 +469,12 @@ async function train(flags: Flags): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const stepsPerEpoch = Math.ceil(data.train.length / batchSize);
-    const progress = new ProgressReporter({ total: epochs * stepsPerEpoch, label: 'train' });
+    const worldSize = trainer.processGroup?.worldSize ?? 1;
+    const stepsPerEpoch = Math.ceil(Math.ceil(data.train.length / worldSize) / batchSize);
+    const progress = new ProgressReporter({
+      total: epochs * stepsPerEpoch, label: 'train',
+      ...(rank === 0 ? {} : { stream: { write: () => true, isTTY: false } }),
+    });
     const steps: StepPoint[] = [];
     const history = await trainer.fit(data.train, {
       epochs,
@@ -441,28 +501,28 @@ async function train(flags: Flags): Promise<number> {
     progress.finish();
     const interrupted = stopCause === 'signal';
     const stopped = history.stopped === 'aborted' && stopCause === 'max-steps' ? 'max-steps' : history.stopped;
-    await trainer.model.save(path.join(out, 'model.adetr'));
-    await fs.promises.writeFile(path.join(out, 'history.json'), JSON.stringify({ ...history, stopped }, null, 2));
-    await writeTrainingPlot(
+    if (rank === 0) await trainer.model.save(path.join(out, 'model.adetr'));
+    if (rank === 0) await fs.promises.writeFile(path.join(out, 'history.json'), JSON.stringify({ ...history, stopped }, null, 2));
+    if (rank === 0) await writeTrainingPlot(
       path.join(out, 'training.png'),
       history.epochs.map((r: EpochRecord) => ({ epoch: r.epoch + 1, loss: r.loss, ap: r.eval?.AP, ap50: r.eval?.AP50 })),
       { steps },
     );
-    console.log(`stopped: ${stopped} after ${history.steps} steps; wrote model.adetr, last.adetr, history.json, training.png`);
+    log(`stopped: ${stopped} after ${history.steps} steps; wrote model.adetr, last.adetr, history.json, training.png`);
     // The final weights' metrics: the last epoch's evaluation when it ran on them, else a new one
     // (but not after a Ctrl-C unless --eval-on-stop asks for it).
     const last = history.epochs[history.epochs.length - 1];
     if (stopped === 'completed' && last?.eval) {
-      console.log(JSON.stringify(statsObject({ stats: last.eval.stats } as CocoEvalResult)));
+      log(JSON.stringify(statsObject({ stats: last.eval.stats } as CocoEvalResult)));
       return 0;
     }
     if (stopCause === 'signal' && !flags['eval-on-stop']) {
       // (also when the signal came while the files above were written)
-      console.log(`resume with: align-detr train --resume ${path.join(out, 'last.adetr')}`);
+      log(`resume with: align-detr train --resume ${path.join(out, 'last.adetr')}`);
       return signalCode;
     }
     const evalSet = data.val ?? data.train;
-    console.log(`evaluating on ${data.val ? 'the validation set' : 'the training set'} (${evalSet.length} images)…`);
+    log(`evaluating on ${data.val ? 'the validation set' : 'the training set'} (${evalSet.length} images)…`);
     // A first Ctrl-C during this evaluation ends it without stats; after the Ctrl-C that stopped
     // training (--eval-on-stop) only a second one, which exits.
     let result: CocoEvalResult;
@@ -475,7 +535,7 @@ async function train(flags: Flags): Promise<number> {
       }
       throw err;
     }
-    console.log(JSON.stringify(statsObject(result)));
+    log(JSON.stringify(statsObject(result)));
     return stopCause === 'signal' ? signalCode : 0;
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -579,6 +639,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'train':
+        if (LAUNCH_FLAGS.some((k) => flags[k] !== undefined)) return await launchTrain(flags, argv);
         return await train(flags);
       case 'eval':
         return await evaluate(flags);

@@ -5,7 +5,8 @@
 // samples and each sample's augmentation depend only on (seed, epoch, index), never on which
 // load finishes first.
 import { collate, type DetectionBatch, type BatchInput } from './batch';
-import { deriveSeed, mulberry32, permutation } from './rng';
+import { deriveSeed, mulberry32 } from './rng';
+import { DistributedSampler } from './sampler';
 import type { Augmentation, AugSample } from './transforms';
 import type { Dataset } from './types';
 import { checkDataset, optionalBoolean, optionalInteger, requireObject } from './validate';
@@ -62,16 +63,11 @@ export class DataLoader implements AsyncIterable<DetectionBatch> {
     this.classIndex = new Map(dataset.categories.map((c, i) => [c.id, i]));
   }
 
-  /** The dataset indices this process visits in `epoch`, in order. */
+  /** The dataset indices this process visits in `epoch`, in order (DistributedSampler's shard). */
   indices(epoch = this.epoch): number[] {
-    const n = this.dataset.length;
-    const all = this.shuffle ? permutation(mulberry32(deriveSeed(this.seed, epoch, 0x5eed)), n) : [...Array(n).keys()];
-    if (this.worldSize === 1) return all;
-    // Like PyTorch's DistributedSampler: wrap around so every rank gets the same count.
-    const perRank = Math.ceil(n / this.worldSize);
-    const out: number[] = [];
-    for (let k = this.rank; k < perRank * this.worldSize; k += this.worldSize) out.push(must(all[k % n], 'sample index'));
-    return out;
+    return new DistributedSampler({
+      length: this.dataset.length, rank: this.rank, worldSize: this.worldSize, shuffle: this.shuffle, seed: this.seed,
+    }).indices(epoch);
   }
 
   /** Batches per epoch. */

@@ -3,6 +3,7 @@
 import { checkSignal, raceAbort } from '../abort';
 import { checkDataset } from '../data/validate';
 import type { Dataset } from '../data/types';
+import type { ProcessGroup } from '../dist/group';
 import type { AlignDetr } from '../model';
 import { checkIntegerOption, checkOptionKeys } from '../options';
 import { CocoEvaluator } from './coco-evaluator';
@@ -18,7 +19,17 @@ export interface EvaluateModelOptions {
    * it runs rejects promptly (the batch in flight is dropped).
    */
   signal?: AbortSignal;
+  /**
+   * Data-parallel evaluation: every rank of the group calls evaluateModel with the same dataset
+   * and batch size; each predicts every worldSize-th batch, the detections are gathered, and
+   * every rank gets the metrics a single process computes (the detections are added in the
+   * single process's order).
+   */
+  processGroup?: ProcessGroup;
 }
+
+/** Columns of a gathered detection row: dataset index, position in its image's list, image id, category id, x, y, w, h, score. */
+const ROW = 9;
 
 /** COCO ground truth of a dataset (boxes as annotated, before any augmentation). */
 export function cocoGroundTruth(dataset: Dataset): CocoDataset {
@@ -60,22 +71,53 @@ export async function evaluateModel(
     throw new TypeError('model: expected an AlignDetr');
   }
   if (typeof options !== 'object' || options === null) throw new TypeError('options: expected { batchSize?, signal? }');
-  checkOptionKeys(options, 'options', ['batchSize', 'signal']);
+  checkOptionKeys(options, 'options', ['batchSize', 'signal', 'processGroup']);
+  const group = options.processGroup;
+  if (group !== undefined && (typeof group !== 'object' || group === null || typeof group.allgatherRows !== 'function')) {
+    throw new TypeError('options.processGroup: expected a ProcessGroup');
+  }
   checkIntegerOption(options.batchSize, 'options.batchSize', 1, 1024);
   const signal = checkSignal(options.signal);
   checkDataset(dataset, 'dataset', { annotations: true });
   signal?.throwIfAborted();
   const evaluator = new CocoEvaluator(cocoGroundTruth(dataset));
   const batchSize = options.batchSize ?? 2;
-  for (let i = 0; i < dataset.length; i += batchSize) {
+  // With a group, this rank's batches are every worldSize-th one (whole batches, so that each
+  // image is predicted in the same company as by a single process).
+  const first = group ? group.rank * batchSize : 0;
+  const stride = group ? group.worldSize * batchSize : batchSize;
+  const rows: number[] = [];
+  for (let i = first; i < dataset.length; i += stride) {
     signal?.throwIfAborted();
     const idx = [...Array(Math.min(batchSize, dataset.length - i)).keys()].map((k) => i + k);
     const samples = await raceAbort(Promise.all(idx.map((k) => dataset.get(k))), signal);
     const results = await model.predict(samples.map((s) => s.image), { maxDetections: 100, signal });
+    if (group) {
+      results.forEach((dets, j) => {
+        const index = must(idx[j], 'index of a prediction');
+        const imageId = must(samples[j], 'sample of a prediction').id;
+        dets.forEach((d, pos) => rows.push(index, pos, imageId, d.categoryId, ...d.bbox, d.score));
+      });
+      continue;
+    }
     evaluator.add(
       results.flatMap((dets, j) => {
         const imageId = must(samples[j], 'sample of a prediction').id;
         return dets.map((d) => ({ image_id: imageId, category_id: d.categoryId, bbox: d.bbox, score: d.score }));
+      }),
+    );
+  }
+  if (group) {
+    const all = await group.allgatherRows(Float64Array.from(rows), ROW);
+    const at = (i: number): number => must(all[i], 'gathered detection value');
+    const order = [...Array(all.length / ROW).keys()].sort((a, b) => at(a * ROW) - at(b * ROW) || at(a * ROW + 1) - at(b * ROW + 1));
+    evaluator.add(
+      order.map((r) => {
+        const o = r * ROW;
+        return {
+          image_id: at(o + 2), category_id: at(o + 3),
+          bbox: [at(o + 4), at(o + 5), at(o + 6), at(o + 7)] as [number, number, number, number], score: at(o + 8),
+        };
       }),
     );
   }

@@ -16,6 +16,8 @@ class AlignDetrAddon : public Napi::Addon<AlignDetrAddon> {
   Napi::FunctionReference modelConstructor;
   // Constructor of the native trainer handle class in this environment.
   Napi::FunctionReference trainerConstructor;
+  // Constructor of the native process group handle class in this environment.
+  Napi::FunctionReference processGroupConstructor;
 };
 
 // The addon state of the environment `env`.

@@ -14,19 +14,23 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/arg_error.h"
 #include "common/checkpoint_error.h"
+#include "common/distributed_error.h"
 #include "common/non_finite_loss_error.h"
 
 namespace adetr::binding {
 
-enum class ErrorKind { None, Type, Range, Checkpoint, NonFiniteLoss, Generic };
+enum class ErrorKind { None, Type, Range, Checkpoint, NonFiniteLoss, Distributed, Generic };
 
-// What a caught exception carries besides its kind and message (NonFiniteLoss only).
+// What a caught exception carries besides its kind and message (NonFiniteLoss: step and term;
+// Distributed: the ranks found responsible).
 struct ErrorData {
   int64_t step = 0;
   std::string term;
+  std::vector<int> ranks;
 };
 
 // Creates the JS error object for a kind and message (call on the JS thread only).
@@ -46,6 +50,14 @@ inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string&
       e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_NON_FINITE_LOSS"));
       e.Set("step", Napi::Number::New(env, static_cast<double>(data.step)));
       e.Set("term", Napi::String::New(env, data.term));
+      return e;
+    }
+    case ErrorKind::Distributed: {
+      Napi::Error e = Napi::Error::New(env, message);
+      e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_DISTRIBUTED"));
+      Napi::Array ranks = Napi::Array::New(env, data.ranks.size());
+      for (size_t i = 0; i < data.ranks.size(); ++i) ranks.Set(static_cast<uint32_t>(i), Napi::Number::New(env, data.ranks[i]));
+      e.Set("ranks", ranks);
       return e;
     }
     default:
@@ -72,6 +84,10 @@ ErrorKind runCatching(Fn&& fn, std::string& message, ErrorData* data = nullptr) 
   } catch (const CheckpointError& e) {
     message = e.what();
     return ErrorKind::Checkpoint;
+  } catch (const DistributedError& e) {
+    message = e.what();
+    if (data) data->ranks = e.ranks;
+    return ErrorKind::Distributed;
   } catch (const NonFiniteLossError& e) {
     message = e.what();
     if (data) *data = ErrorData{e.step, e.term};

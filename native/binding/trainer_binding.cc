@@ -15,9 +15,11 @@
 #include "binding/class_tag.h"
 #include "binding/guard.h"
 #include "binding/model_state.h"
+#include "binding/process_group_state.h"
 #include "binding/promise_worker.h"
 #include "binding/registry.h"
 #include "common/arg_error.h"
+#include "dist/data_parallel.h"
 #include "model/seeded_init.h"
 #include "ops/align_loss/align_loss.h"
 #include "train/trainer.h"
@@ -116,6 +118,9 @@ HostBatch readBatch(const Napi::Value& value, int64_t numClasses) {
     if (n > 0) std::memcpy(target.boxes.data_ptr(), boxes.data, boxes.byteLength);
     auto finite = target.boxes.isfinite().all().item<bool>();
     checkRange(finite, name, ".boxes: contains NaN or infinite values");
+    // The sample's id (a DetectionBatch target's image id): per-sample noise seeds derive from it.
+    Napi::Value id = t.Get("id");
+    if (!id.IsUndefined()) target.sampleId = readInteger(id, (name + ".id").c_str(), -(int64_t{1} << 53), int64_t{1} << 53);
     hb.targets.push_back(target);
   }
   return hb;
@@ -240,6 +245,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Function cls = DefineClass(env, kClassName, std::vector<Napi::ClassPropertyDescriptor<W>>{});
     defineOnPrototype(cls, {checkedMethod<W, &W::Step>(env, "step"), checkedMethod<W, &W::EvaluateLoss>(env, "evaluateLoss"),
                             checkedMethod<W, &W::Save>(env, "save"), checkedMethod<W, &W::Dispose>(env, "dispose"),
+                            checkedMethod<W, &W::SetDataParallel>(env, "setDataParallel"),
                             checkedGetter<W, &W::StepCount>("stepCount")});
     return cls;
   }
@@ -270,6 +276,35 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       checkType(info[0].IsString(), "path: expected a file path string");
       std::string metadata = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
       return (new TrainerSaveWorker(info.Env(), s, info[0].As<Napi::String>().Utf8Value(), metadata))->Start();
+    });
+  }
+  // setDataParallel(group: ProcessGroupHandle | null, sampleSeededNoise: boolean): joins the
+  // group's run (rank 0's weights are broadcast: a collective, hence asynchronous) or leaves it.
+  Napi::Value SetDataParallel(const Napi::CallbackInfo& info) {
+    return callGuarded(info.Env(), [&]() -> Napi::Value {
+      auto s = checked("setDataParallel");
+      std::shared_ptr<dist::ProcessGroup> group;
+      if (!info[0].IsNull() && !info[0].IsUndefined()) group = processGroupArg(info[0], "group");
+      checkType(info[1].IsBoolean(), "sampleSeededNoise: expected a boolean");
+      const bool seeded = info[1].As<Napi::Boolean>().Value();
+      class Worker : public PromiseWorker {
+       public:
+        Worker(Napi::Env env, std::shared_ptr<TrainerState> state, std::shared_ptr<dist::ProcessGroup> group, bool seeded)
+            : PromiseWorker(env), state_(std::move(state)), group_(std::move(group)), seeded_(seeded) {}
+        void Run() override {
+          std::lock_guard<std::mutex> lock(state_->model->mutex);
+          auto& trainer = *state_->trainer;
+          trainer.setStepSync(group_ ? std::make_shared<dist::DataParallel>(group_, *trainer.model()) : nullptr);
+          trainer.setSampleSeededNoise(seeded_);
+        }
+        Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+       private:
+        std::shared_ptr<TrainerState> state_;
+        std::shared_ptr<dist::ProcessGroup> group_;
+        bool seeded_;
+      };
+      return (new Worker(info.Env(), s, group, seeded))->Start();
     });
   }
   Napi::Value StepCount(const Napi::CallbackInfo& info) {

@@ -8,7 +8,8 @@
 #include <torch/nn/modules/embedding.h>
 
 #include <c10/util/Optional.h>
-#include <c10/util/Optional.h>
+
+#include <cstdint>
 
 #include <optional>
 #include <vector>
@@ -20,6 +21,12 @@ namespace adetr::model {
 struct Target {
   at::Tensor labels;
   at::Tensor boxes;
+  // When every image of a batch has one, its denoising noise comes from a generator of its own
+  // seeded with it, so an image's queries do not depend on the rest of the batch (data
+  // parallelism splits a batch over processes).
+  std::optional<uint64_t> noiseSeed;
+  // The sample's id in its dataset (the trainer derives noiseSeed from it with per-sample noise).
+  std::optional<int64_t> sampleId;
 };
 
 struct DenoisingQueries {
@@ -37,9 +44,13 @@ struct DenoisingOptions {
   double boxNoiseScale = 1.0;
   int64_t numClasses = 80;
   int64_t numQueries = 900;
+  // The layout's G_max when larger than the batch's own: the largest over every process's
+  // batch, so that each process builds the queries one process with the whole batch would.
+  int64_t maxGtAtLeast = 0;
 };
 
 // Builds the denoising queries; nullopt when there is no GT in the batch (or dnNumber is 0).
+// The noise comes from `generator`, or per image from Target::noiseSeed when every image has one.
 std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& targets, const DenoisingOptions& options,
                                                      torch::nn::Embedding& labelEmbedding,
                                                      c10::optional<at::Generator> generator = c10::nullopt);

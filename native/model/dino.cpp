@@ -242,6 +242,7 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
     dnOpts.boxNoiseScale = config_.boxNoiseScale;
     dnOpts.numClasses = config_.numClasses;
     dnOpts.numQueries = config_.numQueries;
+    dnOpts.maxGtAtLeast = batch.denoisingMaxGt;
     checkType(static_cast<int64_t>(targets->size()) == b, "targets: expected one per image (", b, "), got ", targets->size());
     out.dn = makeDenoisingQueries(*targets, dnOpts, labelEnc_, generator);
     if (out.dn) {

@@ -31,6 +31,9 @@ namespace adetr::model {
 struct ImageBatch {
   at::Tensor images;
   at::Tensor validSizes;
+  // Data parallelism: the denoising layout's G_max when larger than this batch's (the largest
+  // over every process's batch; see DenoisingOptions::maxGtAtLeast).
+  int64_t denoisingMaxGt = 0;
 };
 
 // Predictions of one decoder layer (or of the encoder's two-stage proposals).

@@ -165,11 +165,11 @@ CriterionOptions criterionDefaults(ops::AlignLossKind loss) {
 }
 
 LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
-                        const CriterionOptions& o, std::vector<OutputMatchDetail>* matching) {
+                        const CriterionOptions& o, std::vector<OutputMatchDetail>* matching, double givenNumBoxes) {
   checkType(static_cast<int64_t>(targets.size()) == out.layers.back().logits.size(0), "targets: expected one per image");
   int64_t totalGt = 0;
   for (const auto& t : targets) totalGt += t.labels.size(0);
-  const double numBoxes = std::max<double>(static_cast<double>(totalGt), 1.0);
+  const double numBoxes = givenNumBoxes > 0 ? givenNumBoxes : std::max<double>(static_cast<double>(totalGt), 1.0);
   const bool primeWeights = o.loss == ops::AlignLossKind::Align || o.loss == ops::AlignLossKind::IaBce;
 
   // Outputs: encoder proposals, then decoder layers 0..L-1; k copies except on the last layer.

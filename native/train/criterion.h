@@ -81,8 +81,12 @@ struct OutputMatchDetail {
 };
 
 // The losses of one step. With `matching`, also every output's assignment, ranks and weights.
+// `numBoxes`: the normaliser of the box and class losses when positive (data parallelism: the
+// box count summed over every process's batch, divided by the number of processes, as DETR
+// all-reduces it); otherwise this batch's box count (at least 1).
 LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
-                        const CriterionOptions& options, std::vector<OutputMatchDetail>* matching = nullptr);
+                        const CriterionOptions& options, std::vector<OutputMatchDetail>* matching = nullptr,
+                        double numBoxes = 0);
 
 // Matches every output of a step in one batched solve; ks[i] copies of each GT for output i
 // (criterion_matching.cpp, over native/train/matcher.h).

@@ -9,6 +9,7 @@
 
 #include "common/arg_error.h"
 #include "model/checkpoint.h"
+#include "train/sample_noise.h"
 
 namespace adetr::train {
 
@@ -35,28 +36,68 @@ Trainer::Trainer(model::Dino model, TrainerOptions options)
   optimizer_ = makeOptimizer(model_, options_.optimizer);
 }
 
-StepResult Trainer::step(const model::ImageBatch& batch, const std::vector<model::Target>& targets) {
+StepResult Trainer::step(const model::ImageBatch& batchIn, const std::vector<model::Target>& targetsIn) {
   at::AutoGradMode grad(true);
   model_->train();
   const double factor = learningRateFactor(options_.schedule, step_);
   applyLearningRate(*optimizer_, options_.optimizer, factor);
   optimizer_->zero_grad();
 
-  model::DinoOutput out = model_->forward(batch, &targets, generator_);
-  checkFinitePredictions(out, step_);
-  LossTerms losses = computeLosses(out, targets, options_.criterion);
-
-  StepResult result;
-  for (const auto& [name, value] : losses.terms) {
-    const double v = value.item<double>();
-    if (!std::isfinite(v)) {
-      optimizer_->zero_grad();
-      throw NonFiniteLossError(step_, name, v);
+  model::ImageBatch batch = batchIn;
+  std::vector<model::Target> targets = targetsIn;
+  if (sampleSeededNoise_) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      checkType(targets[i].sampleId.has_value(), "targets[", i, "]: per-sample noise needs the sample's id");
+      targets[i].noiseSeed = sampleNoiseSeed(options_.seed, step_, *targets[i].sampleId);
     }
-    result.losses.emplace_back(name, v);
+  }
+  double numBoxes = 0;  // the batch's own
+  if (sync_) {
+    int64_t boxes = 0, maxGt = 0;
+    for (const auto& t : targets) {
+      boxes += t.labels.size(0);
+      maxGt = std::max<int64_t>(maxGt, t.labels.size(0));
+    }
+    const StepSync::BatchTotals totals = sync_->batchTotals(static_cast<double>(boxes), maxGt);
+    batch.denoisingMaxGt = totals.maxGt;
+    // DETR: the box count summed over the ranks, per rank, so that averaging the ranks'
+    // gradients gives the gradient of the whole batch's loss.
+    numBoxes = std::max(totals.boxes, 1.0) / sync_->worldSize();
+  }
+
+  model::DinoOutput out = model_->forward(batch, &targets, generator_);
+  // A non-finite loss on any rank stops every rank at this step (none may wait for the others'
+  // gradients in vain).
+  std::optional<NonFiniteLossError> failure;
+  try {
+    checkFinitePredictions(out, step_);
+  } catch (const NonFiniteLossError& e) {
+    failure = e;
+  }
+  LossTerms losses;
+  StepResult result;
+  if (!failure) {
+    losses = computeLosses(out, targets, options_.criterion, nullptr, numBoxes);
+    for (const auto& [name, value] : losses.terms) {
+      const double v = value.item<double>();
+      if (!std::isfinite(v)) {
+        failure = NonFiniteLossError(step_, name, v);
+        break;
+      }
+      result.losses.emplace_back(name, v);
+    }
+  }
+  if (sync_ && sync_->anyRank(failure.has_value()) && !failure) {
+    failure = NonFiniteLossError(step_, "a loss term on another rank", NAN);
+  }
+  if (failure) {
+    optimizer_->zero_grad();
+    throw *failure;
   }
   result.total = losses.total.item<double>();
+  if (sync_) sync_->beforeBackward();
   losses.total.backward();
+  if (sync_) sync_->afterBackward();
   result.gradNorm = clipGradients(model_, options_.optimizer.clipMaxNorm);
   if (!std::isfinite(result.gradNorm)) {
     optimizer_->zero_grad();

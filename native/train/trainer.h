@@ -16,6 +16,7 @@
 #include "model/dino.h"
 #include "train/criterion.h"
 #include "train/optimizer.h"
+#include "train/step_sync.h"
 #include "train/trainer_options.h"
 
 namespace adetr::train {
@@ -66,12 +67,25 @@ class Trainer {
   int64_t stepCount() const { return step_; }
   const TrainerOptions& options() const { return options_; }
 
+  // Data parallelism: every step sums the box count and agrees on the denoising layout and on
+  // non-finite losses through `sync`, which averages the gradients during backward (before
+  // clipping). nullptr: train alone.
+  void setStepSync(std::shared_ptr<StepSync> sync) { sync_ = std::move(sync); }
+  StepSync* stepSync() const { return sync_.get(); }
+  // Per-sample denoising noise: each image's noise comes from (seed, step, Target::sampleId)
+  // (train/sample_noise.h) instead of the trainer's generator, so it does not depend on which
+  // batch or process the image is in. Every target of a step then needs a sampleId.
+  void setSampleSeededNoise(bool on) { sampleSeededNoise_ = on; }
+  bool sampleSeededNoise() const { return sampleSeededNoise_; }
+
  private:
   model::Dino model_;
   TrainerOptions options_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   at::Generator generator_;
   int64_t step_ = 0;
+  std::shared_ptr<StepSync> sync_;
+  bool sampleSeededNoise_ = false;
 };
 
 }  // namespace adetr::train

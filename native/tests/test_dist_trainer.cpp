@@ -1,0 +1,164 @@
+// Data-parallel training equals one process with the whole batch: two ranks (threads of this
+// process, Gloo on loopback) × 2 images against one Trainer × 4 images, 3 steps of the tiny
+// model with denoising queries, same seeds (rank 1 even starts from other weights: the broadcast
+// from rank 0 replaces them). Per-sample noise seeds and the shared denoising layout make each
+// image's queries the same in both runs; the box count is all-reduced; gradients are averaged
+// before clipping and AdamW. Weights must agree within 1e-5, and the two ranks exactly.
+#include <ATen/ops/cat.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/randint.h>
+#include <ATen/ops/rand.h>
+#include <ATen/ops/tensor.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "dist/data_parallel.h"
+#include "model/seeded_init.h"
+#include "test_support.h"
+#include "train/trainer.h"
+
+namespace {
+
+using adetr::model::ImageBatch;
+using adetr::model::Target;
+
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+adetr::model::DinoConfig config() {
+  auto c = adetr::model::presetConfig("tiny");
+  c.numClasses = 3;
+  c.numQueries = 30;
+  c.dnNumber = 12;
+  return c;
+}
+
+struct Data {
+  at::Tensor images;  // [4, 3, 64, 64]
+  std::vector<Target> targets;
+};
+
+Data makeData() {
+  at::manual_seed(11);
+  Data d;
+  d.images = at::rand({4, 3, 64, 64}) * 2 - 1;
+  const int64_t counts[] = {1, 3, 2, 1};  // unequal: the layout and the box count must be shared
+  for (int b = 0; b < 4; ++b) {
+    Target t;
+    t.labels = at::randint(0, 3, {counts[b]}, at::TensorOptions().dtype(at::kLong));
+    auto c = at::rand({counts[b], 2}) * 0.5 + 0.25;
+    auto s = at::rand({counts[b], 2}) * 0.3 + 0.1;
+    t.boxes = at::cat({c, s}, 1);
+    t.sampleId = 100 + b;
+    d.targets.push_back(t);
+  }
+  return d;
+}
+
+ImageBatch batchOf(const Data& d, int64_t from, int64_t n) {
+  ImageBatch b;
+  b.images = d.images.narrow(0, from, n).contiguous();
+  b.validSizes = at::full({n, 2}, 64, at::TensorOptions().dtype(at::kLong));
+  return b;
+}
+
+adetr::train::TrainerOptions trainerOptions() {
+  adetr::train::TrainerOptions o;
+  o.optimizer.lr = 1e-4;
+  o.seed = 42;
+  return o;
+}
+
+std::vector<at::Tensor> weights(adetr::model::Dino& m) {
+  std::vector<at::Tensor> w;
+  for (auto& p : m->parameters()) w.push_back(p.detach().clone());
+  return w;
+}
+
+constexpr int kSteps = 3;
+
+void testTwoByTwoEqualsOneByFour() {
+  const Data data = makeData();
+  const auto c = config();
+
+  // One process, batch 4.
+  adetr::train::Trainer single(adetr::model::createDino(c, 7), trainerOptions());
+  single.setSampleSeededNoise(true);
+  const auto before = weights(single.model());
+  std::vector<double> singleLoss;
+  for (int s = 0; s < kSteps; ++s) singleLoss.push_back(single.step(batchOf(data, 0, 4), data.targets).total);
+  const auto reference = weights(single.model());
+
+  // Two ranks, batch 2 each.
+  const int port = freePort();
+  std::vector<std::vector<at::Tensor>> ranked(2);
+  std::vector<std::vector<double>> rankLoss(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        adetr::dist::GroupOptions g;
+        g.rank = r;
+        g.worldSize = 2;
+        g.masterPort = port;
+        g.timeout = std::chrono::seconds(60);
+        auto group = std::make_shared<adetr::dist::ProcessGroup>(g);
+        adetr::train::Trainer trainer(adetr::model::createDino(c, r == 0 ? 7 : 1234), trainerOptions());
+        trainer.setSampleSeededNoise(true);
+        trainer.setStepSync(std::make_shared<adetr::dist::DataParallel>(group, *trainer.model()));
+        std::vector<Target> mine(data.targets.begin() + 2 * r, data.targets.begin() + 2 * r + 2);
+        for (int s = 0; s < kSteps; ++s) rankLoss[r].push_back(trainer.step(batchOf(data, 2 * r, 2), mine).total);
+        ranked[r] = weights(trainer.model());
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < 2; ++r) EXPECT(errors[r].empty(), "rank %d: %s", r, errors[r].c_str());
+  if (ranked[0].empty() || ranked[1].empty()) return;
+
+  double worst = 0, moved = 0;
+  bool ranksEqual = true;
+  for (size_t k = 0; k < reference.size(); ++k) {
+    worst = std::max(worst, (ranked[0][k] - reference[k]).abs().max().item<double>());
+    moved = std::max(moved, (reference[k] - before[k]).abs().max().item<double>());
+    ranksEqual = ranksEqual && at::equal(ranked[0][k], ranked[1][k]);
+  }
+  std::printf("2x2 vs 1x4 after %d steps: max |Δw| = %.3g (the steps moved weights by up to %.3g)\n", kSteps, worst, moved);
+  EXPECT(ranksEqual, "both ranks hold the same weights");
+  EXPECT(worst <= 1e-5, "max |w(2x2) - w(1x4)| = %g", worst);
+  EXPECT(moved > 1e-4, "the steps changed the weights (%g)", moved);
+  // Each rank reports its half's loss, normalised by the all-reduced box count over the world
+  // size (DETR's): the mean over the ranks is the whole batch's loss.
+  for (int s = 0; s < kSteps; ++s) {
+    const double sum = (rankLoss[0][s] + rankLoss[1][s]) / 2;
+    EXPECT(std::abs(sum - singleLoss[s]) <= 1e-4 * std::abs(singleLoss[s]), "step %d: mean of the ranks' losses %g vs %g", s, sum,
+           singleLoss[s]);
+  }
+}
+
+}  // namespace
+
+int main() {
+  if (!adetr::dist::backendAvailable("gloo")) {
+    std::printf("SKIP: this build has no c10d Gloo\n");
+    return 0;
+  }
+  return adetr::test::runTests("test_dist_trainer", [] { testTwoByTwoEqualsOneByFour(); });
+}
