@@ -10,7 +10,6 @@ import { DistributedSampler } from './sampler';
 import type { Augmentation, AugSample } from './transforms';
 import type { Dataset } from './types';
 import { checkDataset, optionalBoolean, optionalInteger, requireObject } from './validate';
-import { must } from '../must';
 
 export interface DataLoaderOptions {
   batchSize: number;
