@@ -22,12 +22,12 @@ async function paddedBatch(ids: number[], sizes: [number, number][]): Promise<{ 
   const H = Math.max(...sizes.map((s) => s[0]));
   const W = Math.max(...sizes.map((s) => s[1]));
   const images = new Float32Array(ids.length * 3 * H * W);
-  for (let b = 0; b < ids.length; b++) {
-    const [h, w] = sizes[b];
-    const { data } = await sharp(bccdImage(ids[b])).resize(w, h, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  for (const [b, id] of ids.entries()) {
+    const [h, w] = sizes[b]!;
+    const { data } = await sharp(bccdImage(id)).resize(w, h, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     for (let c = 0; c < 3; c++) {
       for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) images[((b * 3 + c) * H + y) * W + x] = (data[3 * (y * w + x) + c] - Math.fround(MEAN[c])) / Math.fround(STD[c]);
+        for (let x = 0; x < w; x++) images[((b * 3 + c) * H + y) * W + x] = (data[3 * (y * w + x) + c]! - Math.fround(MEAN[c]!)) / Math.fround(STD[c]!);
       }
     }
   }
@@ -36,7 +36,7 @@ async function paddedBatch(ids: number[], sizes: [number, number][]): Promise<{ 
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
 
@@ -47,16 +47,18 @@ async function compareRaw(t: import('ava').ExecutionContext, model: AlignDetr, b
   const s = await session(file, 2);
   const out = await s.run({
     images: new ort.Tensor('float32', batch.images, batch.dims),
-    valid_sizes: new ort.Tensor('int64', batch.valid, [batch.dims[0], 2]),
+    valid_sizes: new ort.Tensor('int64', batch.valid, [batch.dims[0]!, 2]),
   });
-  const ref = await model.forward(Tensor.from(batch.images, batch.dims), Tensor.from(batch.valid, [batch.dims[0], 2]));
-  const last = ref.layers[ref.layers.length - 1];
+  const ref = await model.forward(Tensor.from(batch.images, batch.dims), Tensor.from(batch.valid, [batch.dims[0]!, 2]));
+  const last = ref.layers[ref.layers.length - 1]!;
   const margin = selectionMargin(ref.encoder.logits.toTypedArray() as Float32Array, ref.encoder.logits.shape);
   t.true(margin > 5e-5, `${name}: the inputs have two-stage scores ${margin} apart, within float noise: choose another seed or image`);
-  t.deepEqual(out.logits.dims, last.logits.shape);
-  t.deepEqual(out.boxes.dims, last.boxes.shape);
-  const dl = maxAbsDiff(out.logits.data as Float32Array, last.logits.toTypedArray() as Float32Array);
-  const db = maxAbsDiff(out.boxes.data as Float32Array, last.boxes.toTypedArray() as Float32Array);
+  const logits = out.logits!;
+  const boxes = out.boxes!;
+  t.deepEqual(logits.dims, last.logits.shape);
+  t.deepEqual(boxes.dims, last.boxes.shape);
+  const dl = maxAbsDiff(logits.data as Float32Array, last.logits.toTypedArray() as Float32Array);
+  const db = maxAbsDiff(boxes.data as Float32Array, last.boxes.toTypedArray() as Float32Array);
   t.true(dl < 1e-4, `${name}: logits differ by ${dl}`);
   t.true(db < 1e-5, `${name}: boxes differ by ${db}`);
   await s.release();

@@ -26,7 +26,7 @@ function convNorm(ctx: EmitContext, cfg: ExportConfig, x: Value, prefix: string,
   const conv = ctx.w(`${prefix}.weight`);
   if (cfg.backboneGroupNorm) {
     const y = g.op1('Conv', [x, g.weight(`${prefix}.weight`, conv.data, conv.shape)], attrs);
-    const groups = Math.min(32, Math.max(1, Math.floor(conv.shape[0] / 8)));
+    const groups = Math.min(32, Math.max(1, Math.floor(conv.shape[0]! / 8)));
     return groupNorm(ctx, y, `${prefix}.norm`, groups, mask);
   }
   const folded = foldFrozenBatchNorm(conv, {
@@ -49,6 +49,8 @@ export function emitBackbone(ctx: EmitContext, cfg: ExportConfig, images: Value,
   const masked = (x: Value, m?: Value) => (m === undefined ? x : g.mul(x, m));
   const bottleneck = cfg.backboneDepth >= 50;
   const width = cfg.backboneWidth;
+  const blocks = BLOCKS[cfg.backboneDepth];
+  if (blocks === undefined) throw new RangeError(`backboneDepth: expected 18, 34, 50 or 101, got ${cfg.backboneDepth}`);
   const k1 = { kernel: 1, stride: 1, padding: 0 };
 
   return g.scoped('backbone', () => {
@@ -63,7 +65,7 @@ export function emitBackbone(ctx: EmitContext, cfg: ExportConfig, images: Value,
     for (let s = 0; s < 4; s++) {
       const mid = width << s;
       const outChannels = bottleneck ? mid * 4 : mid;
-      for (let b = 0; b < BLOCKS[cfg.backboneDepth][s]; b++) {
+      for (let b = 0; b < blocks[s]!; b++) {
         const stride = b === 0 && s > 0 ? 2 : 1;
         const p = `backbone.res${s + 2}.${b}`;
         const inMask = maskAt(halvings);

@@ -107,8 +107,10 @@ export function emitEncoder(ctx: EmitContext, opts: DeformableOptions, flat: Fla
     const w = ctx.w(`${prefix}.0.weight`);
     const bias = ctx.w(`${prefix}.0.bias`);
     const d = cfg.hiddenDim;
-    let sum = linearFrom(ctx, outputs[0], columns(w, 0, d), bias, `${prefix}.0.part0`);
-    for (let k = 1; k < outputs.length; k++) sum = g.add(sum, linearFrom(ctx, outputs[k], columns(w, k * d, d), undefined, `${prefix}.0.part${k}`));
+    let sum = linearFrom(ctx, flat.src, columns(w, 0, d), bias, `${prefix}.0.part0`);
+    outputs.forEach((o, k) => {
+      if (k > 0) sum = g.add(sum, linearFrom(ctx, o, columns(w, k * d, d), undefined, `${prefix}.0.part${k}`));
+    });
     return layerNorm(ctx, sum, `${prefix}.1`);
   });
 }

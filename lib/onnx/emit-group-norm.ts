@@ -11,7 +11,7 @@ export function groupNorm(ctx: EmitContext, y: Value, prefix: string, groups: nu
   const { g } = ctx;
   const gamma = ctx.w(`${prefix}.weight`);
   const beta = ctx.w(`${prefix}.bias`);
-  const c = gamma.shape[0];
+  const c = gamma.data.length;
   const scale = g.weight(`${prefix}.weight_c11`, gamma.data, [1, c, 1, 1]);
   const shift = g.weight(`${prefix}.bias_c11`, beta.data, [1, c, 1, 1]);
   const eps = 1e-5;

@@ -59,13 +59,11 @@ function gatherMsda(g: GraphBuilder, { value, locations, weights, levels, heads,
     const y0 = g.op1('Floor', [yIm]);
     const lx = g.sub(xIm, x0);
     const ly = g.sub(yIm, y0);
-    const fx = [g.sub(one, lx), lx]; // weight of column x0, x0 + 1
-    const fy = [g.sub(one, ly), ly];
+    const fx: [Value, Value] = [g.sub(one, lx), lx]; // weight of column x0, x0 + 1
+    const fy: [Value, Value] = [g.sub(one, ly), ly];
     const wMax = g.sub(lv.wf, one);
     const hMax = g.sub(lv.hf, one);
-    for (let c = 0; c < 4; c++) {
-      const dy = c >> 1;
-      const dx = c & 1;
+    for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
       const xi = dx === 0 ? x0 : g.add(x0, one);
       const yi = dy === 0 ? y0 : g.add(y0, one);
       const inside = g.op1('And', [

@@ -24,7 +24,7 @@ function convGroupNorm(ctx: EmitContext, cfg: ExportConfig, x: Value, prefix: st
 export function emitNeck(ctx: EmitContext, cfg: ExportConfig, feats: Value[], masks?: MaskSource): Value[] {
   return ctx.g.scoped('neck', () => {
     const outs = feats.map((f, i) => convGroupNorm(ctx, cfg, f, `neck.convs.${i}`, 1, 1, masks?.valid(3 + i)));
-    outs.push(convGroupNorm(ctx, cfg, feats[feats.length - 1], 'neck.extra_convs.0', 3, 2, masks?.valid(3 + feats.length)));
+    outs.push(convGroupNorm(ctx, cfg, feats[feats.length - 1]!, 'neck.extra_convs.0', 3, 2, masks?.valid(3 + feats.length)));
     return outs;
   });
 }

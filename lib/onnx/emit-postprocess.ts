@@ -27,7 +27,7 @@ export function emitPostprocess(g: GraphBuilder, logits: Value, boxes: Value, im
     const c = spec.numClasses;
     const k = Math.min(spec.selectTopK, spec.numQueries * c);
     const prob = g.reshape(g.sigmoid(logits), [0, -1]);
-    const [top, index] = g.op('TopK', [prob, g.ints([k])], { axis: 1, largest: 1, sorted: 1 }, 2); // [N, k]
+    const [top, index] = g.op2('TopK', [prob, g.ints([k])], { axis: 1, largest: 1, sorted: 1 }); // [N, k]
     const query = g.div(index, g.ints([c], []));
     const label = g.op1('Mod', [index, g.ints([c], [])]);
     const gatherIndex = g.op1('Expand', [g.unsqueeze(query, [2]), g.concat([g.op1('Shape', [query]), g.ints([4])], 0)]);
@@ -47,7 +47,7 @@ export function emitPostprocess(g: GraphBuilder, logits: Value, boxes: Value, im
     const bh = g.sub(y2, y1);
     const keep = g.op1('And', [g.op1('Greater', [bw, g.scalar(0)]), g.op1('Greater', [bh, g.scalar(0)])]);
     // Kept detections first, in score order (TopK keeps the first pass's order among equals).
-    const [, order] = g.op('TopK', [g.where(keep, top, g.scalar(-1)), g.ints([spec.maxDetections])], { axis: 1, largest: 1, sorted: 1 }, 2);
+    const [, order] = g.op2('TopK', [g.where(keep, top, g.scalar(-1)), g.ints([spec.maxDetections])], { axis: 1, largest: 1, sorted: 1 });
     const take = (v: Value) => g.op1('GatherElements', [v, order], { axis: 1 });
     const scores = g.where(take(keep), take(top), g.scalar(0));
     const labels = g.op1('Gather', [g.ints(spec.categoryIds), take(label)], { axis: 0 });

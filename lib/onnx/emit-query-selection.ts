@@ -10,7 +10,7 @@ import type { Value } from './graph';
 function encoderProposals(ctx: EmitContext, flat: FlatLevels): { unact: Value; valid: Value } {
   const { g } = ctx;
   const parts = flat.memory.levels.map((lv, l) => {
-    const notMask = g.cast(g.op1('Not', [flat.masks[l]]), 'float32');
+    const notMask = g.cast(g.op1('Not', [flat.masks[l]!]), 'float32');
     const validH = g.reduceSum(g.select(notMask, 2, 0), [1], false); // [B]
     const validW = g.reduceSum(g.select(notMask, 1, 0), [1], false);
     const range = (n: Value) => g.cast(g.op1('Range', [g.ints([0], []), g.squeeze(n, [0]), g.ints([1], [])]), 'float32');
@@ -52,7 +52,7 @@ export function emitQuerySelection(ctx: EmitContext, cfg: ExportConfig, flat: Fl
     const coordUnact = g.add(mlp(ctx, outputMemory, `bbox_embed.${last}`, 3), unact); // [B, S, 4]
     let scores = g.reduce('ReduceMax', logits, [2], false); // [B, S]
     if (padded && cfg.padInvariant) scores = g.where(flat.maskFlat, g.scalar(-Infinity), scores);
-    const [, topk] = g.op('TopK', [scores, g.ints([cfg.numQueries])], { axis: 1, largest: 1, sorted: 1 }, 2); // [B, Q]
+    const [, topk] = g.op2('TopK', [scores, g.ints([cfg.numQueries])], { axis: 1, largest: 1, sorted: 1 }); // [B, Q]
     const index = g.op1('Expand', [g.unsqueeze(topk, [2]), g.concat([g.op1('Shape', [topk]), g.ints([4])], 0)]);
     const reference = g.sigmoid(g.op1('GatherElements', [coordUnact, index], { axis: 1 }));
     const embed = ctx.w('transformer.tgt_embed.weight');

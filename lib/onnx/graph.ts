@@ -80,7 +80,7 @@ export class GraphBuilder {
       opType,
       input: inputs,
       output: names,
-      name: names[0],
+      name: names[0] ?? opType,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return names;
@@ -88,7 +88,13 @@ export class GraphBuilder {
 
   /** A node with one output. */
   op1(opType: string, inputs: Value[], attrs: Record<string, AttrValue> = {}): Value {
-    return this.op(opType, inputs, attrs, 1)[0];
+    return this.op(opType, inputs, attrs, 1)[0]!;
+  }
+
+  /** A node with two outputs. */
+  op2(opType: string, inputs: Value[], attrs: Record<string, AttrValue> = {}): [Value, Value] {
+    const [a, b] = this.op(opType, inputs, attrs, 2);
+    return [a!, b!];
   }
 
   /**
