@@ -12,6 +12,9 @@ import sharp from 'sharp';
 import { decodeImage, type AlignDetr, type RgbImage } from '../lib/index';
 import { assertSameDetections, bccdImage, onnxDetections, session, testModel } from './helpers/onnx-support';
 
+// The seeds and images are ones whose two-stage selection margins (onnx-raw.test.ts,
+// selectionMargin) are well above the runtimes' float noise: ≥ 1.1e-4 for tiny seed 5 on these
+// images and sizes, ≥ 4e-4 for the R50 with seed 8.
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-onnx-det-'));
 test.after.always(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -46,13 +49,13 @@ async function compare(t: import('ava').ExecutionContext, model: AlignDetr, file
 }
 
 test('tiny: fixed 480×640 (a batch of two) and dynamic size (two sizes) give predict\'s top-100', async (t) => {
-  const model = await testModel('tiny', 3, path.join(tmp, 'tiny.pth'));
+  const model = await testModel('tiny', 5, path.join(tmp, 'tiny.pth'));
   const fixed = path.join(tmp, 'tiny-fixed.onnx');
   await model.exportOnnx(fixed, { height: 480, width: 640, postprocess: true });
-  await compare(t, model, fixed, [[await image(0), await image(5)]], 100);
+  await compare(t, model, fixed, [[await image(0), await image(1)]], 100);
   const dynamic = path.join(tmp, 'tiny-dynamic.onnx');
   await model.exportOnnx(dynamic, { postprocess: true, dynamicSize: true });
-  await compare(t, model, dynamic, [[await image(1)], [await image(2, [352, 464])]], 100);
+  await compare(t, model, dynamic, [[await image(2, [352, 464])], [await image(0, [320, 427])]], 100);
   model.dispose();
 });
 

@@ -30,7 +30,7 @@ function read(file: string): onnx.ModelProto {
 const STANDARD = new Set([
   'Add', 'And', 'Cast', 'Clip', 'Concat', 'Conv', 'Cos', 'CumSum', 'Div', 'Expand', 'Floor', 'Gather', 'GatherElements', 'Greater',
   'GreaterOrEqual', 'GridSample', 'Identity', 'InstanceNormalization', 'LayerNormalization', 'Less', 'LessOrEqual', 'Log', 'MatMul',
-  'Max', 'MaxPool', 'Min', 'Mod', 'Mul', 'Not', 'Or', 'Range', 'Reciprocal', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'Relu', 'Reshape',
+  'Max', 'MaxPool', 'Min', 'Mod', 'Mul', 'Not', 'Or', 'Range', 'Reciprocal', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceSum', 'Relu', 'Reshape',
   'Shape', 'Sigmoid', 'Sin', 'Slice', 'Softmax', 'Sqrt', 'Squeeze', 'Sub', 'TopK', 'Transpose', 'Unsqueeze', 'Where',
 ]);
 

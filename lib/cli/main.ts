@@ -22,6 +22,7 @@ import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
 import { EXPORT_BOOLEAN_FLAGS, EXPORT_FLAGS, EXPORT_USAGE, runExport } from './export';
+import { DEMO_FLAGS, DEMO_USAGE, runDemo } from './demo';
 import { must } from '../must';
 
 function usage(): string {
@@ -35,6 +36,7 @@ commands:
   info      print the native build (libtorch version, CUDA, threads)
   doctor    platform, Node, installed variants, the libtorch each resolves to, GPU, which binary loads
   export    --checkpoint FILE --out model.onnx: the model as an ONNX graph (onnxruntime node/web)
+  demo      --checkpoint FILE [--port N]: a web page running the model in the browser (onnxruntime-web)
   install-libtorch --cuda X.Y [--libtorch-version V] [--url URL | --zip FILE] [--sha256 HEX | --no-verify]
             put a CUDA libtorch in the per-user cache for the CUDA variant (checksum verified)
 
@@ -82,6 +84,8 @@ predict:
 
 ${EXPORT_USAGE}
 
+${DEMO_USAGE}
+
 Unknown flags, and flags of another command, are errors (exit status 2).
 The last line that train and eval print is one JSON object with the 12 COCO stats by name
 (not after a Ctrl-C stop without --eval-on-stop).`;
@@ -128,6 +132,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   doctor: [],
   'install-libtorch': ['cuda', 'libtorch-version', 'url', 'zip', 'sha256', 'no-verify'],
   export: EXPORT_FLAGS,
+  demo: DEMO_FLAGS,
 };
 const BOOLEAN_FLAGS = new Set(['help', 'version', 'synthetic', 'eval-on-stop', 'no-verify', ...EXPORT_BOOLEAN_FLAGS]);
 const ALL_FLAGS = [...new Set([...GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS).flat()])];
@@ -652,6 +657,8 @@ export async function main(argv: string[]): Promise<number> {
         return await predict(flags, operands);
       case 'export':
         return await runExport(flags, (message) => new UsageError(message));
+      case 'demo':
+        return await runDemo(flags, (message) => new UsageError(message));
       default:
         throw new UsageError(`unknown command '${command}'`);
     }

@@ -15,21 +15,26 @@ export function groupNorm(ctx: EmitContext, y: Value, prefix: string, groups: nu
   const scale = g.weight(`${prefix}.weight_c11`, gamma.data, [1, c, 1, 1]);
   const shift = g.weight(`${prefix}.bias_c11`, beta.data, [1, c, 1, 1]);
   const eps = 1e-5;
-  if (mask === undefined) {
-    // InstanceNormalization over [B, G, C/G·H·W] is exactly the group statistics.
-    const grouped = g.reshape(y, [0, groups, -1]);
-    const normed = g.op1('InstanceNormalization', [grouped, g.floats(new Array(groups).fill(1)), g.floats(new Array(groups).fill(0))], {
-      epsilon: { float: eps },
-    });
-    return g.add(g.mul(g.reshape(normed, g.op1('Shape', [y])), scale), shift);
+  // [B, G, C/G, H, W]: the statistics are summed one axis at a time (W, then H, then the
+  // group's channels), so no float32 sum runs over more than one row or column. A single
+  // reduction over C/G·H·W values (600 000 on the tiny stem at 480×640) is summed naively by
+  // onnxruntime-web's kernels and drifts by ~1e-3.
+  const grouped = g.reshape(y, g.concat([g.dim(y, 0), g.ints([groups, c / groups]), g.op1('Shape', [y], { start: 2, end: 4 })], 0));
+  const sumAll = (v: Value) => g.reduceSum(g.reduceSum(g.reduceSum(v, [4]), [3]), [2]); // [B, G, 1, 1, 1]
+  let centred: Value;
+  let count: Value;
+  const m = mask === undefined ? undefined : g.unsqueeze(mask, [1]); // [B, 1, 1, H, W]
+  if (m === undefined) {
+    const pixels = g.op1('ReduceProd', [g.cast(g.op1('Shape', [y], { start: 2, end: 4 }), 'float32')], { keepdims: 0 }); // H·W
+    count = g.mul(pixels, g.scalar(c / groups));
+    centred = g.sub(grouped, g.div(sumAll(grouped), count));
+  } else {
+    count = g.mul(sumAll(m), g.scalar(c / groups));
+    centred = g.mul(g.sub(grouped, g.div(sumAll(g.mul(grouped, m)), count)), m);
   }
-  const yg = g.reshape(y, [0, groups, c / groups, -1]); // [B, G, C/G, HW]
-  const m = g.reshape(mask, [0, 1, 1, -1]); // [B, 1, 1, HW]
-  const count = g.mul(g.reduceSum(m, [2, 3]), g.scalar(c / groups));
-  const mean = g.div(g.reduceSum(g.mul(yg, m), [2, 3]), count);
-  const centred = g.mul(g.sub(yg, mean), m);
-  const variance = g.div(g.reduceSum(g.mul(centred, centred), [2, 3]), count);
+  const variance = g.div(sumAll(g.mul(centred, centred)), count);
   const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.add(variance, g.scalar(eps))])]);
   const normed = g.reshape(g.mul(centred, inv), g.op1('Shape', [y]));
-  return g.mul(g.add(g.mul(normed, scale), shift), mask);
+  const out = g.add(g.mul(normed, scale), shift);
+  return mask === undefined ? out : g.mul(out, mask);
 }
