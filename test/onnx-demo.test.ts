@@ -48,7 +48,7 @@ test('the demo page draws predict\'s detections (file input and drag and drop)',
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    viewport: { width: 1040, height: 640 },
+    viewport: { width: 1040, height: 720 },
   });
   try {
     const page = await browser.newPage();

@@ -3,7 +3,7 @@
 // for both presets (not a test). Both include their pre- and post-processing: ORT's graph takes
 // the uint8 image and returns the top detections; predict takes the decoded image and returns
 // Detection objects.
-//   node dist/bench/onnx/run.js [--threads N] [--repeats R] [--presets tiny,dino-r50-4scale] [--msda gather|grid-sample]
+//   node dist/bench/onnx/run.js [--threads N] [--repeats R] [--presets tiny,dino-r50-4scale] [--msda gather,grid-sample]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const threads = numberArg('threads', 2);
   const repeats = numberArg('repeats', 5);
   const presets = arg('presets', 'tiny,dino-r50-4scale').split(',') as Preset[];
-  const msda = arg('msda', 'gather') as 'gather' | 'grid-sample';
+  const modes = arg('msda', 'gather,grid-sample').split(',') as ('gather' | 'grid-sample')[];
   setNumThreads(threads);
   const info = buildInfo();
   console.log(`machine: ${cpuSummary()}; libtorch ${info.libtorchVersion}; onnxruntime-node ${ort.env.versions.common}; ${threads} threads each; median of ${repeats} after a warm-up`);
@@ -27,18 +27,19 @@ async function main(): Promise<void> {
   try {
     for (const preset of presets) {
       const model = await AlignDetr.create({ preset, numClasses: 3, seed: 1 });
-      const file = path.join(dir, `${preset}.onnx`);
       const k = model.config.selectTopK;
-      await model.exportOnnx(file, { height: image.height, width: image.width, postprocess: true, msda });
-      const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1 });
-      const input = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
-      const onnxMs = await timeAsync(() => session.run({ images: input }), repeats);
       const ourMs = await timeAsync(() => model.predict(image, { resize: false, maxDetections: k }), repeats);
-      console.log(
-        `${preset.padEnd(16)} ${image.width}×${image.height}  predict ${ourMs.median.toFixed(0).padStart(6)} ms   ` +
-          `onnxruntime (${msda}) ${onnxMs.median.toFixed(0).padStart(6)} ms   onnxruntime / predict = ${(onnxMs.median / ourMs.median).toFixed(2)}`,
-      );
-      await session.release();
+      const parts = [`${preset.padEnd(16)} ${image.width}×${image.height}  predict ${ourMs.median.toFixed(0).padStart(6)} ms`];
+      for (const msda of modes) {
+        const file = path.join(dir, `${preset}-${msda}.onnx`);
+        await model.exportOnnx(file, { height: image.height, width: image.width, postprocess: true, msda });
+        const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1 });
+        const input = new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]);
+        const onnxMs = await timeAsync(() => session.run({ images: input }), repeats);
+        parts.push(`onnxruntime (${msda}) ${onnxMs.median.toFixed(0).padStart(6)} ms = ${(onnxMs.median / ourMs.median).toFixed(2)}× predict`);
+        await session.release();
+      }
+      console.log(parts.join('   '));
       model.dispose();
     }
   } finally {

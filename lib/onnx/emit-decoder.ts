@@ -1,5 +1,5 @@
-// The deformable decoder with look-forward-twice refinement and the final heads (spec §a.8,
-// §a.10; native/model/transformer_layers.* and dino.cpp). Only the last layer's predictions are
+// The deformable decoder with look-forward-twice refinement and the final heads (docs/numerical-contract.md §A.8,
+// §A.10; native/model/transformer_layers.* and dino.cpp). Only the last layer's predictions are
 // emitted (inference reads no other).
 import type { DeformableOptions, MultiScaleMemory } from './emit-deformable';
 import { deformableAttention } from './emit-deformable';

@@ -1,5 +1,5 @@
 // The levels flattened into tokens and the deformable encoder (native/model/dino.cpp flattening,
-// spec §a.5-6; native/model/transformer_layers.*; memory_fusion.* for dense fusion): per level
+// docs/numerical-contract.md §A.5-6; native/model/transformer_layers.*; memory_fusion.* for dense fusion): per level
 // the tokens, padding mask, sine position + level embedding, valid ratios and geometry; the
 // encoder's reference points; the encoder layers; optionally Stable-DINO's dense fusion.
 import type { DeformableOptions, MultiScaleMemory } from './emit-deformable';

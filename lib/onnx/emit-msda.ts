@@ -1,4 +1,4 @@
-// Multi-scale deformable attention sampling (native/ops/msda, spec §b) with standard ONNX ops.
+// Multi-scale deformable attention sampling (native/ops/msda, docs/numerical-contract.md §B) with standard ONNX ops.
 // Bilinear sampling follows grid_sample with align_corners = false and zero padding: location
 // (x, y) ∈ [0, 1]² on an H×W map is pixel (x·W − 0.5, y·H − 0.5); each of the four corners
 // contributes its bilinear weight when it lies on the map.

@@ -1,6 +1,6 @@
 // The inference ends of the graph (native/model/inference.*): uint8 HWC RGB in → normalised
-// NCHW (spec §a.1), and the final layer's predictions → the top-K detections in input pixels
-// (spec §(f)): top-K of sigmoid scores over queries × classes, boxes to pixels and clipped,
+// NCHW (docs/numerical-contract.md §A.1), and the final layer's predictions → the top-K detections in input pixels
+// (§F): top-K of sigmoid scores over queries × classes, boxes to pixels and clipped,
 // detections whose clipped box is empty moved to the end with score 0.
 import type { GraphBuilder, Value } from './graph';
 

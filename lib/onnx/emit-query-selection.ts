@@ -1,4 +1,4 @@
-// Two-stage query selection (spec §a.7; native/model/dino.cpp): a proposal per token, the
+// Two-stage query selection (docs/numerical-contract.md §A.7; native/model/dino.cpp): a proposal per token, the
 // encoder heads on the masked, projected memory, ONNX TopK over the best class score, and the
 // selected proposals' boxes as the decoder's initial references.
 import type { ExportConfig } from './config';
