@@ -170,12 +170,10 @@ test('options and configurations the exporter rejects name the option', async (t
   for (const [options, message, type] of cases) {
     await t.throwsAsync(model.exportOnnx(f, options as never), { instanceOf: type, message }, JSON.stringify(options));
   }
-  const decoupled = await AlignDetr.create({ ...micro, decoder: 'decoupled' });
-  await t.throwsAsync(decoupled.exportOnnx(f), { instanceOf: RangeError, message: /^decoder: the ONNX export does not support the 'decoupled' decoder/ });
   const detrex = await AlignDetr.create({ ...micro, padInvariant: false });
   await t.throwsAsync(detrex.exportOnnx(f), { instanceOf: RangeError, message: /^padInvariant: / });
   // Without padding such a model exports.
   await t.notThrowsAsync(detrex.exportOnnx(f, { postprocess: true }));
   t.false(fs.existsSync(path.join(tmp, 'never.onnx')));
-  for (const m of [model, decoupled, detrex]) m.dispose();
+  for (const m of [model, detrex]) m.dispose();
 });

@@ -1,7 +1,7 @@
 // The exported raw interface (normalised images and valid sizes in, final-layer logits and
 // boxes out) run by onnxruntime-node on the CPU against model.forward, on real BCCD images:
 // a padded batch of two sizes (every padding mask), both MSDA formulations, dense memory
-// fusion, and the R50 model with FrozenBN folded into its convolutions.
+// fusion, the decoupled decoder, and the R50 model with FrozenBN folded into its convolutions.
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -73,10 +73,13 @@ test('tiny: a padded batch of two sizes matches forward (gather and GridSample s
   model.dispose();
 });
 
-test('tiny with dense memory fusion matches forward', async (t) => {
-  const model = await testModel('tiny', 5, path.join(tmp, 'fused.pth'), { memoryFusion: 'dense' });
-  await compareRaw(t, model, await paddedBatch([7], [[320, 427]]), 'tiny-fused');
-  model.dispose();
+test('tiny with dense memory fusion, and with the decoupled decoder, match forward', async (t) => {
+  const fused = await testModel('tiny', 5, path.join(tmp, 'fused.pth'), { memoryFusion: 'dense' });
+  await compareRaw(t, fused, await paddedBatch([7], [[320, 427]]), 'tiny-fused');
+  fused.dispose();
+  const decoupled = await testModel('tiny', 8, path.join(tmp, 'decoupled.pth'), { decoder: 'decoupled' });
+  await compareRaw(t, decoupled, await paddedBatch([7, 3], [[320, 427], [256, 384]]), 'tiny-decoupled');
+  decoupled.dispose();
 });
 
 // 300 queries rather than the preset's 900: among 900 of ~5k encoder tokens consecutive

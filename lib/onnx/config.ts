@@ -6,9 +6,6 @@ export type ExportConfig = ModelConfig;
 /** Throws a RangeError naming the first configuration field the exporter cannot express. */
 export function checkExportable(cfg: ExportConfig, padded: boolean): void {
   if (cfg.numLevels !== 4) throw new RangeError(`numLevels: the ONNX export supports 4 levels, got ${cfg.numLevels}`);
-  if (cfg.decoder !== 'dino') {
-    throw new RangeError(`decoder: the ONNX export does not support the '${cfg.decoder}' decoder (only 'dino')`);
-  }
   if (padded && !cfg.padInvariant) {
     // detrex's masks (nearest-resized image mask) are not expressed; unpadded inputs need none.
     throw new RangeError('padInvariant: a model with padInvariant false exports only without padding (give height and width, or postprocess: true)');

@@ -16,6 +16,7 @@ function inverseSigmoid(g: GraphBuilder, x: Value): Value {
 
 export interface DecoderInputs {
   target: Value; // [B, Q, d]
+  targetLoc?: Value; // [B, Q, d] the decoupled decoder's initial localisation contents
   reference: Value; // [B, Q, 4]
   validRatios: Value; // [B, L, 2]
   memory: MultiScaleMemory;
@@ -28,27 +29,43 @@ export function emitDecoder(ctx: EmitContext, opts: DeformableOptions, input: De
   const d = cfg.hiddenDim;
   return g.scoped('decoder', () => {
     const ratios4 = g.unsqueeze(g.concat([input.validRatios, input.validRatios], 2), [1]); // [B, 1, L, 4]
+    const decoupled = cfg.decoder === 'decoupled';
     let x = input.target;
+    let xLoc = input.targetLoc; // decoupled: the localisation stream
     let ref = input.reference;
     for (let i = 0; i < cfg.decoderLayers; i++) {
       const p = `transformer.decoder.layers.${i}`;
       const refInput = g.mul(g.unsqueeze(ref, [2]), ratios4); // [B, Q, L, 4]
       const sine = sineBoxEncoding(g, cfg.padInvariant ? ref : g.select(refInput, 2, 0), d / 2);
       const queryPos = mlp(ctx, sine, 'transformer.decoder.ref_point_head', 2);
-      const qk = g.add(x, queryPos);
-      x = layerNorm(ctx, g.add(x, multiheadAttention(ctx, qk, qk, x, `${p}.attentions.0.attn`, d, cfg.numHeads)), `${p}.norms.0`);
-      const z = layerNorm(ctx, deformableAttention(ctx, opts, `${p}.attentions.1`, x, queryPos, refInput, 4, input.memory), `${p}.norms.1`);
-      x = layerNorm(ctx, ffn(ctx, z, `${p}.ffns.0`), `${p}.norms.2`);
+      const crossAndFfn = (y: Value, attn: string, norm1: string, ffnPrefix: string, norm2: string) =>
+        layerNorm(ctx, ffn(ctx, layerNorm(ctx, deformableAttention(ctx, opts, attn, y, queryPos, refInput, 4, input.memory), norm1), ffnPrefix), norm2);
+      if (decoupled && xLoc !== undefined) {
+        // One self-attention over [cls; loc] (both halves carry the query's position), then each
+        // stream its own cross-attention and FFN (native DecoupledDecoderLayer).
+        const both = g.concat([x, xLoc], 1);
+        const pos2 = g.concat([queryPos, queryPos], 1);
+        const qk = g.add(both, pos2);
+        const y = layerNorm(ctx, g.add(both, multiheadAttention(ctx, qk, qk, both, `${p}.attentions.0.attn`, d, cfg.numHeads)), `${p}.norms.0`);
+        const q = g.dim(x, 1);
+        const twoQ = g.mul(q, g.ints([2]));
+        x = crossAndFfn(g.slice(y, g.ints([0]), q, [1]), `${p}.attentions.1`, `${p}.norms.1`, `${p}.ffns.0`, `${p}.norms.2`);
+        xLoc = crossAndFfn(g.slice(y, q, twoQ, [1]), `${p}.loc_cross_attn`, `${p}.loc_norms.0`, `${p}.loc_ffn`, `${p}.loc_norms.1`);
+      } else {
+        const qk = g.add(x, queryPos);
+        x = layerNorm(ctx, g.add(x, multiheadAttention(ctx, qk, qk, x, `${p}.attentions.0.attn`, d, cfg.numHeads)), `${p}.norms.0`);
+        x = crossAndFfn(x, `${p}.attentions.1`, `${p}.norms.1`, `${p}.ffns.0`, `${p}.norms.2`);
+      }
       if (i + 1 < cfg.decoderLayers) {
-        // Refinement reads the un-normed output; the heads read the normed one.
-        const next = g.sigmoid(g.add(mlp(ctx, x, `bbox_embed.${i}`, 3), inverseSigmoid(g, ref)));
-        ref = next;
+        // Refinement reads the un-normed box stream; the heads read the normed one.
+        ref = g.sigmoid(g.add(mlp(ctx, xLoc ?? x, `bbox_embed.${i}`, 3), inverseSigmoid(g, ref)));
       }
     }
     const last = cfg.decoderLayers - 1;
     const state = layerNorm(ctx, x, 'transformer.decoder.norm');
+    const boxState = xLoc !== undefined ? layerNorm(ctx, xLoc, 'transformer.decoder.norm_loc') : state;
     const logits = linear(ctx, state, `class_embed.${last}`);
-    const boxes = g.sigmoid(g.add(mlp(ctx, state, `bbox_embed.${last}`, 3), inverseSigmoid(g, ref)));
+    const boxes = g.sigmoid(g.add(mlp(ctx, boxState, `bbox_embed.${last}`, 3), inverseSigmoid(g, ref)));
     return { logits, boxes };
   });
 }

@@ -37,6 +37,7 @@ function encoderProposals(ctx: EmitContext, flat: FlatLevels): { unact: Value; v
 export interface SelectedQueries {
   reference: Value; // [B, Q, 4] sigmoid space
   target: Value; // [B, Q, d] the learnt query contents
+  targetLoc?: Value; // [B, Q, d] the decoupled decoder's learnt localisation contents
 }
 
 export function emitQuerySelection(ctx: EmitContext, cfg: ExportConfig, flat: FlatLevels, memory: Value, padded: boolean): SelectedQueries {
@@ -55,9 +56,13 @@ export function emitQuerySelection(ctx: EmitContext, cfg: ExportConfig, flat: Fl
     const [, topk] = g.op2('TopK', [scores, g.ints([cfg.numQueries])], { axis: 1, largest: 1, sorted: 1 }); // [B, Q]
     const index = g.op1('Expand', [g.unsqueeze(topk, [2]), g.concat([g.op1('Shape', [topk]), g.ints([4])], 0)]);
     const reference = g.sigmoid(g.op1('GatherElements', [coordUnact, index], { axis: 1 }));
-    const embed = ctx.w('transformer.tgt_embed.weight');
-    const tgt = g.weight('transformer.tgt_embed.weight', embed.data, [1, ...embed.shape]);
-    const target = g.op1('Expand', [tgt, g.concat([g.dim(reference, 0), g.ints(embed.shape)], 0)]);
-    return { reference, target };
+    const batched = (name: string) => {
+      const embed = ctx.w(name);
+      const tgt = g.weight(name, embed.data, [1, ...embed.shape]);
+      return g.op1('Expand', [tgt, g.concat([g.dim(reference, 0), g.ints(embed.shape)], 0)]);
+    };
+    const target = batched('transformer.tgt_embed.weight');
+    if (cfg.decoder !== 'decoupled') return { reference, target };
+    return { reference, target, targetLoc: batched('transformer.tgt_embed_loc.weight') };
   });
 }
