@@ -25,6 +25,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The browser demo page (a classic script beside onnxruntime-web's global `ort`).
+    files: ['examples/web/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser, ort: 'readonly' } },
+  },
+  {
     // These tests match terminal output, whose ANSI escape sequences start with the ESC control character.
     files: ['test/cli-visuals.test.ts'],
     rules: { 'no-control-regex': 'off' },

@@ -15,6 +15,7 @@ export type {
   EvaluateLossOptions, ImageMatching, LossReport, OutputMatching,
 } from './trainer';
 export { AlignDetr } from './model';
+export type { ExportOnnxOptions, ExportOnnxResult } from './onnx/export';
 export type {
   CreateOptions, Detection, ForwardOptions, ForwardOutput, StageTimings, ImageInput, ModelConfig, PredictOptions, Preset, StateDictReport,
 } from './model';

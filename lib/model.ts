@@ -11,6 +11,8 @@ import { InFlight, checkSignal, raceAbort } from './abort';
 import { binding } from './binding';
 import type { ModelHandle, NativeLayerPrediction } from './binding';
 import { readingCheckpoint } from './errors';
+import { packageVersion } from './native';
+import { exportOnnx, type ExportOnnxOptions, type ExportOnnxResult } from './onnx/export';
 import { checkOptionKeys } from './options';
 import { inputFile, outputFile } from './paths';
 import { Tensor, handleOf, wrapHandle } from './tensor';
@@ -432,6 +434,22 @@ export class AlignDetr {
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
     const metadata: Metadata = { categories: this.#categories };
     await this.#inFlight.track(this.handle('save').save(target, JSON.stringify(metadata)));
+  }
+
+  /**
+   * Writes the inference network as an ONNX graph that onnxruntime (node, web) runs: the raw
+   * interface (normalised images and valid sizes in, final-layer logits and boxes out) or with
+   * `postprocess` uint8 RGB images in and the top-K detections out (see lib/onnx/export.ts).
+   * Written atomically; a configuration the exporter cannot express is a RangeError naming the
+   * field.
+   */
+  async exportOnnx(file: string, options: ExportOnnxOptions = {}): Promise<ExportOnnxResult> {
+    const handle = this.handle('exportOnnx');
+    return exportOnnx(
+      { config: handle.config(), categories: this.#categories, parameter: (name) => this.parameter(name), version: packageVersion },
+      file,
+      options,
+    );
   }
 
   /**

@@ -121,7 +121,7 @@ test("a flag of another command is rejected for the wrong one", (t) => {
   t.is(trainFlag.code, 2);
   t.regex(trainFlag.stderr, /--epochs is a flag of train, not of predict/);
   t.regex(cli(['eval', '--resume', 'x']).stderr, /--resume is a flag of train, not of eval/);
-  t.regex(cli(['info', '--out', 'x']).stderr, /--out is a flag of train, predict, not of info/);
+  t.regex(cli(['info', '--out', 'x']).stderr, /--out is a flag of train, predict, export, not of info/);
   // Missing values and stray operands.
   t.regex(cli(['train', '--out']).stderr, /--out needs a value/);
   t.regex(cli(['train', '--out', '--epochs', '3']).stderr, /--out needs a value, got the flag --epochs/);

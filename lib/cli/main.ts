@@ -21,6 +21,8 @@ import { launch, watchLauncher } from './launch';
 import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
+import { EXPORT_BOOLEAN_FLAGS, EXPORT_FLAGS, EXPORT_USAGE, runExport } from './export';
+import { DEMO_FLAGS, DEMO_USAGE, runDemo } from './demo';
 import { must } from '../must';
 
 function usage(): string {
@@ -33,6 +35,8 @@ commands:
   predict   --checkpoint FILE IMAGE...: write detections.json (COCO results) and one PNG per image
   info      print the native build (libtorch version, CUDA, threads)
   doctor    platform, Node, installed variants, the libtorch each resolves to, GPU, which binary loads
+  export    --checkpoint FILE --out model.onnx: the model as an ONNX graph (onnxruntime node/web)
+  demo      --checkpoint FILE [--port N]: a web page running the model in the browser (onnxruntime-web)
   install-libtorch --cuda X.Y [--libtorch-version V] [--url URL | --zip FILE] [--sha256 HEX | --no-verify]
             put a CUDA libtorch in the per-user cache for the CUDA variant (checksum verified)
 
@@ -77,6 +81,10 @@ predict:
   --out DIR                    default ./align-detr-predictions
   An image that cannot be read is skipped with a message on stderr naming it; the exit status
   is non-zero only when no image could be read. image_id = the image's position on the command line.
+
+${EXPORT_USAGE}
+
+${DEMO_USAGE}
 
 Unknown flags, and flags of another command, are errors (exit status 2).
 The last line that train and eval print is one JSON object with the 12 COCO stats by name
@@ -123,8 +131,10 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   info: [],
   doctor: [],
   'install-libtorch': ['cuda', 'libtorch-version', 'url', 'zip', 'sha256', 'no-verify'],
+  export: EXPORT_FLAGS,
+  demo: DEMO_FLAGS,
 };
-const BOOLEAN_FLAGS = new Set(['help', 'version', 'synthetic', 'eval-on-stop', 'no-verify']);
+const BOOLEAN_FLAGS = new Set(['help', 'version', 'synthetic', 'eval-on-stop', 'no-verify', ...EXPORT_BOOLEAN_FLAGS]);
 const ALL_FLAGS = [...new Set([...GLOBAL_FLAGS, ...Object.values(COMMAND_FLAGS).flat()])];
 
 /** Optimal-string-alignment edit distance (insertions, deletions, substitutions, adjacent swaps). */
@@ -645,6 +655,10 @@ export async function main(argv: string[]): Promise<number> {
         return await evaluate(flags);
       case 'predict':
         return await predict(flags, operands);
+      case 'export':
+        return await runExport(flags, (message) => new UsageError(message));
+      case 'demo':
+        return await runDemo(flags, (message) => new UsageError(message));
       default:
         throw new UsageError(`unknown command '${command}'`);
     }
