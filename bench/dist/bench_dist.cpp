@@ -40,9 +40,9 @@ extern char** environ;
 namespace {
 
 std::map<std::string, std::string> parseArgs(int argc, char** argv) {
-  std::map<std::string, std::string> a{{"steps", "12"}, {"batch", "2"}, {"size", "128"}, {"world", "2"},
-                                       {"backend", "gloo"}, {"device", "cpu"}, {"rank", "-1"}, {"port", "0"},
-                                       {"bucket-mb", "25"}};
+  std::map<std::string, std::string> a{{"steps", "12"}, {"batch", "2"},      {"size", "128"},
+                                       {"world", "2"},  {"backend", "gloo"}, {"device", "cpu"},
+                                       {"rank", "-1"},  {"port", "0"},       {"bucket-mb", "25"}};
   for (int i = 1; i + 1 < argc; i += 2) a[std::string(argv[i]).substr(2)] = argv[i + 1];
   return a;
 }
@@ -118,12 +118,15 @@ int worker(std::map<std::string, std::string>& a) {
   if (dp) {
     bytes = dp->gradients().bytesPerStep();
     at::Tensor buffer = at::zeros({bytes / 4}, at::TensorOptions().dtype(at::kFloat).device(device));
-    allreduceMs = adetr::bench::medianMs(5, [&] { group->allreduce(buffer, adetr::dist::ProcessGroup::Reduce::Sum, "bench"); });
+    allreduceMs =
+        adetr::bench::medianMs(5, [&] { group->allreduce(buffer, adetr::dist::ProcessGroup::Reduce::Sum, "bench"); });
   }
   if (rank == 0) {
-    std::printf("RESULT world=%d steps_per_s=%.4f images_per_s=%.3f wait_ms=%.2f allreduce_ms=%.2f grad_bytes=%lld buckets=%lld\n", world,
-                steps / seconds, steps * batch * world / seconds, dp ? 1000 * waitS / steps : 0.0, allreduceMs,
-                static_cast<long long>(bytes), dp ? static_cast<long long>(dp->gradients().buckets()) : 0LL);
+    std::printf(
+        "RESULT world=%d steps_per_s=%.4f images_per_s=%.3f wait_ms=%.2f allreduce_ms=%.2f grad_bytes=%lld "
+        "buckets=%lld\n",
+        world, steps / seconds, steps * batch * world / seconds, dp ? 1000 * waitS / steps : 0.0, allreduceMs,
+        static_cast<long long>(bytes), dp ? static_cast<long long>(dp->gradients().buckets()) : 0LL);
   }
   return 0;
 }
@@ -171,10 +174,11 @@ double field(const std::string& line, const std::string& key) {
 int main(int argc, char** argv) {
   auto a = parseArgs(argc, argv);
   if (std::stoi(a["rank"]) >= 0) return worker(a);
-  std::printf("machine: %s, %u CPUs; one thread per process; tiny preset, %sx%s images, batch %s per process, %s timed steps, "
-              "%s MB buckets\n",
-              adetr::bench::cpuModel().c_str(), std::thread::hardware_concurrency(), a["size"].c_str(), a["size"].c_str(),
-              a["batch"].c_str(), a["steps"].c_str(), a["bucket-mb"].c_str());
+  std::printf(
+      "machine: %s, %u CPUs; one thread per process; tiny preset, %sx%s images, batch %s per process, %s timed steps, "
+      "%s MB buckets\n",
+      adetr::bench::cpuModel().c_str(), std::thread::hardware_concurrency(), a["size"].c_str(), a["size"].c_str(),
+      a["batch"].c_str(), a["steps"].c_str(), a["bucket-mb"].c_str());
   if (a["backend"] == "nccl") {
     std::printf("%s\n", run(argv[0], a, 1).c_str());  // the NCCL smoke run: one process, one GPU
     return 0;

@@ -57,11 +57,13 @@ double detrPatternStep(const std::vector<adetr::model::LayerPrediction>& layers,
     auto areaA = (a.select(1, 2) - a.select(1, 0)) * (a.select(1, 3) - a.select(1, 1));
     auto areaB = (b.select(1, 2) - b.select(1, 0)) * (b.select(1, 3) - b.select(1, 1));
     auto wh = (at::min(a.unsqueeze(1).narrow(2, 2, 2), b.unsqueeze(0).narrow(2, 2, 2)) -
-               at::max(a.unsqueeze(1).narrow(2, 0, 2), b.unsqueeze(0).narrow(2, 0, 2))).clamp_min(0);
+               at::max(a.unsqueeze(1).narrow(2, 0, 2), b.unsqueeze(0).narrow(2, 0, 2)))
+                  .clamp_min(0);
     auto inter = wh.select(2, 0) * wh.select(2, 1);
     auto uni = areaA.unsqueeze(1) + areaB.unsqueeze(0) - inter;
     auto cwh = (at::max(a.unsqueeze(1).narrow(2, 2, 2), b.unsqueeze(0).narrow(2, 2, 2)) -
-                at::min(a.unsqueeze(1).narrow(2, 0, 2), b.unsqueeze(0).narrow(2, 0, 2))).clamp_min(0);
+                at::min(a.unsqueeze(1).narrow(2, 0, 2), b.unsqueeze(0).narrow(2, 0, 2)))
+                   .clamp_min(0);
     auto area = cwh.select(2, 0) * cwh.select(2, 1);
     auto giou = inter / (uni + 1e-6) - (area - uni) / (area + 1e-6);
     auto c = (5 * costBbox + 2 * costClass - 2 * giou).view({bs, nq, -1}).to(at::kDouble);
@@ -122,9 +124,10 @@ int main(int argc, char** argv) {
     const double refSum = detrPatternStep(layers, targets, ks);
     const double tMatcher = medianMs(repeats, [&] { adetr::train::matchLayers(layers, targets, ks); });
     const double tReference = medianMs(repeats, [&] { detrPatternStep(layers, targets, ks); });
-    std::printf("G ~ %2lld: matchLayers %8.3f ms | DINO pattern (ATen [B*Q, sum G] cost, serial solves) %8.3f ms | "
-                "ratio %.2fx\n",
-                (long long)gtPerImage, tMatcher, tReference, tReference / tMatcher);
+    std::printf(
+        "G ~ %2lld: matchLayers %8.3f ms | DINO pattern (ATen [B*Q, sum G] cost, serial solves) %8.3f ms | "
+        "ratio %.2fx\n",
+        (long long)gtPerImage, tMatcher, tReference, tReference / tMatcher);
     // The solver alone on the same (precomputed) problems: what the matcher adds on top of it.
     std::vector<at::Tensor> blocks;
     std::vector<adetr::lsa::CostView> views;
@@ -132,7 +135,8 @@ int main(int argc, char** argv) {
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t g = targets[b].labels.size(0), k = adetr::train::gtCopiesFor(ks[l], queries, g);
         blocks.push_back(adetr::train::imageMatchingCost(layers[l].logits[b], layers[l].boxes[b], targets[b])
-                             .repeat({1, k}).contiguous());
+                             .repeat({1, k})
+                             .contiguous());
         views.push_back({blocks.back().data_ptr<double>(), false, queries, k * g});
       }
     }

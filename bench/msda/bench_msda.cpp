@@ -178,9 +178,9 @@ Measure measure(int repeats, const std::function<void()>& fn) {
 
 void runWorkload(const Workload& w, int repeats) {
   using torch::autograd::grad;
-  std::printf("\n%s, batch %lld, M=%lld D=%lld L=%zu P=%lld\n", w.name.c_str(),
-              static_cast<long long>(w.value.size(0)), static_cast<long long>(kHeads),
-              static_cast<long long>(kChannels), w.levels.size(), static_cast<long long>(kPoints));
+  std::printf("\n%s, batch %lld, M=%lld D=%lld L=%zu P=%lld\n", w.name.c_str(), static_cast<long long>(w.value.size(0)),
+              static_cast<long long>(kHeads), static_cast<long long>(kChannels), w.levels.size(),
+              static_cast<long long>(kPoints));
   {  // agreement check (forward) before timing
     const at::NoGradGuard noGrad;
     const at::Tensor ours = adetr::ops::msDeformAttn(w.value, w.shapes, w.starts, w.loc, w.attn);
@@ -224,17 +224,22 @@ int main(int argc, char** argv) {
   int repeats = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--scale") scale = std::atof(argv[i + 1]);
-    else if (k == "--batch") batch = std::atoll(argv[i + 1]);
-    else if (k == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (k == "--repeats") repeats = std::atoi(argv[i + 1]);
+    if (k == "--scale")
+      scale = std::atof(argv[i + 1]);
+    else if (k == "--batch")
+      batch = std::atoll(argv[i + 1]);
+    else if (k == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (k == "--repeats")
+      repeats = std::atoi(argv[i + 1]);
   }
   c10::SetCPUAllocator(&countingAllocator, /*priority*/ 100);
   at::set_num_threads(threads);
   const auto levels = levelsFor(scale);
   std::printf("MSDA CPU benchmark: ours vs grid_sample composition (ATen, same process)\n");
-  std::printf("machine: %s, %u hardware threads; intra-op threads used: %d; libtorch %s\n", adetr::bench::cpuModel().c_str(),
-              std::thread::hardware_concurrency(), at::get_num_threads(), TORCH_VERSION);
+  std::printf("machine: %s, %u hardware threads; intra-op threads used: %d; libtorch %s\n",
+              adetr::bench::cpuModel().c_str(), std::thread::hardware_concurrency(), at::get_num_threads(),
+              TORCH_VERSION);
   std::printf("image %.0fx%.0f (scale %.2f of 800x1333), levels", 800 * scale, 1333 * scale, scale);
   for (auto [h, w] : levels) std::printf(" %lldx%lld", static_cast<long long>(h), static_cast<long long>(w));
   std::printf(", float32, median of %d runs; peak = max live CPU tensor bytes during the call\n", repeats);

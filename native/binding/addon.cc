@@ -16,8 +16,10 @@ AlignDetrAddon::AlignDetrAddon(Napi::Env env, Napi::Object exports) {
   tensorConstructor = Napi::Persistent(tensorClass);
   exports.Set("TensorHandle", tensorClass);
   for (const RegisteredModule& m : registeredModules()) {
-    if (m.plain) m.plain(env, exports);
-    else m.withAddon(env, exports, *this);
+    if (m.plain)
+      m.plain(env, exports);
+    else
+      m.withAddon(env, exports, *this);
   }
 }
 

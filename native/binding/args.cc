@@ -35,17 +35,21 @@ TypedArrayView readTypedArray(const Napi::Value& value, const char* argName, con
   checkType(value.IsTypedArray(), argName, ": ", expected);
   TypedArrayView view;
   void* data = nullptr;
-  napi_status status =
-      napi_get_typedarray_info(value.Env(), value, &view.kind, &view.length, &data, nullptr, nullptr);
+  napi_status status = napi_get_typedarray_info(value.Env(), value, &view.kind, &view.length, &data, nullptr, nullptr);
   checkType(status == napi_ok, argName, ": ", expected);
   view.data = data;
   // A detached buffer reports its old pointer on some engines; its length is what counts.
   if (view.length == 0) view.data = nullptr;
   size_t elementSize = 1;
   switch (view.kind) {
-    case napi_int16_array: case napi_uint16_array: elementSize = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elementSize = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elementSize = 8; break;
+    case napi_int16_array:
+    case napi_uint16_array: elementSize = 2; break;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: elementSize = 4; break;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: elementSize = 8; break;
     default: elementSize = 1; break;
   }
   view.byteLength = view.length * elementSize;
@@ -83,11 +87,16 @@ std::string printableKey(const std::string& key) {
   std::string out;
   for (const char ch : key) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\'') out += "\\'";
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\\')
+      out += "\\\\";
+    else if (c == '\'')
+      out += "\\'";
     else if (c < 0x20 || c == 0x7f) {
       static const char* hex = "0123456789abcdef";
       out += "\\x";
@@ -162,9 +171,7 @@ std::map<std::string, OptionValue> readOptionValues(const Napi::Object& options,
         checkType(v.IsNumber(), name, ": expected a number");
         values.emplace(spec.name, v.As<Napi::Number>().DoubleValue());
         break;
-      case OptionKind::Integer:
-        values.emplace(spec.name, readInteger(v, name.c_str(), spec.min, spec.max));
-        break;
+      case OptionKind::Integer: values.emplace(spec.name, readInteger(v, name.c_str(), spec.min, spec.max)); break;
       case OptionKind::Boolean:
         checkType(v.IsBoolean(), name, ": expected a boolean");
         values.emplace(spec.name, v.As<Napi::Boolean>().Value());

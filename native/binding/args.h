@@ -25,7 +25,7 @@ std::vector<int64_t> readShape(const Napi::Value& value, const char* argName);
 // further JS value is read.
 struct TypedArrayView {
   napi_typedarray_type kind = napi_uint8_array;
-  size_t length = 0;       // elements
+  size_t length = 0;  // elements
   size_t byteLength = 0;
   const void* data = nullptr;
 };

@@ -69,16 +69,17 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   static Napi::Function Define(Napi::Env env) {
     using W = ProcessGroupWrap;
     Napi::Function cls = DefineClass(env, kClassName, std::vector<Napi::ClassPropertyDescriptor<W>>{});
-    defineOnPrototype(cls, {checkedMethod<W, &W::CheckAgreement>(env, "checkAgreement"),
-                            checkedMethod<W, &W::AllgatherRows>(env, "allgatherRows"),
-                            checkedMethod<W, &W::AllreduceSum>(env, "allreduceSum"),
-                            checkedMethod<W, &W::Barrier>(env, "barrier"), checkedMethod<W, &W::Dispose>(env, "dispose"),
-                            checkedGetter<W, &W::Rank>("rank"), checkedGetter<W, &W::WorldSize>("worldSize"),
-                            checkedGetter<W, &W::Disposed>("disposed")});
+    defineOnPrototype(
+        cls, {checkedMethod<W, &W::CheckAgreement>(env, "checkAgreement"),
+              checkedMethod<W, &W::AllgatherRows>(env, "allgatherRows"),
+              checkedMethod<W, &W::AllreduceSum>(env, "allreduceSum"), checkedMethod<W, &W::Barrier>(env, "barrier"),
+              checkedMethod<W, &W::Dispose>(env, "dispose"), checkedGetter<W, &W::Rank>("rank"),
+              checkedGetter<W, &W::WorldSize>("worldSize"), checkedGetter<W, &W::Disposed>("disposed")});
     return cls;
   }
   explicit ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroupWrap>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use joinProcessGroup(options)");
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "use joinProcessGroup(options)");
     tagInstance<ProcessGroupWrap>(info.Env(), info.This().As<Napi::Object>());
     group_ = *info[0].As<Napi::External<std::shared_ptr<ProcessGroup>>>().Data();
   }
@@ -104,18 +105,20 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
     auto g = checked("allgatherRows");
     const int64_t cols = readInteger(info[1], "cols", 1, 1 << 20);
     at::Tensor rows = readRows(info[0], "rows", cols);
-    return (new RowsWorker(info.Env(), [g, rows] {
-             return dist::allgatherRows(*g, rows, "the evaluation gather").reshape({-1});
-           }))->Start();
+    return (new RowsWorker(info.Env(),
+                           [g, rows] { return dist::allgatherRows(*g, rows, "the evaluation gather").reshape({-1}); }))
+        ->Start();
   }
   // allreduceSum(values: Float64Array): the element-wise sum over ranks.
   Napi::Value AllreduceSum(const Napi::CallbackInfo& info) {
     auto g = checked("allreduceSum");
     at::Tensor v = readRows(info[0], "values", 1).reshape({-1});
-    return (new RowsWorker(info.Env(), [g, v]() mutable {
-             g->allreduce(v, ProcessGroup::Reduce::Sum, "the metric all-reduce");
-             return v;
-           }))->Start();
+    return (new RowsWorker(info.Env(),
+                           [g, v]() mutable {
+                             g->allreduce(v, ProcessGroup::Reduce::Sum, "the metric all-reduce");
+                             return v;
+                           }))
+        ->Start();
   }
   Napi::Value Barrier(const Napi::CallbackInfo& info) {
     auto g = checked("barrier");
@@ -145,7 +148,8 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
 Napi::Value JoinProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Object o = readOptions(info[0], "options");
   checkKnownOptionKeys(o, "options", "option",
-                       {"rank", "worldSize", "masterAddr", "masterPort", "timeoutMs", "backend", "threads", "externalStore", "storePrefix"});
+                       {"rank", "worldSize", "masterAddr", "masterPort", "timeoutMs", "backend", "threads",
+                        "externalStore", "storePrefix"});
   dist::GroupOptions g;
   g.worldSize = static_cast<int>(readInteger(o.Get("worldSize"), "options.worldSize", 1, 1 << 20));
   g.rank = static_cast<int>(readInteger(o.Get("rank"), "options.rank", 0, g.worldSize - 1));
@@ -159,7 +163,8 @@ Napi::Value JoinProcessGroup(const Napi::CallbackInfo& info) {
     checkType(o.Get("backend").IsString(), "options.backend: expected 'gloo' or 'nccl'");
     g.backend = o.Get("backend").As<Napi::String>().Utf8Value();
   }
-  if (!o.Get("threads").IsUndefined()) g.threads = static_cast<int>(readInteger(o.Get("threads"), "options.threads", 1, 64));
+  if (!o.Get("threads").IsUndefined())
+    g.threads = static_cast<int>(readInteger(o.Get("threads"), "options.threads", 1, 64));
   g.externalStore = readBoolOption(o, "options", "externalStore", false);
   if (!o.Get("storePrefix").IsUndefined()) {
     checkType(o.Get("storePrefix").IsString(), "options.storePrefix: expected a string");

@@ -36,10 +36,8 @@ struct ErrorData {
 // Creates the JS error object for a kind and message (call on the JS thread only).
 inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string& message, const ErrorData& data = {}) {
   switch (kind) {
-    case ErrorKind::Type:
-      return Napi::TypeError::New(env, message);
-    case ErrorKind::Range:
-      return Napi::RangeError::New(env, message);
+    case ErrorKind::Type: return Napi::TypeError::New(env, message);
+    case ErrorKind::Range: return Napi::RangeError::New(env, message);
     case ErrorKind::Checkpoint: {
       Napi::Error e = Napi::Error::New(env, message);
       e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_CHECKPOINT"));
@@ -56,12 +54,12 @@ inline Napi::Error makeJsError(Napi::Env env, ErrorKind kind, const std::string&
       Napi::Error e = Napi::Error::New(env, message);
       e.Set("code", Napi::String::New(env, "ERR_ALIGN_DETR_DISTRIBUTED"));
       Napi::Array ranks = Napi::Array::New(env, data.ranks.size());
-      for (size_t i = 0; i < data.ranks.size(); ++i) ranks.Set(static_cast<uint32_t>(i), Napi::Number::New(env, data.ranks[i]));
+      for (size_t i = 0; i < data.ranks.size(); ++i)
+        ranks.Set(static_cast<uint32_t>(i), Napi::Number::New(env, data.ranks[i]));
       e.Set("ranks", ranks);
       return e;
     }
-    default:
-      return Napi::Error::New(env, message);
+    default: return Napi::Error::New(env, message);
   }
 }
 

@@ -29,11 +29,11 @@ constexpr int64_t kMaxDim = 2147483647;
 // straight into the JS TypedArray's memory.
 struct CostArg {
   lsa::CostView view;
-  at::Tensor tensor;           // keeps a tensor's storage alive
-  Napi::Value data;            // { data, rows, cols } form: the typed array, resolved last
+  at::Tensor tensor;  // keeps a tensor's storage alive
+  Napi::Value data;   // { data, rows, cols } form: the typed array, resolved last
   int64_t rows = 0, cols = 0;
   std::string name;
-  std::vector<double> owned;   // a copy, for work off the JS thread
+  std::vector<double> owned;  // a copy, for work off the JS thread
   std::vector<float> ownedF32;
 };
 

@@ -36,9 +36,12 @@ Napi::Object configObject(Napi::Env env, const model::DinoConfig& config) {
   Napi::Object out = Napi::Object::New(env);
   model::forEachConfigField(config, [&](const model::ConfigFieldSpec& f, const auto& value) {
     using T = std::decay_t<decltype(value)>;
-    if constexpr (std::is_enum_v<T>) out.Set(f.name, Napi::String::New(env, model::choiceName(f, value)));
-    else if constexpr (std::is_same_v<T, bool>) out.Set(f.name, Napi::Boolean::New(env, value));
-    else out.Set(f.name, Napi::Number::New(env, static_cast<double>(value)));
+    if constexpr (std::is_enum_v<T>)
+      out.Set(f.name, Napi::String::New(env, model::choiceName(f, value)));
+    else if constexpr (std::is_same_v<T, bool>)
+      out.Set(f.name, Napi::Boolean::New(env, value));
+    else
+      out.Set(f.name, Napi::Number::New(env, static_cast<double>(value)));
   });
   return out;
 }
@@ -115,7 +118,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   Napi::Value Config(const Napi::CallbackInfo& info) {
-    return callGuarded(info.Env(), [&]() -> Napi::Value { return configObject(info.Env(), checked("config")->model->config()); });
+    return callGuarded(info.Env(),
+                       [&]() -> Napi::Value { return configObject(info.Env(), checked("config")->model->config()); });
   }
 
   Napi::Value ParameterNames(const Napi::CallbackInfo& info) {
@@ -261,7 +265,11 @@ class PredictWorker : public PromiseWorker {
 class ForwardWorker : public PromiseWorker {
  public:
   ForwardWorker(Napi::Env env, std::shared_ptr<ModelState> state, at::Tensor images, at::Tensor sizes, bool profile)
-      : PromiseWorker(env), state_(std::move(state)), images_(std::move(images)), sizes_(std::move(sizes)), profile_(profile) {}
+      : PromiseWorker(env),
+        state_(std::move(state)),
+        images_(std::move(images)),
+        sizes_(std::move(sizes)),
+        profile_(profile) {}
   void Run() override {
     std::lock_guard<std::mutex> lock(state_->mutex);
     c10::InferenceMode inference;
@@ -394,11 +402,13 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     auto s = checked("forward");
     at::Tensor images = TensorWrap::TensorArg(info[0], "images");
     at::Tensor sizes = TensorWrap::TensorArg(info[1], "validSizes");
-    checkType(images.dim() == 4 && images.size(1) == 3 && images.scalar_type() == at::kFloat, "images: expected a float32 [B, 3, H, W] tensor");
-    checkType(sizes.dim() == 2 && sizes.size(1) == 2 && sizes.size(0) == images.size(0), "validSizes: expected [B, 2] (h, w)");
+    checkType(images.dim() == 4 && images.size(1) == 3 && images.scalar_type() == at::kFloat,
+              "images: expected a float32 [B, 3, H, W] tensor");
+    checkType(sizes.dim() == 2 && sizes.size(1) == 2 && sizes.size(0) == images.size(0),
+              "validSizes: expected [B, 2] (h, w)");
     auto v = sizes.to(at::kLong);
-    checkRange((v.select(1, 0) <= images.size(2)).all().item<bool>() && (v.select(1, 1) <= images.size(3)).all().item<bool>() &&
-                   (v >= 1).all().item<bool>(),
+    checkRange((v.select(1, 0) <= images.size(2)).all().item<bool>() &&
+                   (v.select(1, 1) <= images.size(3)).all().item<bool>() && (v >= 1).all().item<bool>(),
                "validSizes: each (h, w) must lie in [1, H] × [1, W]");
     Napi::Object opts = readOptions(info[2], "options");
     checkKnownKeys(opts, "options", {"profile"});
@@ -494,7 +504,8 @@ void registerModel(Napi::Env env, Napi::Object exports, AlignDetrAddon& addon) {
   exports.Set("ModelHandle", cls);
   exports.Set("createModel", Napi::Function::New<Guarded<&CreateModel>>(env, "createModel"));
   exports.Set("loadModel", Napi::Function::New<Guarded<&LoadModel>>(env, "loadModel"));
-  exports.Set("readCheckpointMetadata", Napi::Function::New<Guarded<&ReadCheckpointMetadata>>(env, "readCheckpointMetadata"));
+  exports.Set("readCheckpointMetadata",
+              Napi::Function::New<Guarded<&ReadCheckpointMetadata>>(env, "readCheckpointMetadata"));
   exports.Set("configFields", Napi::Function::New<Guarded<&ConfigFields>>(env, "configFields"));
 }
 
@@ -508,5 +519,7 @@ std::shared_ptr<ModelState> modelStateArg(const Napi::Value& value, const char* 
   return wrap->checked("train");
 }
 
-Napi::Object newModelHandle(Napi::Env env, std::shared_ptr<ModelState> state) { return ModelWrap::New(env, std::move(state)); }
+Napi::Object newModelHandle(Napi::Env env, std::shared_ptr<ModelState> state) {
+  return ModelWrap::New(env, std::move(state));
+}
 }  // namespace adetr::binding

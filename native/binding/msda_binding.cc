@@ -24,16 +24,16 @@ MsdaTensorArgs readArgs(const Napi::CallbackInfo& info) {
 
 Napi::Value MsDeformAttn(const Napi::CallbackInfo& info) {
   const MsdaTensorArgs a = readArgs(info);
-  at::Tensor out = ops::msDeformAttnForward(a.value, a.spatialShapes, a.levelStartIndex, a.samplingLocations,
-                                            a.attentionWeights);
+  at::Tensor out =
+      ops::msDeformAttnForward(a.value, a.spatialShapes, a.levelStartIndex, a.samplingLocations, a.attentionWeights);
   return TensorWrap::NewInstance(info.Env(), std::move(out));
 }
 
 Napi::Value MsDeformAttnBackward(const Napi::CallbackInfo& info) {
   const MsdaTensorArgs a = readArgs(info);
   const at::Tensor gradOutput = TensorWrap::TensorArg(info[5], "gradOutput");
-  ops::MsDeformAttnGrads g = ops::msDeformAttnBackward(a.value, a.spatialShapes, a.levelStartIndex,
-                                                       a.samplingLocations, a.attentionWeights, gradOutput);
+  ops::MsDeformAttnGrads g = ops::msDeformAttnBackward(a.value, a.spatialShapes, a.levelStartIndex, a.samplingLocations,
+                                                       a.attentionWeights, gradOutput);
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   out.Set("gradValue", TensorWrap::NewInstance(env, std::move(g.gradValue)));
@@ -44,8 +44,7 @@ Napi::Value MsDeformAttnBackward(const Napi::CallbackInfo& info) {
 
 void registerMsda(Napi::Env env, Napi::Object exports) {
   exports.Set("msDeformAttn", Napi::Function::New<Guarded<&MsDeformAttn>>(env, "msDeformAttn"));
-  exports.Set("msDeformAttnBackward",
-              Napi::Function::New<Guarded<&MsDeformAttnBackward>>(env, "msDeformAttnBackward"));
+  exports.Set("msDeformAttnBackward", Napi::Function::New<Guarded<&MsDeformAttnBackward>>(env, "msDeformAttnBackward"));
 }
 
 const Registrar kRegistrar(&registerMsda);

@@ -2,8 +2,8 @@
 //
 // Run() executes on a libuv pool thread and may throw anything: the exception is classified
 // there (no napi calls off-thread) and becomes a TypeError / RangeError / Error rejection on
-// the JS thread (see guard.h for the Errors that carry a code). Subclasses hold their inputs by value (at::Tensor copies keep storage alive
-// even if JS disposes the handles meanwhile) and build the JS result in Result().
+// the JS thread (see guard.h for the Errors that carry a code). Subclasses hold their inputs by value (at::Tensor
+// copies keep storage alive even if JS disposes the handles meanwhile) and build the JS result in Result().
 #pragma once
 
 #include <napi.h>
@@ -30,7 +30,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   virtual Napi::Value Result(Napi::Env env) = 0;  // on the JS thread, after Run() succeeded
 
  private:
-  void Execute() final { kind_ = runCatching([this] { Run(); }, message_, &data_); }
+  void Execute() final {
+    kind_ = runCatching([this] { Run(); }, message_, &data_);
+  }
 
   // Both callbacks run on the JS thread, but possibly while the environment is being torn down
   // (worker.terminate() with this work in flight): then every napi call fails and throws, and an

@@ -116,8 +116,8 @@ Napi::Value TensorWrap::FromTypedArray(const Napi::CallbackInfo& info) {
   checkType(type.has_value(), "data: ", typedArrayName(data.kind),
             " is not supported; use Float32Array, Float64Array, Int32Array, BigInt64Array or Uint8Array");
   if (wantedType) {
-    checkType(*wantedType == *type, "data: dtype '", wanted, "' needs a ", typedArrayName(typedArrayKindOf(*wantedType)),
-              ", got a ", typedArrayName(data.kind));
+    checkType(*wantedType == *type, "data: dtype '", wanted, "' needs a ",
+              typedArrayName(typedArrayKindOf(*wantedType)), ", got a ", typedArrayName(data.kind));
   }
   // Product with overflow check: the element count must equal data.length exactly.
   uint64_t numel = 1;
@@ -143,7 +143,8 @@ Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
     TensorWrap* self = this;
     const at::Tensor& t = self->checked("shape");
     Napi::Array out = Napi::Array::New(i.Env(), t.dim());
-    for (int64_t d = 0; d < t.dim(); ++d) out.Set(static_cast<uint32_t>(d), Napi::Number::New(i.Env(), static_cast<double>(t.size(d))));
+    for (int64_t d = 0; d < t.dim(); ++d)
+      out.Set(static_cast<uint32_t>(d), Napi::Number::New(i.Env(), static_cast<double>(t.size(d))));
     return out;
   });
 }

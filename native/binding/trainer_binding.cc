@@ -120,7 +120,8 @@ HostBatch readBatch(const Napi::Value& value, int64_t numClasses) {
     checkRange(finite, name, ".boxes: contains NaN or infinite values");
     // The sample's id (a DetectionBatch target's image id): per-sample noise seeds derive from it.
     Napi::Value id = t.Get("id");
-    if (!id.IsUndefined()) target.sampleId = readInteger(id, (name + ".id").c_str(), -(int64_t{1} << 53), int64_t{1} << 53);
+    if (!id.IsUndefined())
+      target.sampleId = readInteger(id, (name + ".id").c_str(), -(int64_t{1} << 53), int64_t{1} << 53);
     hb.targets.push_back(target);
   }
   return hb;
@@ -200,7 +201,10 @@ class StepWorker : public PromiseWorker {
  public:
   StepWorker(Napi::Env env, std::shared_ptr<TrainerState> state, HostBatch batch, bool update,
              train::EvaluateOptions options = {})
-      : PromiseWorker(env), state_(std::move(state)), batch_(std::move(batch)), update_(update),
+      : PromiseWorker(env),
+        state_(std::move(state)),
+        batch_(std::move(batch)),
+        update_(update),
         options_(std::move(options)) {}
   void Run() override {
     std::lock_guard<std::mutex> lock(state_->model->mutex);
@@ -243,14 +247,16 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   static Napi::Function Define(Napi::Env env) {
     using W = TrainerWrap;
     Napi::Function cls = DefineClass(env, kClassName, std::vector<Napi::ClassPropertyDescriptor<W>>{});
-    defineOnPrototype(cls, {checkedMethod<W, &W::Step>(env, "step"), checkedMethod<W, &W::EvaluateLoss>(env, "evaluateLoss"),
-                            checkedMethod<W, &W::Save>(env, "save"), checkedMethod<W, &W::Dispose>(env, "dispose"),
-                            checkedMethod<W, &W::SetDataParallel>(env, "setDataParallel"),
-                            checkedGetter<W, &W::StepCount>("stepCount")});
+    defineOnPrototype(
+        cls,
+        {checkedMethod<W, &W::Step>(env, "step"), checkedMethod<W, &W::EvaluateLoss>(env, "evaluateLoss"),
+         checkedMethod<W, &W::Save>(env, "save"), checkedMethod<W, &W::Dispose>(env, "dispose"),
+         checkedMethod<W, &W::SetDataParallel>(env, "setDataParallel"), checkedGetter<W, &W::StepCount>("stepCount")});
     return cls;
   }
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
-    if (info.Length() != 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "use new Trainer(model, options)");
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "use new Trainer(model, options)");
     tagInstance<TrainerWrap>(info.Env(), info.This().As<Napi::Object>());
     state_ = *info[0].As<Napi::External<std::shared_ptr<TrainerState>>>().Data();
   }
@@ -289,7 +295,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       const bool seeded = info[1].As<Napi::Boolean>().Value();
       class Worker : public PromiseWorker {
        public:
-        Worker(Napi::Env env, std::shared_ptr<TrainerState> state, std::shared_ptr<dist::ProcessGroup> group, bool seeded)
+        Worker(Napi::Env env, std::shared_ptr<TrainerState> state, std::shared_ptr<dist::ProcessGroup> group,
+               bool seeded)
             : PromiseWorker(env), state_(std::move(state)), group_(std::move(group)), seeded_(seeded) {}
         void Run() override {
           std::lock_guard<std::mutex> lock(state_->model->mutex);
@@ -363,7 +370,8 @@ class LoadTrainerWorker : public PromiseWorker {
 
 Napi::Value LoadTrainer(const Napi::CallbackInfo& info) {
   checkType(info[0].IsString(), "path: expected a file path string");
-  return (new LoadTrainerWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), readTrainerOptions(info[1])))->Start();
+  return (new LoadTrainerWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), readTrainerOptions(info[1])))
+      ->Start();
 }
 
 // An option value as JS: number, boolean, string or array of numbers.
@@ -371,13 +379,18 @@ Napi::Value optionValueToJs(Napi::Env env, const OptionValue& value) {
   return std::visit(
       [&](const auto& v) -> Napi::Value {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, double>) return Napi::Number::New(env, v);
-        else if constexpr (std::is_same_v<T, int64_t>) return Napi::Number::New(env, static_cast<double>(v));
-        else if constexpr (std::is_same_v<T, bool>) return Napi::Boolean::New(env, v);
-        else if constexpr (std::is_same_v<T, std::string>) return Napi::String::New(env, v);
+        if constexpr (std::is_same_v<T, double>)
+          return Napi::Number::New(env, v);
+        else if constexpr (std::is_same_v<T, int64_t>)
+          return Napi::Number::New(env, static_cast<double>(v));
+        else if constexpr (std::is_same_v<T, bool>)
+          return Napi::Boolean::New(env, v);
+        else if constexpr (std::is_same_v<T, std::string>)
+          return Napi::String::New(env, v);
         else {
           Napi::Array a = Napi::Array::New(env, v.size());
-          for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(v[i])));
+          for (size_t i = 0; i < v.size(); ++i)
+            a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(v[i])));
           return a;
         }
       },

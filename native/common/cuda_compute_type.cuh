@@ -18,12 +18,20 @@ __device__ __forceinline__ float toCompute(__nv_bfloat16 v) { return __bfloat162
 template <typename T>
 __device__ __forceinline__ T fromCompute(ComputeType<T> v);
 template <>
-__device__ __forceinline__ float fromCompute<float>(float v) { return v; }
+__device__ __forceinline__ float fromCompute<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ double fromCompute<double>(double v) { return v; }
+__device__ __forceinline__ double fromCompute<double>(double v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ __half fromCompute<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half fromCompute<__half>(float v) {
+  return __float2half_rn(v);
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 fromCompute<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 fromCompute<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 
 }  // namespace adetr

@@ -32,16 +32,16 @@ class GradientSync {
   void finish();
 
   int64_t buckets() const { return static_cast<int64_t>(buckets_.size()); }
-  int64_t bytesPerStep() const;           // gradient bytes each rank all-reduces per step
+  int64_t bytesPerStep() const;                         // gradient bytes each rank all-reduces per step
   double lastWaitSeconds() const { return lastWait_; }  // finish()'s wait for the all-reduces
   int64_t bucketsStartedInBackward() const { return startedInBackward_; }  // of the last step
 
  private:
   struct Bucket {
-    std::vector<size_t> params;   // indices into parameters_
-    std::vector<int64_t> offsets; // of each parameter's gradient in `flat`
+    std::vector<size_t> params;    // indices into parameters_
+    std::vector<int64_t> offsets;  // of each parameter's gradient in `flat`
     at::Tensor flat;
-    size_t missing = 0;           // gradients not yet copied in
+    size_t missing = 0;  // gradients not yet copied in
     std::unique_ptr<ProcessGroup::Pending> work;
   };
   void onGradient(size_t param, const at::Tensor& grad);

@@ -41,8 +41,9 @@ std::string envOrEmpty(const char* name) {
 
 int envInt(const char* name, int lo, int hi) {
   const std::string v = envOrEmpty(name);
-  checkType(!v.empty(), name, ": environment variable not set (start the workers with torchrun or "
-                              "`align-detr train --nproc N`, or pass { rank, worldSize, masterAddr, masterPort })");
+  checkType(!v.empty(), name,
+            ": environment variable not set (start the workers with torchrun or "
+            "`align-detr train --nproc N`, or pass { rank, worldSize, masterAddr, masterPort })");
   size_t used = 0;
   long parsed = 0;
   try {
@@ -120,8 +121,8 @@ class PendingWork : public ProcessGroup::Pending {
 
 ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), impl_(std::make_unique<Impl>()) {
   checkRange(options.worldSize >= 1, "worldSize: expected at least 1, got ", options.worldSize);
-  checkRange(options.rank >= 0 && options.rank < options.worldSize, "rank: expected 0..", options.worldSize - 1, ", got ",
-             options.rank);
+  checkRange(options.rank >= 0 && options.rank < options.worldSize, "rank: expected 0..", options.worldSize - 1,
+             ", got ", options.rank);
   checkRange(options.masterPort >= 1 && options.masterPort <= 65535, "masterPort: expected 1..65535, got ",
              options.masterPort);
   checkRange(options.timeout.count() > 0, "timeout: expected a positive duration");
@@ -141,8 +142,9 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
     so.timeout = options.timeout;
     tcp = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
   } catch (const std::exception& e) {
-    const std::string cause = dynamic_cast<const c10::Error*>(&e) ? static_cast<const c10::Error&>(e).what_without_backtrace()
-                                                                  : std::string(e.what());
+    const std::string cause = dynamic_cast<const c10::Error*>(&e)
+                                  ? static_cast<const c10::Error&>(e).what_without_backtrace()
+                                  : std::string(e.what());
     throw DistributedError("rendezvous: rank " + std::to_string(options.rank) + " of " +
                                std::to_string(options.worldSize) + " could not join the store at " + where +
                                " within " + std::to_string(options.timeout.count()) + " ms (" + cause + ")",
@@ -168,15 +170,16 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
 #endif
     }
   } catch (const std::exception& e) {
-    const std::string cause = dynamic_cast<const c10::Error*>(&e) ? static_cast<const c10::Error&>(e).what_without_backtrace()
-                                                                  : std::string(e.what());
+    const std::string cause = dynamic_cast<const c10::Error*>(&e)
+                                  ? static_cast<const c10::Error&>(e).what_without_backtrace()
+                                  : std::string(e.what());
     throw DistributedError("rendezvous: rank " + std::to_string(options.rank) + " of " +
                                std::to_string(options.worldSize) + " could not connect to its peers through " + where +
                                " (" + cause + ")",
                            {});
   }
-  impl_->heartbeat =
-      std::make_unique<Heartbeat>(options.masterAddr, options.masterPort, options.storePrefix, options.rank, options.timeout);
+  impl_->heartbeat = std::make_unique<Heartbeat>(options.masterAddr, options.masterPort, options.storePrefix,
+                                                 options.rank, options.timeout);
 }
 
 ProcessGroup::~ProcessGroup() = default;
@@ -214,15 +217,15 @@ c10d::ReduceOp reduceOp(ProcessGroup::Reduce op) {
 }  // namespace
 
 // Each collective starts inside `run` so that a failure to start is diagnosed like a failure to finish.
-#define ADETR_COLLECTIVE(what, start)                         \
-  [&]() -> c10::intrusive_ptr<c10d::Work> {                   \
-    try {                                                     \
-      return start;                                           \
-    } catch (const c10::Error& e) {                           \
-      fail(what, e.what_without_backtrace());                 \
-    } catch (const std::exception& e) {                       \
-      fail(what, e.what());                                   \
-    }                                                         \
+#define ADETR_COLLECTIVE(what, start)         \
+  [&]() -> c10::intrusive_ptr<c10d::Work> {   \
+    try {                                     \
+      return start;                           \
+    } catch (const c10::Error& e) {           \
+      fail(what, e.what_without_backtrace()); \
+    } catch (const std::exception& e) {       \
+      fail(what, e.what());                   \
+    }                                         \
   }()
 
 void ProcessGroup::allreduce(at::Tensor& tensor, Reduce op, const std::string& what) {

@@ -85,7 +85,8 @@ void writeFileAtomically(const std::string& path, const std::function<void(const
   if (failure.empty() && writeErrno == 0 && ::fsync(fd) != 0) writeErrno = errno;
   if (::close(fd) != 0 && failure.empty() && writeErrno == 0) writeErrno = errno;
   if (failure.empty() && writeErrno != 0) failure = std::strerror(writeErrno);
-  if (failure.empty() && std::rename(tmp.c_str(), path.c_str()) != 0) failure = std::string("cannot move it into place: ") + std::strerror(errno);
+  if (failure.empty() && std::rename(tmp.c_str(), path.c_str()) != 0)
+    failure = std::string("cannot move it into place: ") + std::strerror(errno);
   if (!failure.empty()) {
     ::unlink(tmp.c_str());
     checkType(false, "path: cannot write ", path, ": ", failure);

@@ -45,7 +45,8 @@ ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stri
 
 at::Tensor ConvNormImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
   auto y = at::conv2d(x, weight_, {}, {stride_, stride_}, {padding_, padding_});
-  if (groupNorm_) return maskedGroupNorm(y, mask, groups_, groupNorm_->weight, groupNorm_->bias, groupNorm_->options.eps());
+  if (groupNorm_)
+    return maskedGroupNorm(y, mask, groups_, groupNorm_->weight, groupNorm_->bias, groupNorm_->options.eps());
   return frozen_->forward(y);
 }
 
@@ -80,11 +81,16 @@ at::Tensor ResBlockImpl::forward(const at::Tensor& x, const at::Tensor& inMask, 
 ResNetImpl::ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt, bool groupNorm) {
   std::vector<int64_t> blocks;
   bool bottleneck = depth >= 50;
-  if (depth == 18) blocks = {2, 2, 2, 2};
-  else if (depth == 34) blocks = {3, 4, 6, 3};
-  else if (depth == 50) blocks = {3, 4, 6, 3};
-  else if (depth == 101) blocks = {3, 4, 23, 3};
-  else checkRange(false, "backboneDepth: expected 18, 34, 50 or 101, got ", depth);
+  if (depth == 18)
+    blocks = {2, 2, 2, 2};
+  else if (depth == 34)
+    blocks = {3, 4, 6, 3};
+  else if (depth == 50)
+    blocks = {3, 4, 6, 3};
+  else if (depth == 101)
+    blocks = {3, 4, 23, 3};
+  else
+    checkRange(false, "backboneDepth: expected 18, 34, 50 or 101, got ", depth);
 
   auto stemModule = register_module("stem", std::make_shared<torch::nn::Module>());
   stem_ = ConvNorm(3, width, 7, 2, 3, groupNorm);
@@ -115,13 +121,13 @@ ResNetImpl::ResNetImpl(int64_t depth, int64_t width, int64_t freezeAt, bool grou
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& images, const at::Tensor& validSizes) {
   int64_t halvings = 1;
   auto maskAt = [&](const at::Tensor& like) {
-    return validSizes.defined() ? validMask(validSizesAt(validSizes, halvings), like.size(2), like.size(3), like.options())
-                                : at::Tensor();
+    return validSizes.defined()
+               ? validMask(validSizesAt(validSizes, halvings), like.size(2), like.size(3), like.options())
+               : at::Tensor();
   };
   const int64_t stemH = (images.size(2) + 1) / 2, stemW = (images.size(3) + 1) / 2;
-  at::Tensor stemMask = validSizes.defined()
-                            ? validMask(validSizesAt(validSizes, 1), stemH, stemW, images.options())
-                            : at::Tensor();
+  at::Tensor stemMask =
+      validSizes.defined() ? validMask(validSizesAt(validSizes, 1), stemH, stemW, images.options()) : at::Tensor();
   at::Tensor x = at::relu(stem_->forward(images, stemMask));
   x = masked(x, stemMask);  // the max-pool must see zeros (≤ any ReLU output) in the padding
   x = at::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
@@ -136,9 +142,8 @@ std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& images, const at::
       const int64_t outW = block->stride() == 2 ? (x.size(3) + 1) / 2 : x.size(3);
       at::Tensor inMask = block->stride() == 2 ? maskAt(x) : at::Tensor();
       if (block->stride() == 2) ++halvings;
-      at::Tensor outMask = validSizes.defined()
-                               ? validMask(validSizesAt(validSizes, halvings), outH, outW, x.options())
-                               : at::Tensor();
+      at::Tensor outMask =
+          validSizes.defined() ? validMask(validSizesAt(validSizes, halvings), outH, outW, x.options()) : at::Tensor();
       if (block->stride() == 1) inMask = outMask;
       x = block->forward(x, inMask, outMask);
     }

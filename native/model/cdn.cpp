@@ -20,10 +20,10 @@ namespace {
 // The noise of one denoising batch: uniform draws for the label flips and the box moves, in the
 // copy-major order of the batch's GT list (copy j holds every GT of the batch).
 struct DenoisingNoise {
-  at::Tensor flipDraw;    // float [total]
-  at::Tensor randomLabel; // int64 [total]
-  at::Tensor sign;        // float [total, 4] in {0, 1}
-  at::Tensor part;        // float [total, 4]
+  at::Tensor flipDraw;     // float [total]
+  at::Tensor randomLabel;  // int64 [total]
+  at::Tensor sign;         // float [total, 4] in {0, 1}
+  at::Tensor part;         // float [total, 4]
 };
 
 DenoisingNoise drawNoise(int64_t total, const DenoisingOptions& options, c10::optional<at::Generator> generator,
@@ -92,7 +92,8 @@ at::Tensor denoisingAttnMask(int64_t maxGt, int64_t numGroups, int64_t numQuerie
   return mask;
 }
 
-std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& targets, const DenoisingOptions& options,
+std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& targets,
+                                                     const DenoisingOptions& options,
                                                      torch::nn::Embedding& labelEmbedding,
                                                      c10::optional<at::Generator> generator) {
   const int64_t batch = static_cast<int64_t>(targets.size());
@@ -113,11 +114,12 @@ std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& 
     batchIdx.push_back(at::full({g}, b, at::TensorOptions().dtype(at::kLong)));
     slotIdx.push_back(at::arange(g, at::TensorOptions().dtype(at::kLong)));
   }
-  auto labels = at::cat(labelList).repeat({copies});        // copy-major: copy j holds every GT of the batch
+  auto labels = at::cat(labelList).repeat({copies});  // copy-major: copy j holds every GT of the batch
   auto boxes = at::cat(boxList).repeat({copies, 1});
   const int64_t total = labels.size(0);
   const int64_t perCopy = total / copies;
-  const bool perImage = std::all_of(targets.begin(), targets.end(), [](const Target& t) { return t.noiseSeed.has_value(); });
+  const bool perImage =
+      std::all_of(targets.begin(), targets.end(), [](const Target& t) { return t.noiseSeed.has_value(); });
   const DenoisingNoise noise = perImage ? drawNoisePerImage(targets, copies, options, boxOptions)
                                         : drawNoise(total, options, generator, boxOptions);
 

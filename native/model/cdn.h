@@ -30,11 +30,11 @@ struct Target {
 };
 
 struct DenoisingQueries {
-  at::Tensor content;    // [B, padSize, d]: label embeddings of the noised labels (0 in empty slots)
-  at::Tensor reference;  // [B, padSize, 4]: inverse-sigmoid of the noised boxes (0 in empty slots)
-  at::Tensor attnMask;   // [padSize + Q, padSize + Q] bool, true = may not attend
-  int64_t maxGt = 0;     // G_max: slots per copy
-  int64_t numGroups = 0; // ng: each group has a positive and a negative copy
+  at::Tensor content;     // [B, padSize, d]: label embeddings of the noised labels (0 in empty slots)
+  at::Tensor reference;   // [B, padSize, 4]: inverse-sigmoid of the noised boxes (0 in empty slots)
+  at::Tensor attnMask;    // [padSize + Q, padSize + Q] bool, true = may not attend
+  int64_t maxGt = 0;      // G_max: slots per copy
+  int64_t numGroups = 0;  // ng: each group has a positive and a negative copy
   int64_t padSize() const { return 2 * maxGt * numGroups; }
 };
 
@@ -51,7 +51,8 @@ struct DenoisingOptions {
 
 // Builds the denoising queries; nullopt when there is no GT in the batch (or dnNumber is 0).
 // The noise comes from `generator`, or per image from Target::noiseSeed when every image has one.
-std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& targets, const DenoisingOptions& options,
+std::optional<DenoisingQueries> makeDenoisingQueries(const std::vector<Target>& targets,
+                                                     const DenoisingOptions& options,
                                                      torch::nn::Embedding& labelEmbedding,
                                                      c10::optional<at::Generator> generator = c10::nullopt);
 

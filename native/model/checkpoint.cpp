@@ -157,7 +157,8 @@ CheckpointHeader readCheckpointHeader(const std::string& path) {
   if (metadata != archive.strings.end()) header.metadata = metadata->second;
   if (header.format >= 2) {
     const auto sums = archive.strings.find("checksums");
-    if (sums == archive.strings.end()) throw CheckpointError("path: " + path + " is damaged: its checksums are missing");
+    if (sums == archive.strings.end())
+      throw CheckpointError("path: " + path + " is damaged: its checksums are missing");
     std::map<std::string, uint64_t> expected;
     std::istringstream is(sums->second);
     std::string record, hex;
@@ -180,7 +181,8 @@ LoadedCheckpoint readModelFromArchive(torch::serialize::InputArchive& archive, c
   }
   checkType(version.toInt() <= kFormatVersion, "path: ", path, " was written by a newer align-detr (format ",
             version.toInt(), ")");
-  if (!archive.try_read("config", config) || !config.isString()) throw CheckpointError("path: " + path + " has no model config");
+  if (!archive.try_read("config", config) || !config.isString())
+    throw CheckpointError("path: " + path + " has no model config");
   // Format 2 carries a checksum of every record: a damaged file is refused before any of it is used.
   std::map<std::string, uint64_t> sums;
   const bool checked = version.toInt() >= 2;
@@ -242,11 +244,13 @@ std::string torchvisionToDetrexKey(const std::string& key) {
   auto stage = [](const std::string& s) { return "res" + std::to_string(std::stoi(s) + 1); };
   if (std::regex_match(key, m, stem)) return "backbone.stem.conv1.weight";
   if (std::regex_match(key, m, stemBn)) return "backbone.stem.conv1.norm." + m[1].str();
-  if (std::regex_match(key, m, blockConv)) return "backbone." + stage(m[1]) + "." + m[2].str() + ".conv" + m[3].str() + ".weight";
+  if (std::regex_match(key, m, blockConv))
+    return "backbone." + stage(m[1]) + "." + m[2].str() + ".conv" + m[3].str() + ".weight";
   if (std::regex_match(key, m, blockBn))
     return "backbone." + stage(m[1]) + "." + m[2].str() + ".conv" + m[3].str() + ".norm." + m[4].str();
   if (std::regex_match(key, m, downConv)) return "backbone." + stage(m[1]) + "." + m[2].str() + ".shortcut.weight";
-  if (std::regex_match(key, m, downBn)) return "backbone." + stage(m[1]) + "." + m[2].str() + ".shortcut.norm." + m[3].str();
+  if (std::regex_match(key, m, downBn))
+    return "backbone." + stage(m[1]) + "." + m[2].str() + ".shortcut.norm." + m[3].str();
   return "";
 }
 
@@ -269,7 +273,8 @@ StateDictReport loadPytorchStateDict(Dino& model, const std::string& path) {
         if (key.find("num_batches_tracked") == std::string::npos) report.unexpected.push_back(key);
         continue;
       }
-    } else if (key.rfind("transformer.decoder.class_embed.", 0) == 0 || key.rfind("transformer.decoder.bbox_embed.", 0) == 0) {
+    } else if (key.rfind("transformer.decoder.class_embed.", 0) == 0 ||
+               key.rfind("transformer.decoder.bbox_embed.", 0) == 0) {
       continue;  // detrex aliases of the top-level heads: the same tensors under a second name
     } else if (key.find("num_batches_tracked") != std::string::npos) {
       continue;

@@ -35,11 +35,15 @@ const std::vector<ConfigFieldSpec> kFields = {
     integer("numClasses", &C::numClasses, 1, 100000),
     integer("backboneDepth", &C::backboneDepth, 18, 101),
     integer("backboneWidth", &C::backboneWidth, 8, 256,
-            [](const C& c) { return ConfigRule{c.backboneWidth % 8 == 0, " that is a multiple of 8"}; }),
+            [](const C& c) {
+              return ConfigRule{c.backboneWidth % 8 == 0, " that is a multiple of 8"};
+            }),
     integer("freezeAt", &C::freezeAt, 0, 5),
     boolean("backboneGroupNorm", &C::backboneGroupNorm),
     integer("hiddenDim", &C::hiddenDim, 8, 4096,
-            [](const C& c) { return ConfigRule{c.hiddenDim % 4 == 0, " that is a multiple of 4"}; }),
+            [](const C& c) {
+              return ConfigRule{c.hiddenDim % 4 == 0, " that is a multiple of 4"};
+            }),
     integer("numHeads", &C::numHeads, 1, 64,
             [](const C& c) {
               return ConfigRule{c.numHeads >= 1 && c.hiddenDim % c.numHeads == 0,
@@ -140,8 +144,8 @@ void checkConfigValue(const ConfigFieldSpec& field, double value) {
   if (field.kind == Kind::Integer) {
     const auto lo = static_cast<int64_t>(field.min), hi = static_cast<int64_t>(field.max);
     // Not representable as an integer field: a TypeError as the config text's own parser gives.
-    checkType(std::isfinite(value) && value == std::floor(value), "config.", field.name, ": expected an integer in [", lo,
-              ", ", hi, "], got ", numberText(value));
+    checkType(std::isfinite(value) && value == std::floor(value), "config.", field.name, ": expected an integer in [",
+              lo, ", ", hi, "], got ", numberText(value));
     if (std::string(field.name) == "backboneDepth") {
       checkRange(isBackboneDepth(value), "backboneDepth: expected 18, 34, 50 or 101, got ", numberText(value));
       return;

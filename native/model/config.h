@@ -24,8 +24,8 @@ struct DinoConfig {
 
   // Backbone: a detectron2-style ResNet (depth 18/34 → basic blocks, 50/101 → bottlenecks).
   int64_t backboneDepth = 50;
-  int64_t backboneWidth = 64;   // stem / res2 base width (64 in the standard ResNet)
-  int64_t freezeAt = 1;         // 1: the stem's weights are frozen (BN is frozen everywhere)
+  int64_t backboneWidth = 64;  // stem / res2 base width (64 in the standard ResNet)
+  int64_t freezeAt = 1;        // 1: the stem's weights are frozen (BN is frozen everywhere)
   // Trainable GroupNorm instead of FrozenBatchNorm in the backbone: for backbones trained from
   // scratch (a frozen identity BN leaves a from-scratch ResNet unnormalised).
   bool backboneGroupNorm = false;
@@ -33,13 +33,13 @@ struct DinoConfig {
   // Transformer.
   int64_t hiddenDim = 256;
   int64_t numHeads = 8;
-  int64_t numLevels = 4;        // 3 backbone levels + 1 extra strided level
+  int64_t numLevels = 4;  // 3 backbone levels + 1 extra strided level
   int64_t numPoints = 4;
   int64_t encoderLayers = 6;
   int64_t decoderLayers = 6;
   int64_t ffnDim = 2048;
   int64_t numQueries = 900;
-  int64_t neckGroups = 32;      // GroupNorm groups of the neck
+  int64_t neckGroups = 32;  // GroupNorm groups of the neck
 
   // Contrastive denoising (training only).
   int64_t dnNumber = 100;

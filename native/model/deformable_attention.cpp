@@ -47,8 +47,8 @@ void DeformableAttentionImpl::resetParameters() {
   torch::nn::init::zeros_(outputProj_->bias);
 }
 
-at::Tensor DeformableAttentionImpl::forward(const at::Tensor& query, const at::Tensor& queryPos, const at::Tensor& reference,
-                                            const MultiScaleValue& ms) {
+at::Tensor DeformableAttentionImpl::forward(const at::Tensor& query, const at::Tensor& queryPos,
+                                            const at::Tensor& reference, const MultiScaleValue& ms) {
   const int64_t b = query.size(0), lq = query.size(1), s = ms.value.size(1);
   const int64_t dh = dim_ / numHeads_;
   auto q = queryPos.defined() ? query + queryPos : query;

@@ -38,18 +38,21 @@ at::Tensor levelPaddingMask(const ImageBatch& batch, int64_t halvings, int64_t h
 }
 
 // Encoder reference points [B, S, L, 2] (docs/numerical-contract.md §A.5).
-at::Tensor encoderReferencePoints(const std::vector<std::pair<int64_t, int64_t>>& shapes, const at::Tensor& validRatios) {
+at::Tensor encoderReferencePoints(const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                                  const at::Tensor& validRatios) {
   std::vector<at::Tensor> refs;
   auto opts = validRatios.options();
   for (size_t l = 0; l < shapes.size(); ++l) {
     const auto [h, w] = shapes[l];
     auto grid = at::meshgrid({at::arange(h, opts) + 0.5, at::arange(w, opts) + 0.5}, "ij");
-    auto refY = grid[0].reshape({1, -1}) / (validRatios.select(1, static_cast<int64_t>(l)).select(1, 1).unsqueeze(1) * h);
-    auto refX = grid[1].reshape({1, -1}) / (validRatios.select(1, static_cast<int64_t>(l)).select(1, 0).unsqueeze(1) * w);
+    auto refY =
+        grid[0].reshape({1, -1}) / (validRatios.select(1, static_cast<int64_t>(l)).select(1, 1).unsqueeze(1) * h);
+    auto refX =
+        grid[1].reshape({1, -1}) / (validRatios.select(1, static_cast<int64_t>(l)).select(1, 0).unsqueeze(1) * w);
     refs.push_back(at::stack({refX, refY}, -1));
   }
-  auto ref = at::cat(refs, 1);                             // [B, S, 2]
-  return ref.unsqueeze(2) * validRatios.unsqueeze(1);      // [B, S, L, 2]
+  auto ref = at::cat(refs, 1);                         // [B, S, 2]
+  return ref.unsqueeze(2) * validRatios.unsqueeze(1);  // [B, S, L, 2]
 }
 
 // Two-stage proposals (docs/numerical-contract.md §A.7 steps 1-2): unsigmoided (cx, cy, w, h), +inf where padded or
@@ -66,7 +69,7 @@ std::pair<at::Tensor, at::Tensor> encoderProposals(const at::Tensor& paddingMask
     auto validH = m.select(2, 0).logical_not().sum(1).to(opts.dtype());
     auto validW = m.select(1, 0).logical_not().sum(1).to(opts.dtype());
     auto grid = at::meshgrid({at::arange(h, opts), at::arange(w, opts)}, "ij");
-    auto xy = at::stack({grid[1], grid[0]}, -1).unsqueeze(0);           // [1, h, w, 2]
+    auto xy = at::stack({grid[1], grid[0]}, -1).unsqueeze(0);  // [1, h, w, 2]
     auto scale = at::stack({validW, validH}, -1).view({b, 1, 1, 2});
     auto centre = (xy + 0.5) / scale;
     auto wh = at::ones_like(centre) * (0.05 * std::pow(2.0, static_cast<double>(l)));
@@ -85,8 +88,8 @@ std::pair<at::Tensor, at::Tensor> encoderProposals(const at::Tensor& paddingMask
 DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
   config_.validate();
   const int64_t d = config_.hiddenDim;
-  backbone_ = register_module("backbone", ResNet(config_.backboneDepth, config_.backboneWidth, config_.freezeAt,
-                                                 config_.backboneGroupNorm));
+  backbone_ = register_module(
+      "backbone", ResNet(config_.backboneDepth, config_.backboneWidth, config_.freezeAt, config_.backboneGroupNorm));
   neck_ = register_module("neck", ChannelMapper(backbone_->outChannels(), d, config_.neckGroups));
 
   transformer_ = register_module("transformer", std::make_shared<torch::nn::Module>());
@@ -112,7 +115,8 @@ DinoImpl::DinoImpl(const DinoConfig& config) : config_(config) {
   encOutputNorm_ = torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}));
   transformer_->register_module("enc_output_norm", encOutputNorm_);
 
-  // docs/numerical-contract.md §A.11: xavier on every transformer matrix, then the MSDA init, then N(0,1) level embeddings.
+  // docs/numerical-contract.md §A.11: xavier on every transformer matrix, then the MSDA init, then N(0,1) level
+  // embeddings.
   xavierInitMatrices(*transformer_);
   for (auto& m : transformer_->modules(false)) {
     if (auto* msda = dynamic_cast<DeformableAttentionImpl*>(m.get())) msda->resetParameters();
@@ -154,8 +158,9 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
                              c10::optional<at::Generator> generator, bool syncTimings) {
   checkType(batch.images.dim() == 4 && batch.images.size(1) == 3, "images: expected [B, 3, H, W], got ",
             batch.images.sizes());
-  checkType(batch.validSizes.dim() == 2 && batch.validSizes.size(0) == batch.images.size(0) && batch.validSizes.size(1) == 2,
-            "validSizes: expected [B, 2], got ", batch.validSizes.sizes());
+  checkType(
+      batch.validSizes.dim() == 2 && batch.validSizes.size(0) == batch.images.size(0) && batch.validSizes.size(1) == 2,
+      "validSizes: expected [B, 2], got ", batch.validSizes.sizes());
   const int64_t b = batch.images.size(0);
   const int64_t d = config_.hiddenDim;
   const bool exact = config_.padInvariant;
@@ -221,8 +226,8 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
   auto encLogits = encClass->forward(outputMemory);                    // [B, S, C]
   auto encCoordUnact = encBox->forward(outputMemory) + proposalUnact;  // [B, S, 4]
   auto scores = std::get<0>(encLogits.max(-1));
-  if (exact) scores = scores.masked_fill(maskFlat, -kInf);  // padding never exists for the image alone
-  auto topk = std::get<1>(at::topk(scores, config_.numQueries, 1));   // [B, Q]
+  if (exact) scores = scores.masked_fill(maskFlat, -kInf);           // padding never exists for the image alone
+  auto topk = std::get<1>(at::topk(scores, config_.numQueries, 1));  // [B, Q]
   auto topkCoordUnact = encCoordUnact.gather(1, topk.unsqueeze(-1).expand({b, config_.numQueries, 4}));
   auto reference = topkCoordUnact.detach().sigmoid();
   out.encoder.logits = encLogits.gather(1, topk.unsqueeze(-1).expand({b, config_.numQueries, config_.numClasses}));
@@ -243,7 +248,8 @@ DinoOutput DinoImpl::forward(const ImageBatch& batch, const std::vector<Target>*
     dnOpts.numClasses = config_.numClasses;
     dnOpts.numQueries = config_.numQueries;
     dnOpts.maxGtAtLeast = batch.denoisingMaxGt;
-    checkType(static_cast<int64_t>(targets->size()) == b, "targets: expected one per image (", b, "), got ", targets->size());
+    checkType(static_cast<int64_t>(targets->size()) == b, "targets: expected one per image (", b, "), got ",
+              targets->size());
     out.dn = makeDenoisingQueries(*targets, dnOpts, labelEnc_, generator);
     if (out.dn) {
       pad = out.dn->padSize();

@@ -43,19 +43,19 @@ struct LayerPrediction {
 };
 
 struct DinoOutput {
-  std::vector<LayerPrediction> layers;          // matching queries, one per decoder layer (last = final)
-  LayerPrediction encoder;                      // the top-Q two-stage proposals (for the encoder loss)
-  std::vector<LayerPrediction> denoising;       // DN queries per decoder layer (empty without DN)
-  std::optional<DenoisingQueries> dn;           // the DN layout (training with targets only)
+  std::vector<LayerPrediction> layers;     // matching queries, one per decoder layer (last = final)
+  LayerPrediction encoder;                 // the top-Q two-stage proposals (for the encoder loss)
+  std::vector<LayerPrediction> denoising;  // DN queries per decoder layer (empty without DN)
+  std::optional<DenoisingQueries> dn;      // the DN layout (training with targets only)
   // Intermediates, for tests and diagnostics.
-  std::vector<at::Tensor> backboneFeatures;     // res3..res5
-  std::vector<at::Tensor> levelFeatures;        // neck outputs, 4 levels
-  at::Tensor memory;                            // encoder output [B, S, d] (the fused memory with dense fusion)
-  at::Tensor paddingMask;                       // [B, S] bool
-  at::Tensor spatialShapes;                     // [L, 2]
-  at::Tensor validRatios;                       // [B, L, 2]
-  at::Tensor topkIndices;                       // [B, Q] selected tokens
-  StageTimings timings;                         // wall time of backbone, neck, encoder (with query selection), decoder (with heads)
+  std::vector<at::Tensor> backboneFeatures;  // res3..res5
+  std::vector<at::Tensor> levelFeatures;     // neck outputs, 4 levels
+  at::Tensor memory;                         // encoder output [B, S, d] (the fused memory with dense fusion)
+  at::Tensor paddingMask;                    // [B, S] bool
+  at::Tensor spatialShapes;                  // [L, 2]
+  at::Tensor validRatios;                    // [B, L, 2]
+  at::Tensor topkIndices;                    // [B, Q] selected tokens
+  StageTimings timings;  // wall time of backbone, neck, encoder (with query selection), decoder (with heads)
 };
 
 class DinoImpl : public torch::nn::Module {

@@ -30,8 +30,9 @@ std::vector<Detections> postprocess(const LayerPrediction& last, const at::Tenso
     const double origH = static_cast<double>(originalSizes[i][0].item<int64_t>());
     const double origW = static_cast<double>(originalSizes[i][1].item<int64_t>());
     // Normalised → resized input pixels → original pixels, clipped to the original image.
-    auto scale = at::tensor(std::vector<double>{inW, inH, inW, inH}, boxes.scalar_type()) *
-                 at::tensor(std::vector<double>{origW / inW, origH / inH, origW / inW, origH / inH}, boxes.scalar_type());
+    auto scale =
+        at::tensor(std::vector<double>{inW, inH, inW, inH}, boxes.scalar_type()) *
+        at::tensor(std::vector<double>{origW / inW, origH / inH, origW / inW, origH / inH}, boxes.scalar_type());
     auto xyxy = boxes[i] * scale;
     auto x1 = xyxy.select(1, 0).clamp(0, origW), y1 = xyxy.select(1, 1).clamp(0, origH);
     auto x2 = xyxy.select(1, 2).clamp(0, origW), y2 = xyxy.select(1, 3).clamp(0, origH);

@@ -15,7 +15,8 @@ DenseMemoryFusionImpl::DenseMemoryFusionImpl(int64_t dim, int64_t inputs) : dim_
 }
 
 at::Tensor DenseMemoryFusionImpl::forward(const std::vector<at::Tensor>& xs) {
-  checkType(static_cast<int64_t>(xs.size()) == inputs_, "memory fusion: expected ", inputs_, " inputs, got ", xs.size());
+  checkType(static_cast<int64_t>(xs.size()) == inputs_, "memory fusion: expected ", inputs_, " inputs, got ",
+            xs.size());
   const at::Tensor& w = linear_->weight;  // [d, inputs·d]
   at::Tensor sum = at::linear(xs[0], w.narrow(1, 0, dim_), linear_->bias);
   for (int64_t k = 1; k < inputs_; ++k) sum = sum + at::linear(xs[k], w.narrow(1, k * dim_, dim_));

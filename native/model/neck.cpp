@@ -9,7 +9,8 @@ namespace adetr::model {
 
 ConvGroupNormImpl::ConvGroupNormImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups)
     : groups_(groups) {
-  conv_ = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
+  conv_ = register_module(
+      "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
   norm_ = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, out)));
   // docs/numerical-contract.md §A.3: neck conv weights xavier_uniform, biases 0.
   torch::nn::init::xavier_uniform_(conv_->weight);
@@ -35,11 +36,13 @@ std::vector<at::Tensor> ChannelMapperImpl::forward(const std::vector<at::Tensor>
   std::vector<at::Tensor> outs;
   for (size_t i = 0; i < feats.size(); ++i) {
     const auto& f = feats[i];
-    outs.push_back(convs_->ptr<ConvGroupNormImpl>(i)->forward(f, maskFor(3 + static_cast<int64_t>(i), f.size(2), f.size(3), f)));
+    outs.push_back(
+        convs_->ptr<ConvGroupNormImpl>(i)->forward(f, maskFor(3 + static_cast<int64_t>(i), f.size(2), f.size(3), f)));
   }
   const auto& last = feats.back();
   const int64_t h = (last.size(2) + 1) / 2, w = (last.size(3) + 1) / 2;
-  outs.push_back(extraConvs_->ptr<ConvGroupNormImpl>(0)->forward(last, maskFor(3 + static_cast<int64_t>(feats.size()), h, w, last)));
+  outs.push_back(extraConvs_->ptr<ConvGroupNormImpl>(0)->forward(
+      last, maskFor(3 + static_cast<int64_t>(feats.size()), h, w, last)));
   return outs;
 }
 

@@ -82,9 +82,9 @@ ImageBatch prepareBatch(const std::vector<RgbImage>& images, const PreprocessOpt
     checkRgb(images[i], name);
     const int64_t h = images[i].size(0), w = images[i].size(1);
     auto [nh, nw] = resizeShortestEdgeSize(h, w, options.shortEdge, options.maxSize);
-    checkRange(nh >= 1 && nw >= 1, name, ": ", w, "×", h, " is too elongated for this model: at its test size (short edge ",
-               options.shortEdge, ", long edge at most ", options.maxSize,
-               ") the short side would be under one pixel");
+    checkRange(nh >= 1 && nw >= 1, name, ": ", w, "×", h,
+               " is too elongated for this model: at its test size (short edge ", options.shortEdge,
+               ", long edge at most ", options.maxSize, ") the short side would be under one pixel");
     resized.push_back(resizeImage(images[i], nh, nw, name));
   }
   return normalizeAndPad(resized);

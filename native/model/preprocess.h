@@ -39,9 +39,9 @@ RgbImage resizeImage(const RgbImage& image, int64_t newH, int64_t newW, const st
 ImageBatch normalizeAndPad(const std::vector<RgbImage>& images);
 
 struct PreprocessOptions {
-  bool resize = true;        // false: each image at its own size
-  int64_t shortEdge = 800;   // the model's test size (config.testShortEdge)
-  int64_t maxSize = 1333;    // config.testMaxSize
+  bool resize = true;       // false: each image at its own size
+  int64_t shortEdge = 800;  // the model's test size (config.testShortEdge)
+  int64_t maxSize = 1333;   // config.testMaxSize
 };
 
 // The test-time path: ResizeShortestEdge(shortEdge, maxSize) each image (unless

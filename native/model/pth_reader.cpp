@@ -62,11 +62,11 @@ struct Value {
 
 bool storageDtype(const std::string& name, c10::ScalarType& dtype) {
   static const std::map<std::string, c10::ScalarType> types = {
-      {"FloatStorage", c10::ScalarType::Float},     {"DoubleStorage", c10::ScalarType::Double},
-      {"HalfStorage", c10::ScalarType::Half},       {"BFloat16Storage", c10::ScalarType::BFloat16},
-      {"LongStorage", c10::ScalarType::Long},       {"IntStorage", c10::ScalarType::Int},
-      {"ShortStorage", c10::ScalarType::Short},     {"CharStorage", c10::ScalarType::Char},
-      {"ByteStorage", c10::ScalarType::Byte},       {"BoolStorage", c10::ScalarType::Bool},
+      {"FloatStorage", c10::ScalarType::Float},  {"DoubleStorage", c10::ScalarType::Double},
+      {"HalfStorage", c10::ScalarType::Half},    {"BFloat16Storage", c10::ScalarType::BFloat16},
+      {"LongStorage", c10::ScalarType::Long},    {"IntStorage", c10::ScalarType::Int},
+      {"ShortStorage", c10::ScalarType::Short},  {"CharStorage", c10::ScalarType::Char},
+      {"ByteStorage", c10::ScalarType::Byte},    {"BoolStorage", c10::ScalarType::Bool},
       {"UntypedStorage", c10::ScalarType::Byte},
   };
   auto it = types.find(name);
@@ -117,8 +117,8 @@ bool declaredRecordBytes(const std::string& path, uint64_t& total, uint64_t& fil
   uint64_t entries = le(&buf[at + 10], 2), cdOffset = le(&buf[at + 16], 4);
   // A zip64 locator right before it points at the zip64 record, which miniz then prefers.
   uint8_t loc[20], z64[56];
-  if (eocdPos >= 20 + 56 && readAt(eocdPos - 20, loc, 20) && le(loc, 4) == 0x07064b50 && readAt(le(loc + 8, 8), z64, 56) &&
-      le(z64, 4) == 0x06064b50) {
+  if (eocdPos >= 20 + 56 && readAt(eocdPos - 20, loc, 20) && le(loc, 4) == 0x07064b50 &&
+      readAt(le(loc + 8, 8), z64, 56) && le(z64, 4) == 0x06064b50) {
     entries = le(z64 + 32, 8);
     cdOffset = le(z64 + 48, 8);
   }
@@ -186,85 +186,84 @@ class Unpickler {
     for (;;) {
       const uint8_t op = byte();
       switch (op) {
-        case 0x80: byte(); break;                              // PROTO
-        case 0x95: bytes(8); break;                            // FRAME
-        case '.': return pop();                                // STOP
-        case '(': push(make(Mark{})); break;                   // MARK
-        case '}': push(make(Dict{})); break;                   // EMPTY_DICT
-        case ']': push(make(Sequence{})); break;               // EMPTY_LIST
-        case ')': push(make(Sequence{})); break;               // EMPTY_TUPLE
-        case 'N': push(make(None{})); break;                   // NONE
-        case 0x88: push(make(true)); break;                    // NEWTRUE
-        case 0x89: push(make(false)); break;                   // NEWFALSE
-        case 'K': push(make<int64_t>(byte())); break;          // BININT1
-        case 'M': push(make<int64_t>(uint16())); break;        // BININT2
+        case 0x80: byte(); break;                                              // PROTO
+        case 0x95: bytes(8); break;                                            // FRAME
+        case '.': return pop();                                                // STOP
+        case '(': push(make(Mark{})); break;                                   // MARK
+        case '}': push(make(Dict{})); break;                                   // EMPTY_DICT
+        case ']': push(make(Sequence{})); break;                               // EMPTY_LIST
+        case ')': push(make(Sequence{})); break;                               // EMPTY_TUPLE
+        case 'N': push(make(None{})); break;                                   // NONE
+        case 0x88: push(make(true)); break;                                    // NEWTRUE
+        case 0x89: push(make(false)); break;                                   // NEWFALSE
+        case 'K': push(make<int64_t>(byte())); break;                          // BININT1
+        case 'M': push(make<int64_t>(uint16())); break;                        // BININT2
         case 'J': push(make<int64_t>(static_cast<int32_t>(uint32()))); break;  // BININT
-        case 0x8a: push(make(long1())); break;                 // LONG1
-        case 'G': push(make(float8())); break;                 // BINFLOAT
-        case 'X': push(make(str(uint32()))); break;            // BINUNICODE
-        case 0x8c: push(make(str(byte()))); break;             // SHORT_BINUNICODE
-        case 'T': push(make(str(uint32()))); break;            // BINSTRING
-        case 'U': push(make(str(byte()))); break;              // SHORT_BINSTRING
-        case 'q': memoize(byte()); break;                      // BINPUT
-        case 'r': memoize(uint32()); break;                    // LONG_BINPUT
-        case 0x94: memoize(memo_.size()); break;               // MEMOIZE
-        case 'h': push(memoAt(byte())); break;                 // BINGET
-        case 'j': push(memoAt(uint32())); break;               // LONG_BINGET
-        case 'c': {                                            // GLOBAL "module\nname\n"
+        case 0x8a: push(make(long1())); break;                                 // LONG1
+        case 'G': push(make(float8())); break;                                 // BINFLOAT
+        case 'X': push(make(str(uint32()))); break;                            // BINUNICODE
+        case 0x8c: push(make(str(byte()))); break;                             // SHORT_BINUNICODE
+        case 'T': push(make(str(uint32()))); break;                            // BINSTRING
+        case 'U': push(make(str(byte()))); break;                              // SHORT_BINSTRING
+        case 'q': memoize(byte()); break;                                      // BINPUT
+        case 'r': memoize(uint32()); break;                                    // LONG_BINPUT
+        case 0x94: memoize(memo_.size()); break;                               // MEMOIZE
+        case 'h': push(memoAt(byte())); break;                                 // BINGET
+        case 'j': push(memoAt(uint32())); break;                               // LONG_BINGET
+        case 'c': {                                                            // GLOBAL "module\nname\n"
           std::string module = line(), name = line();
           push(make(Global{module, name}));
           break;
         }
-        case 0x93: {                                           // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           auto name = pop(), module = pop();
           push(make(Global{asName(module), asName(name)}));
           break;
         }
-        case 't': push(make(Sequence{popToMark()})); break;    // TUPLE
-        case 0x85: tupleN(1); break;                           // TUPLE1
-        case 0x86: tupleN(2); break;                           // TUPLE2
-        case 0x87: tupleN(3); break;                           // TUPLE3
-        case 'a': {                                            // APPEND
+        case 't': push(make(Sequence{popToMark()})); break;  // TUPLE
+        case 0x85: tupleN(1); break;                         // TUPLE1
+        case 0x86: tupleN(2); break;                         // TUPLE2
+        case 0x87: tupleN(3); break;                         // TUPLE3
+        case 'a': {                                          // APPEND
           auto item = pop();
           if (auto* s = std::get_if<Sequence>(&top()->v)) s->items.push_back(item);
           break;
         }
-        case 'e': {                                            // APPENDS
+        case 'e': {  // APPENDS
           auto items = popToMark();
           if (auto* s = std::get_if<Sequence>(&top()->v)) s->items.insert(s->items.end(), items.begin(), items.end());
           break;
         }
-        case 's': {                                            // SETITEM
+        case 's': {  // SETITEM
           auto value = pop(), key = pop();
           if (auto* d = std::get_if<Dict>(&top()->v)) d->items.emplace_back(key, value);
           break;
         }
-        case 'u': {                                            // SETITEMS
+        case 'u': {  // SETITEMS
           auto items = popToMark();
           if (auto* d = std::get_if<Dict>(&top()->v)) {
             for (size_t i = 0; i + 1 < items.size(); i += 2) d->items.emplace_back(items[i], items[i + 1]);
           }
           break;
         }
-        case 'b': {                                            // BUILD
+        case 'b': {  // BUILD
           auto state = pop();
           if (headerOnly_ && std::holds_alternative<Opaque>(top()->v)) top() = state;
           break;
         }
-        case 'R': {                                            // REDUCE
+        case 'R': {  // REDUCE
           auto args = pop(), callable = pop();
           push(reduce(callable, args));
           break;
         }
-        case 0x81: {                                           // NEWOBJ
+        case 0x81: {  // NEWOBJ
           pop();
           pop();
           push(make(Opaque{}));
           break;
         }
-        case 'Q': push(persistentLoad(pop())); break;          // BINPERSID
-        default:
-          fail("unsupported pickle opcode 0x", std::hex, static_cast<int>(op));
+        case 'Q': push(persistentLoad(pop())); break;  // BINPERSID
+        default: fail("unsupported pickle opcode 0x", std::hex, static_cast<int>(op));
       }
     }
   }
@@ -317,7 +316,10 @@ class Unpickler {
     pos_ += n;
     return p;
   }
-  uint16_t uint16() { const uint8_t* p = bytes(2); return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+  uint16_t uint16() {
+    const uint8_t* p = bytes(2);
+    return static_cast<uint16_t>(p[0] | (p[1] << 8));
+  }
   uint32_t uint32() { return static_cast<uint32_t>(le(bytes(4), 4)); }
   int64_t long1() {
     const uint8_t n = byte();
@@ -335,7 +337,10 @@ class Unpickler {
     std::memcpy(&d, &bits, 8);
     return d;
   }
-  std::string str(size_t n) { const uint8_t* p = bytes(n); return std::string(reinterpret_cast<const char*>(p), n); }
+  std::string str(size_t n) {
+    const uint8_t* p = bytes(n);
+    return std::string(reinterpret_cast<const char*>(p), n);
+  }
   std::string line() {
     std::string s;
     for (uint8_t c = byte(); c != '\n'; c = byte()) {
@@ -467,8 +472,8 @@ class Unpickler {
     }
     const at::Tensor& bytes = storageBytes(storage.key);
     const int64_t itemSize = static_cast<int64_t>(c10::elementSize(storage.dtype));
-    check(bytes.numel() % itemSize == 0, "storage '", storage.key, "' of ", bytes.numel(), " bytes does not hold whole ",
-          c10::toString(storage.dtype), " elements");
+    check(bytes.numel() % itemSize == 0, "storage '", storage.key, "' of ", bytes.numel(),
+          " bytes does not hold whole ", c10::toString(storage.dtype), " elements");
     const at::Tensor flat = bytes.view(storage.dtype);
     // An empty tensor reads nothing, whatever its offset (as in PyTorch).
     check(numel == 0 || last < flat.numel(), "tensor exceeds its storage");

@@ -126,8 +126,10 @@ DecoderImpl::DecoderImpl(int64_t numLayers, int64_t dim, int64_t heads, int64_t 
     : dim_(dim), padInvariant_(padInvariant), decoupled_(decoupled) {
   layers_ = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < numLayers; ++i) {
-    if (decoupled) layers_->push_back(DecoupledDecoderLayer(dim, heads, levels, points, ffnDim));
-    else layers_->push_back(DecoderLayer(dim, heads, levels, points, ffnDim));
+    if (decoupled)
+      layers_->push_back(DecoupledDecoderLayer(dim, heads, levels, points, ffnDim));
+    else
+      layers_->push_back(DecoderLayer(dim, heads, levels, points, ffnDim));
   }
   refPointHead_ = register_module("ref_point_head", MLP(2 * dim, dim, dim, 2));
   norm_ = register_module("norm", layerNorm(dim));
@@ -135,8 +137,8 @@ DecoderImpl::DecoderImpl(int64_t numLayers, int64_t dim, int64_t heads, int64_t 
 }
 
 DecoderOutput DecoderImpl::forward(const at::Tensor& target, const at::Tensor& reference, const at::Tensor& validRatios,
-                                   const at::Tensor& attnMask, const MultiScaleValue& memory, std::vector<MLP>& bboxEmbed,
-                                   const at::Tensor& targetLoc) {
+                                   const at::Tensor& attnMask, const MultiScaleValue& memory,
+                                   std::vector<MLP>& bboxEmbed, const at::Tensor& targetLoc) {
   checkType(targetLoc.defined() == decoupled_, decoupled_ ? "targetLoc: required by the decoupled decoder"
                                                           : "targetLoc: only the decoupled decoder has a loc stream");
   DecoderOutput out;

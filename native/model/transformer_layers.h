@@ -37,7 +37,8 @@ class EncoderImpl : public torch::nn::Module {
   EncoderImpl(int64_t numLayers, int64_t dim, int64_t heads, int64_t levels, int64_t points, int64_t ffnDim,
               bool denseFusion = false);
   // The memory [B, S, d] the two-stage selection and the decoder read.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& pos, const at::Tensor& reference, const MultiScaleValue& ms);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& pos, const at::Tensor& reference,
+                     const MultiScaleValue& ms);
 
  private:
   torch::nn::ModuleList layers_;

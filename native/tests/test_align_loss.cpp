@@ -26,11 +26,11 @@
 namespace {
 
 using adetr::ops::AlignLossKind;
-using adetr::test::expectArgError;
 using adetr::ops::AlignLossParams;
+using adetr::test::expectArgError;
 
-const AlignLossKind kKinds[] = {AlignLossKind::Align, AlignLossKind::IaBce,      AlignLossKind::Focal,
-                                AlignLossKind::Qfl,   AlignLossKind::Vfl,        AlignLossKind::StableDino,
+const AlignLossKind kKinds[] = {AlignLossKind::Align,  AlignLossKind::IaBce, AlignLossKind::Focal,
+                                AlignLossKind::Qfl,    AlignLossKind::Vfl,   AlignLossKind::StableDino,
                                 AlignLossKind::SdAlign};
 
 // ---- naive transcription (long double, plain log of the probabilities) -----------------------
@@ -42,20 +42,16 @@ long double naiveEntry(AlignLossKind kind, long double x, long double t, bool po
   const long double bce = -(t * logp + (1 - t) * log1mp);
   const long double neg = -std::pow(p, g) * log1mp;
   switch (kind) {
-    case AlignLossKind::Align:
-      return pos ? -t * std::pow(1 - p, g) * logp - (1 - t) * std::pow(p, g) * log1mp : neg;
-    case AlignLossKind::IaBce:
-      return pos ? bce : neg;
-    case AlignLossKind::Focal:
-      return pos ? -a * std::pow(1 - p, g) * logp : (1 - a) * neg;
+    case AlignLossKind::Align: return pos ? -t * std::pow(1 - p, g) * logp - (1 - t) * std::pow(p, g) * log1mp : neg;
+    case AlignLossKind::IaBce: return pos ? bce : neg;
+    case AlignLossKind::Focal: return pos ? -a * std::pow(1 - p, g) * logp : (1 - a) * neg;
     case AlignLossKind::Qfl: {
       const long double y = pos ? t : 0.0L;
       return -(y * logp + (1 - y) * log1mp) * std::pow(std::fabs(y - p), (long double)prm.qflBeta);
     }
     case AlignLossKind::Vfl:  // VarifocalNet: weight t·[t>0] + α_v·p^γ·[t≤0]
       return pos && t > 0 ? t * bce : prm.vflAlpha * neg;
-    case AlignLossKind::StableDino:
-      return pos ? a * std::pow(std::fabs(t - p), g) * bce : (1 - a) * neg;
+    case AlignLossKind::StableDino: return pos ? a * std::pow(std::fabs(t - p), g) * bce : (1 - a) * neg;
     case AlignLossKind::SdAlign:  // TAL: |t − s|^γ·BCE(s, t) on positives, s^γ·BCE(s, 0) elsewhere
       return pos ? std::pow(std::fabs(t - p), g) * bce : neg;
   }
@@ -164,8 +160,8 @@ void testAgainstComposedAutograd() {
   }
   // No gradient requested: the Function returns the loss without a graph.
   const Problem pr = makeProblem(5, 3, 1.0, false, 1);
-  auto loss = adetr::ops::alignClassificationLoss(pr.logits, pr.target, pr.positive, at::Tensor(),
-                                                  AlignLossKind::Align, AlignLossParams{});
+  auto loss = adetr::ops::alignClassificationLoss(pr.logits, pr.target, pr.positive, at::Tensor(), AlignLossKind::Align,
+                                                  AlignLossParams{});
   EXPECT(!loss.requires_grad(), "loss of a constant input must not require grad");
 }
 
@@ -201,9 +197,9 @@ void testSaturatedAndPrecisions() {
       auto low = adetr::ops::alignLossForwardBackward(xl, pr.target, pr.positive, pr.weights, kind, {});
       EXPECT(low.loss.scalar_type() == at::kFloat, "low-precision loss must be float32");
       EXPECT(low.gradLogits.scalar_type() == tol.t, "gradient must keep logits' dtype");
-      EXPECT(close(low.loss.item<double>(), exact.loss.item<double>(), tol.rel * 0.1, 0),
-             "%s %s: loss %.9g vs %.9g", adetr::ops::alignLossKindName(kind), c10::toString(tol.t),
-             low.loss.item<double>(), exact.loss.item<double>());
+      EXPECT(close(low.loss.item<double>(), exact.loss.item<double>(), tol.rel * 0.1, 0), "%s %s: loss %.9g vs %.9g",
+             adetr::ops::alignLossKindName(kind), c10::toString(tol.t), low.loss.item<double>(),
+             exact.loss.item<double>());
       const double d = maxRelDiff(low.gradLogits, exact.gradLogits, 1e-2);
       EXPECT(d < tol.rel, "%s %s: gradient max rel diff %.3g", adetr::ops::alignLossKindName(kind),
              c10::toString(tol.t), d);
@@ -301,8 +297,9 @@ void testVflZeroTarget() {
       EXPECT(close(r.loss.item<double>(), want, 1e-12, 1e-12), "vfl t=%g: loss %.17g vs scalar %.17g", t,
              r.loss.item<double>(), want);
       if (t <= 0) {
-        EXPECT(close(r.loss.item<double>(), neg.loss.item<double>(), 1e-14, 0) && at::equal(r.gradLogits, neg.gradLogits),
-               "vfl t=%g: a matched prediction with target <= 0 is a negative", t);
+        EXPECT(
+            close(r.loss.item<double>(), neg.loss.item<double>(), 1e-14, 0) && at::equal(r.gradLogits, neg.gradLogits),
+            "vfl t=%g: a matched prediction with target <= 0 is a negative", t);
         EXPECT(r.loss.item<double>() > 0, "vfl t=%g: not zero (the old t·BCE)", t);
       }
       // The composed criterion formula agrees.
@@ -320,7 +317,8 @@ void testVflZeroTarget() {
 }
 
 void testTargets() {
-  // The paper figure's example A (docs/numerical-contract.md §D.2): s = 0.2, IoU = 0.9 → q = 0.618; the group ranks by q.
+  // The paper figure's example A (docs/numerical-contract.md §D.2): s = 0.2, IoU = 0.9 → q = 0.618; the group ranks by
+  // q.
   const auto opt = at::TensorOptions().dtype(at::kDouble);
   auto prob = at::tensor({0.2, 0.05, 0.6, 0.5, 1e-6}, opt);
   auto iou = at::tensor({0.9, 0.7, 0.8, 0.5, 1e-4}, opt);
@@ -387,8 +385,8 @@ void testSdAlignValues() {
            probSpace, c.term);
     auto r = adetr::ops::alignLossForwardBackward(at::tensor({logit(c.s)}, opt), at::tensor({t}, opt),
                                                   at::ones({1}, opt.dtype(at::kBool)), {}, AlignLossKind::SdAlign, {});
-    EXPECT(close(r.loss.item<double>(), probSpace, 1e-12, 1e-15), "SD-T5 (%.1f, %.1f): op %.17g vs probability space %.17g",
-           c.s, c.u, r.loss.item<double>(), probSpace);
+    EXPECT(close(r.loss.item<double>(), probSpace, 1e-12, 1e-15),
+           "SD-T5 (%.1f, %.1f): op %.17g vs probability space %.17g", c.s, c.u, r.loss.item<double>(), probSpace);
   }
   // {s, the documented value, half a unit of its last printed digit}
   const double negs[][3] = {{0.2, 0.0089257, 5e-8}, {0.5, 0.173287, 5e-7}};
@@ -470,13 +468,16 @@ void testSdAlignVsIaBce() {
       EXPECT(ia.target[i].item<double>() == 0.01, "entry %lld: IA-BCE clamps q", (long long)i);
       EXPECT(std::fabs(ga - gb) > 1e-3, "entry %lld: the clamp is the only difference, and it shows", (long long)i);
     } else {
-      EXPECT(close(ga, gb, 1e-12, 1e-15), "entry %lld: γ = 0 sd-align gradient %.17g vs ia-bce %.17g", (long long)i, ga, gb);
+      EXPECT(close(ga, gb, 1e-12, 1e-15), "entry %lld: γ = 0 sd-align gradient %.17g vs ia-bce %.17g", (long long)i, ga,
+             gb);
     }
   }
   EXPECT(sd.quality[4].item<double>() < 0.01, "the test has a clamped entry");
   // Without the clamp (the same unclamped target) they agree everywhere, value and gradient.
-  EXPECT(close(a.loss.item<double>(), c.loss.item<double>(), 1e-13, 0) && maxRelDiff(a.gradLogits, c.gradLogits, 1e-12) < 1e-12,
-         "γ = 0 sd-align %.17g vs ia-bce with the unclamped target %.17g", a.loss.item<double>(), c.loss.item<double>());
+  EXPECT(close(a.loss.item<double>(), c.loss.item<double>(), 1e-13, 0) &&
+             maxRelDiff(a.gradLogits, c.gradLogits, 1e-12) < 1e-12,
+         "γ = 0 sd-align %.17g vs ia-bce with the unclamped target %.17g", a.loss.item<double>(),
+         c.loss.item<double>());
   EXPECT(!close(a.loss.item<double>(), b.loss.item<double>(), 1e-6, 0), "the clamped target changes IA-BCE");
   EXPECT(at::equal(sd.weight, at::ones_like(sd.weight)) && at::equal(sd.target, sd.quality),
          "k = 1: no prime weights, t = q");
@@ -485,7 +486,8 @@ void testSdAlignVsIaBce() {
   auto na = adetr::ops::alignLossForwardBackward(logits, sd.target, none, {}, AlignLossKind::SdAlign, {});
   auto nb = adetr::ops::alignLossForwardBackward(logits, ia.target, none, {}, AlignLossKind::IaBce, {});
   // (The kernels form the products in another order: equal to rounding.)
-  EXPECT(close(na.loss.item<double>(), nb.loss.item<double>(), 1e-14, 0) && maxRelDiff(na.gradLogits, nb.gradLogits, 1e-300) < 1e-14,
+  EXPECT(close(na.loss.item<double>(), nb.loss.item<double>(), 1e-14, 0) &&
+             maxRelDiff(na.gradLogits, nb.gradLogits, 1e-300) < 1e-14,
          "negatives: sd-align %.17g equals ia-bce %.17g", na.loss.item<double>(), nb.loss.item<double>());
   // With the factor (γ = 2) the positives differ from IA-BCE: the factor is really applied.
   auto full = adetr::ops::alignLossForwardBackward(logits, sd.target, allPos, {}, AlignLossKind::SdAlign, {});
@@ -503,8 +505,8 @@ void testCudaVsCpu() {
     for (auto dtype : {at::kDouble, at::kFloat, at::kHalf, at::kBFloat16}) {
       auto x = pr.logits.to(dtype);
       auto cpu = adetr::ops::alignLossForwardBackward(x, pr.target, pr.positive, pr.weights, kind, {});
-      auto gpu = adetr::ops::alignLossForwardBackward(x.cuda(), pr.target.cuda(), pr.positive.cuda(),
-                                                      pr.weights.cuda(), kind, {});
+      auto gpu = adetr::ops::alignLossForwardBackward(x.cuda(), pr.target.cuda(), pr.positive.cuda(), pr.weights.cuda(),
+                                                      kind, {});
       const double rel = dtype == at::kDouble ? 1e-12 : 1e-5;
       EXPECT(close(gpu.loss.item<double>(), cpu.loss.item<double>(), rel, 0), "%s %s: CUDA loss %.12g vs CPU %.12g",
              adetr::ops::alignLossKindName(kind), c10::toString(dtype), gpu.loss.item<double>(),

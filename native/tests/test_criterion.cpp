@@ -1,8 +1,7 @@
 // C++ tests of the criterion: each classification loss against a scalar transcription of the
-// contract's formula (docs/numerical-contract.md §D), the matcher against brute force over all assignments (k = 1 and k = 2), and
-// the criterion's composition (normalisation, prime weights) on a hand-checked case; SD-DETR's
-// task alignment loss ('sd-align', docs/neighbour-methods.md §2.4, §2.6 stage C) through the whole
-// criterion.
+// contract's formula (docs/numerical-contract.md §D), the matcher against brute force over all assignments (k = 1 and k
+// = 2), and the criterion's composition (normalisation, prime weights) on a hand-checked case; SD-DETR's task alignment
+// loss ('sd-align', docs/neighbour-methods.md §2.4, §2.6 stage C) through the whole criterion.
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -54,16 +53,17 @@ void testClassificationLosses() {
   auto target = at::rand({n, c}, at::kDouble);
   auto positive = at::rand({n, c}) < 0.3;
   target.masked_fill_(at::rand({n, c}) < 0.3, 0.0);  // matched predictions with IoU 0 (VFL's negative branch)
-  for (auto kind : {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal, AlignLossKind::Qfl, AlignLossKind::Vfl,
-                    AlignLossKind::StableDino, AlignLossKind::SdAlign}) {
+  for (auto kind : {AlignLossKind::Align, AlignLossKind::IaBce, AlignLossKind::Focal, AlignLossKind::Qfl,
+                    AlignLossKind::Vfl, AlignLossKind::StableDino, AlignLossKind::SdAlign}) {
     auto loss = adetr::train::classificationLossComposed(kind, logits, target, positive, {});
     double expected = 0;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < c; ++j)
-        expected += entryLoss(kind, logits[i][j].item<double>(), target[i][j].item<double>(), positive[i][j].item<bool>());
+        expected +=
+            entryLoss(kind, logits[i][j].item<double>(), target[i][j].item<double>(), positive[i][j].item<bool>());
     const double got = loss.item<double>();
     EXPECT(std::abs(got - expected) < 1e-9 * (1 + std::abs(expected)), "%s: %.12g vs %.12g",
-          adetr::ops::alignLossKindName(kind), got, expected);
+           adetr::ops::alignLossKindName(kind), got, expected);
     // Gradient against central differences of the scalar formula, for a few entries.
     auto grad = torch::autograd::grad({loss}, {logits})[0];
     for (int64_t e = 0; e < 5; ++e) {
@@ -72,7 +72,8 @@ void testClassificationLosses() {
       const bool pos = positive[i][j].item<bool>();
       const double h = 1e-6;
       const double fd = (entryLoss(kind, x + h, t, pos) - entryLoss(kind, x - h, t, pos)) / (2 * h);
-      EXPECT(std::abs(grad[i][j].item<double>() - fd) < 1e-5 * (1 + std::abs(fd)), "%s grad", adetr::ops::alignLossKindName(kind));
+      EXPECT(std::abs(grad[i][j].item<double>() - fd) < 1e-5 * (1 + std::abs(fd)), "%s grad",
+             adetr::ops::alignLossKindName(kind));
     }
   }
   // Stability: huge logits give finite losses.
@@ -123,9 +124,13 @@ at::Tensor matchingCost(const at::Tensor& logits, const at::Tensor& boxes, const
       const double neg = 0.75 * std::pow(p, 2) * -std::log(1 - p + 1e-8);
       double l1 = 0;
       for (int d = 0; d < 4; ++d) l1 += std::abs(boxes[i][d].item<double>() - t.boxes[j][d].item<double>());
-      auto xyxy = [](double cx, double cy, double w, double h) { return std::array<double, 4>{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}; };
-      auto a = xyxy(boxes[i][0].item<double>(), boxes[i][1].item<double>(), boxes[i][2].item<double>(), boxes[i][3].item<double>());
-      auto b = xyxy(t.boxes[j][0].item<double>(), t.boxes[j][1].item<double>(), t.boxes[j][2].item<double>(), t.boxes[j][3].item<double>());
+      auto xyxy = [](double cx, double cy, double w, double h) {
+        return std::array<double, 4>{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+      };
+      auto a = xyxy(boxes[i][0].item<double>(), boxes[i][1].item<double>(), boxes[i][2].item<double>(),
+                    boxes[i][3].item<double>());
+      auto b = xyxy(t.boxes[j][0].item<double>(), t.boxes[j][1].item<double>(), t.boxes[j][2].item<double>(),
+                    t.boxes[j][3].item<double>());
       const double iw = std::max(0.0, std::min(a[2], b[2]) - std::max(a[0], b[0]));
       const double ih = std::max(0.0, std::min(a[3], b[3]) - std::max(a[1], b[1]));
       const double inter = iw * ih;
@@ -151,13 +156,15 @@ void testMatcher() {
     EXPECT(m.queries.numel() == copies * g, "every GT copy matched (%lld)", static_cast<long long>(m.queries.numel()));
     auto cost = matchingCost(pred.logits[0], pred.boxes[0], t);
     double got = 0;
-    for (int64_t i = 0; i < m.queries.numel(); ++i) got += cost[m.queries[i].item<int64_t>()][m.gts[i].item<int64_t>()].item<double>();
+    for (int64_t i = 0; i < m.queries.numel(); ++i)
+      got += cost[m.queries[i].item<int64_t>()][m.gts[i].item<int64_t>()].item<double>();
     const double best = bruteForce(cost.repeat({1, copies}));
     EXPECT(std::abs(got - best) < 1e-4, "trial %d: matched cost %.9g, optimum %.9g", trial, got, best);
     // Grouped by GT, each GT exactly `copies` times, queries distinct.
     auto uniq = std::get<0>(at::_unique(m.queries));
     EXPECT(uniq.numel() == m.queries.numel(), "distinct queries");
-    for (int64_t i = 1; i < m.gts.numel(); ++i) EXPECT(m.gts[i].item<int64_t>() >= m.gts[i - 1].item<int64_t>(), "sorted by GT");
+    for (int64_t i = 1; i < m.gts.numel(); ++i)
+      EXPECT(m.gts[i].item<int64_t>() >= m.gts[i - 1].item<int64_t>(), "sorted by GT");
   }
   // An image without GT matches nothing.
   adetr::model::LayerPrediction pred{at::randn({1, 5, 3}), at::rand({1, 5, 4})};
@@ -218,9 +225,7 @@ void testMatchingDetail() {
   std::vector<adetr::model::Target> targets{
       {at::tensor({1, 2}, at::kLong), at::tensor({0.3, 0.3, 0.2, 0.2, 0.7, 0.6, 0.3, 0.2}).view({2, 4})},
       {at::tensor({1}, at::kLong), at::tensor({0.5, 0.5, 0.3, 0.3}).view({1, 4})}};
-  auto layer = [&] {
-    return adetr::model::LayerPrediction{at::randn({2, q, c}), at::rand({2, q, 4}) * 0.4 + 0.3};
-  };
+  auto layer = [&] { return adetr::model::LayerPrediction{at::randn({2, q, c}), at::rand({2, q, 4}) * 0.4 + 0.3}; };
   adetr::model::DinoOutput out;
   out.encoder = layer();
   out.layers = {layer(), layer()};
@@ -236,7 +241,8 @@ void testMatchingDetail() {
   dn.maxGt = 2;
   dn.numGroups = 2;
   out.dn = dn;
-  out.denoising = {{at::randn({2, 8, c}), at::rand({2, 8, 4}) * 0.4 + 0.3}, {at::randn({2, 8, c}), at::rand({2, 8, 4}) * 0.4 + 0.3}};
+  out.denoising = {{at::randn({2, 8, c}), at::rand({2, 8, 4}) * 0.4 + 0.3},
+                   {at::randn({2, 8, c}), at::rand({2, 8, 4}) * 0.4 + 0.3}};
 
   adetr::train::CriterionOptions o;  // align, mixed matching, k = 2, τ = 1.5
   std::vector<adetr::train::OutputMatchDetail> detail;
@@ -248,8 +254,12 @@ void testMatchingDetail() {
   EXPECT(losses.total.item<double>() == plain.total.item<double>(), "returning the matching changes no loss");
   for (size_t d = 0; d < detail.size() && d < 5; ++d) {
     const auto& m = detail[d];
-    EXPECT(m.suffix == suffixes[d] && m.k == ks[d], "output %zu: suffix '%s' k %lld", d, m.suffix.c_str(), (long long)m.k);
-    EXPECT(m.output == (d == 0 ? "encoder" : d < 3 ? "decoder" : "denoising"), "output %zu kind %s", d, m.output.c_str());
+    EXPECT(m.suffix == suffixes[d] && m.k == ks[d], "output %zu: suffix '%s' k %lld", d, m.suffix.c_str(),
+           (long long)m.k);
+    EXPECT(m.output == (d == 0  ? "encoder"
+                        : d < 3 ? "decoder"
+                                : "denoising"),
+           "output %zu kind %s", d, m.output.c_str());
     const auto& pred = d == 0 ? out.encoder : d < 3 ? out.layers[d - 1] : out.denoising[d - 3];
     for (size_t b = 0; b < 2; ++b) {
       const auto& im = m.images[b];
@@ -263,7 +273,8 @@ void testMatchingDetail() {
       if (d < 3) {
         auto cost = matchingCost(pred.logits[b], pred.boxes[b], targets[b]);
         double got = 0;
-        for (int64_t i = 0; i < n; ++i) got += cost[im.queries[i].item<int64_t>()][im.gts[i].item<int64_t>()].item<double>();
+        for (int64_t i = 0; i < n; ++i)
+          got += cost[im.queries[i].item<int64_t>()][im.gts[i].item<int64_t>()].item<double>();
         const double best = bruteForce(cost.repeat({1, k}));
         EXPECT(std::abs(got - best) < 1e-4, "output %zu image %zu: cost %.9g vs brute force %.9g", d, b, got, best);
       } else {
@@ -285,17 +296,20 @@ void testMatchingDetail() {
           members.emplace_back(std::pow(p, 0.25) * std::pow(u, 0.75), qi);
           entries.push_back(i);
         }
-        EXPECT(static_cast<int64_t>(members.size()) == k, "output %zu: GT %lld has %zu predictions", d, (long long)j, members.size());
+        EXPECT(static_cast<int64_t>(members.size()) == k, "output %zu: GT %lld has %zu predictions", d, (long long)j,
+               members.size());
         for (size_t e = 0; e < entries.size(); ++e) {
           int64_t want = 0;
           for (size_t f = 0; f < members.size(); ++f) {
-            const bool ahead = members[f].first > members[e].first + 1e-6 ||
-                               (std::abs(members[f].first - members[e].first) <= 1e-6 && members[f].second < members[e].second);
+            const bool ahead =
+                members[f].first > members[e].first + 1e-6 ||
+                (std::abs(members[f].first - members[e].first) <= 1e-6 && members[f].second < members[e].second);
             if (f != e && ahead) ++want;
           }
           const int64_t i = entries[e];
-          EXPECT(im.ranks[i].item<int64_t>() == want, "output %zu image %zu GT %lld query %lld: rank %lld, expected %lld", d, b,
-                 (long long)j, (long long)members[e].second, (long long)im.ranks[i].item<int64_t>(), (long long)want);
+          EXPECT(im.ranks[i].item<int64_t>() == want,
+                 "output %zu image %zu GT %lld query %lld: rank %lld, expected %lld", d, b, (long long)j,
+                 (long long)members[e].second, (long long)im.ranks[i].item<int64_t>(), (long long)want);
           const double w = d < 2 ? std::exp(-static_cast<double>(want) / 1.5) : 1.0;
           EXPECT(std::abs(im.weights[i].item<double>() - w) < 1e-6, "output %zu: weight %.9g vs %.9g", d,
                  im.weights[i].item<double>(), w);
@@ -308,7 +322,8 @@ void testMatchingDetail() {
     const auto& im = detail[d].images[1];
     std::vector<int64_t> qs(im.queries.data_ptr<int64_t>(), im.queries.data_ptr<int64_t>() + im.queries.numel());
     EXPECT(qs == (std::vector<int64_t>{2, 4}), "output %zu: the tied queries are matched", d);
-    EXPECT(im.ranks[0].item<int64_t>() == 0 && im.ranks[1].item<int64_t>() == 1, "output %zu: tie goes to the lower query", d);
+    EXPECT(im.ranks[0].item<int64_t>() == 0 && im.ranks[1].item<int64_t>() == 1,
+           "output %zu: tie goes to the lower query", d);
   }
 }
 
@@ -390,15 +405,18 @@ void testSdAlignCriterion() {
       EXPECT(m.k == (isDn ? dn.numGroups : 1), "%s%s: one-to-one (k %lld)", m.output.c_str(), m.suffix.c_str(),
              (long long)m.k);
       const auto& pred = m.output == "encoder" ? out.encoder
-                         : isDn                 ? out.denoising[static_cast<size_t>(m.layer)]
-                                                : out.layers[static_cast<size_t>(m.layer)];
+                         : isDn                ? out.denoising[static_cast<size_t>(m.layer)]
+                                               : out.layers[static_cast<size_t>(m.layer)];
       double l1 = 0;
       for (size_t b = 0; b < m.images.size(); ++b) {
         const auto& im = m.images[b];
-        EXPECT(at::equal(im.weights, at::ones_like(im.weights)), "%s%s: no prime weights", m.output.c_str(), m.suffix.c_str());
+        EXPECT(at::equal(im.weights, at::ones_like(im.weights)), "%s%s: no prime weights", m.output.c_str(),
+               m.suffix.c_str());
         for (int64_t e = 0; e < im.queries.numel(); ++e) {
           l1 += (pred.boxes[b][im.queries[e].item<int64_t>()] - targets[b].boxes[im.gts[e].item<int64_t>()])
-                    .abs().sum().item<double>();
+                    .abs()
+                    .sum()
+                    .item<double>();
         }
       }
       const double norm = isDn ? numBoxes * static_cast<double>(dn.numGroups) : numBoxes;
@@ -429,8 +447,10 @@ void testSdAlignCriterion() {
   const double s = sigmoid(-6.0), u = pairIou(lowBox[0][0].to(at::kDouble), t1.boxes[0].to(at::kDouble));
   const double qLow = std::pow(s, 0.25) * std::pow(u, 0.75);
   EXPECT(qLow > 0 && qLow < 0.01, "the case has q = %.3g below the clamp", qLow);
-  const double want = entryLoss(AlignLossKind::SdAlign, -6.0, qLow, true) + entryLoss(AlignLossKind::SdAlign, -6.0, 0, false);
-  const double clamped = entryLoss(AlignLossKind::SdAlign, -6.0, 0.01, true) + entryLoss(AlignLossKind::SdAlign, -6.0, 0, false);
+  const double want =
+      entryLoss(AlignLossKind::SdAlign, -6.0, qLow, true) + entryLoss(AlignLossKind::SdAlign, -6.0, 0, false);
+  const double clamped =
+      entryLoss(AlignLossKind::SdAlign, -6.0, 0.01, true) + entryLoss(AlignLossKind::SdAlign, -6.0, 0, false);
   for (bool fused : {true, false}) {
     auto opts = o;
     opts.fusedClassLoss = fused;
@@ -439,7 +459,8 @@ void testSdAlignCriterion() {
     for (const auto& [n, v] : l.terms)
       if (n == "loss_class") got = v.item<double>();
     // float32 logits and boxes: u carries the rounding of a 0.005-wide overlap.
-    EXPECT(std::abs(got - want) < 1e-3 * want, "%s: unclamped class loss %.9g vs %.9g", fused ? "fused" : "composed", got, want);
+    EXPECT(std::abs(got - want) < 1e-3 * want, "%s: unclamped class loss %.9g vs %.9g", fused ? "fused" : "composed",
+           got, want);
     EXPECT(clamped > 10 * want, "the clamp would show (%.9g vs %.9g)", clamped, want);
   }
 }

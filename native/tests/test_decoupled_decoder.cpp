@@ -70,8 +70,10 @@ void randomiseZeroInits(Dino& model) {
   at::manual_seed(99);
   for (auto& p : model->named_parameters()) {
     const std::string& n = p.key();
-    if (n.find("bbox_embed") != std::string::npos && n.find("layers.2") != std::string::npos) p.value().normal_(0, 0.05);
-    if (n.find("sampling_offsets.weight") != std::string::npos || n.find("attention_weights.weight") != std::string::npos)
+    if (n.find("bbox_embed") != std::string::npos && n.find("layers.2") != std::string::npos)
+      p.value().normal_(0, 0.05);
+    if (n.find("sampling_offsets.weight") != std::string::npos ||
+        n.find("attention_weights.weight") != std::string::npos)
       p.value().normal_(0, 0.01);
   }
 }
@@ -79,8 +81,9 @@ void randomiseZeroInits(Dino& model) {
 // The cls key a decoupled model's loc key is copied from in SD-T1; "" when `name` is not a loc key.
 std::string clsSourceOf(const std::string& name) {
   const std::vector<std::pair<std::string, std::string>> rules = {
-      {".loc_cross_attn.", ".attentions.1."}, {".loc_norms.0.", ".norms.1."}, {".loc_norms.1.", ".norms.2."},
-      {".loc_ffn.", ".ffns.0."},              {"decoder.norm_loc.", "decoder.norm."}, {"tgt_embed_loc.", "tgt_embed."}};
+      {".loc_cross_attn.", ".attentions.1."}, {".loc_norms.0.", ".norms.1."},
+      {".loc_norms.1.", ".norms.2."},         {".loc_ffn.", ".ffns.0."},
+      {"decoder.norm_loc.", "decoder.norm."}, {"tgt_embed_loc.", "tgt_embed."}};
   for (const auto& [from, to] : rules) {
     const auto at = name.find(from);
     if (at != std::string::npos) return name.substr(0, at) + to + name.substr(at + from.size());
@@ -101,7 +104,8 @@ void testKeys() {
   }
   for (const auto& p : dinoParams) {
     EXPECT(sdParams.contains(p.key()), "DINO key %s missing from the decoupled model", p.key().c_str());
-    if (sdParams.contains(p.key())) EXPECT(sdParams[p.key()].sizes() == p.value().sizes(), "shape of %s", p.key().c_str());
+    if (sdParams.contains(p.key()))
+      EXPECT(sdParams[p.key()].sizes() == p.value().sizes(), "shape of %s", p.key().c_str());
     EXPECT(clsSourceOf(p.key()).empty(), "a DINO model has the loc key %s", p.key().c_str());
   }
   std::set<std::string> expected = {"transformer.decoder.norm_loc.weight", "transformer.decoder.norm_loc.bias",
@@ -135,19 +139,23 @@ void testKeys() {
   // attention weights 0), LayerNorm (1, 0), xavier-bounded matrices.
   for (int i = 0; i < 3; ++i) {
     const std::string pre = "transformer.decoder.layers." + std::to_string(i) + ".";
-    EXPECT(sdParams[pre + "loc_cross_attn.sampling_offsets.weight"].abs().max().item<double>() == 0, "offsets weight 0");
+    EXPECT(sdParams[pre + "loc_cross_attn.sampling_offsets.weight"].abs().max().item<double>() == 0,
+           "offsets weight 0");
     EXPECT(at::equal(sdParams[pre + "loc_cross_attn.sampling_offsets.bias"],
-                     sdParams[pre + "attentions.1.sampling_offsets.bias"]), "the MSDA grid bias");
+                     sdParams[pre + "attentions.1.sampling_offsets.bias"]),
+           "the MSDA grid bias");
     EXPECT(sdParams[pre + "loc_cross_attn.attention_weights.weight"].abs().max().item<double>() == 0, "attn weights 0");
     EXPECT(sdParams[pre + "loc_norms.1.weight"].eq(1).all().item<bool>() &&
-           sdParams[pre + "loc_norms.1.bias"].eq(0).all().item<bool>(), "LayerNorm init");
+               sdParams[pre + "loc_norms.1.bias"].eq(0).all().item<bool>(),
+           "LayerNorm init");
     const auto& w = sdParams[pre + "loc_ffn.layers.0.0.weight"];  // [ffn, d]: xavier bound sqrt(6 / (ffn + d))
     const double bound = std::sqrt(6.0 / static_cast<double>(w.size(0) + w.size(1)));
     EXPECT(w.abs().max().item<double>() <= bound && w.abs().max().item<double>() > 0.9 * bound, "loc_ffn xavier");
   }
   const auto& loc = sdParams["transformer.tgt_embed_loc.weight"];
   const double bound = std::sqrt(6.0 / static_cast<double>(loc.size(0) + loc.size(1)));
-  EXPECT(loc.abs().max().item<double>() <= bound && loc.abs().max().item<double>() > 0.9 * bound, "tgt_embed_loc xavier");
+  EXPECT(loc.abs().max().item<double>() <= bound && loc.abs().max().item<double>() > 0.9 * bound,
+         "tgt_embed_loc xavier");
   EXPECT(!at::equal(loc, sdParams["transformer.tgt_embed.weight"]), "q_loc and q_cls start apart");
 }
 
@@ -208,7 +216,8 @@ void testDinoEquivalence() {
   EXPECT(a.layers.size() == b.layers.size(), "layers");
   double worst = 0;
   for (size_t l = 0; l < a.layers.size(); ++l) {
-    const double dl = maxDiff(a.layers[l].logits, b.layers[l].logits), db = maxDiff(a.layers[l].boxes, b.layers[l].boxes);
+    const double dl = maxDiff(a.layers[l].logits, b.layers[l].logits),
+                 db = maxDiff(a.layers[l].boxes, b.layers[l].boxes);
     const double nl = maxDiff(a.denoising[l].logits, b.denoising[l].logits);
     const double nb = maxDiff(a.denoising[l].boxes, b.denoising[l].boxes);
     std::printf("SD-T1 layer %zu: max |dlogits| %.3g, |dboxes| %.3g; DN %.3g, %.3g\n", l, dl, db, nl, nb);
@@ -300,9 +309,12 @@ void testMask() {
     for (int64_t j = 0; j < 2 * t; ++j) {
       const int64_t qi = i % t, qj = j % t;  // the query each token belongs to
       bool expected;
-      if (qi >= pad) expected = qj < pad;                  // matching tokens never see DN tokens
-      else if (qj >= pad) expected = false;                // DN tokens see the matching queries
-      else expected = (qi / (2 * g)) != (qj / (2 * g));    // DN groups see only themselves (both streams)
+      if (qi >= pad)
+        expected = qj < pad;  // matching tokens never see DN tokens
+      else if (qj >= pad)
+        expected = false;  // DN tokens see the matching queries
+      else
+        expected = (qi / (2 * g)) != (qj / (2 * g));  // DN groups see only themselves (both streams)
       EXPECT(acc[i][j] == expected, "tiled mask [%lld][%lld]", static_cast<long long>(i), static_cast<long long>(j));
     }
   }
@@ -366,7 +378,8 @@ void testDecoderRefinesFromLoc() {
     }
   }
   adetr::model::MultiScaleValue memory{at::randn({1, 20, d}), at::zeros({1, 20}, at::kBool),
-                                       at::tensor({4, 4, 2, 2}, at::kLong).view({2, 2}), at::tensor({0, 16}, at::kLong)};
+                                       at::tensor({4, 4, 2, 2}, at::kLong).view({2, 2}),
+                                       at::tensor({0, 16}, at::kLong)};
   auto target = at::randn({1, t, d}), targetLoc = at::randn({1, t, d});
   auto reference = at::rand({1, t, 4}) * 0.6 + 0.2;
   auto ratios = at::ones({1, 2, 2});

@@ -147,7 +147,8 @@ void testGradientAverage(int64_t bucketBytes) {
   auto reference = std::make_shared<Net>();
   // Rank 1's rows use `extra`; the reference adds it for the same rows.
   auto refLoss = (reference->lossSum(x.narrow(0, 0, 3), y.narrow(0, 0, 3), false) +
-                  reference->lossSum(x.narrow(0, 3, 3), y.narrow(0, 3, 3), true)) / 6.0;
+                  reference->lossSum(x.narrow(0, 3, 3), y.narrow(0, 3, 3), true)) /
+                 6.0;
   refLoss.backward();
   std::vector<at::Tensor> refParams = reference->parameters();
   std::vector<std::vector<at::Tensor>> grads(world);
@@ -160,8 +161,10 @@ void testGradientAverage(int64_t bucketBytes) {
     auto src = r == 0 ? reference->parameters() : std::vector<at::Tensor>{};
     auto dst = net->parameters();
     for (size_t k = 0; k < dst.size(); ++k) {
-      if (r == 0) dst[k].copy_(src[k]);
-      else dst[k].normal_();
+      if (r == 0)
+        dst[k].copy_(src[k]);
+      else
+        dst[k].normal_();
     }
     adetr::dist::DataParallel dp(std::shared_ptr<ProcessGroup>(&g, [](ProcessGroup*) {}), *net, bucketBytes);
     {
@@ -175,7 +178,8 @@ void testGradientAverage(int64_t bucketBytes) {
       loss.backward();
       dp.afterBackward();
     }
-    for (auto& p : net->parameters()) grads[static_cast<size_t>(r)].push_back(p.grad().defined() ? p.grad().clone() : at::Tensor());
+    for (auto& p : net->parameters())
+      grads[static_cast<size_t>(r)].push_back(p.grad().defined() ? p.grad().clone() : at::Tensor());
     bucketCounts[static_cast<size_t>(r)] = dp.gradients().buckets();
     startedEarly[static_cast<size_t>(r)] = dp.gradients().bucketsStartedInBackward();
   });
@@ -194,9 +198,11 @@ void testGradientAverage(int64_t bucketBytes) {
     }
   }
   if (bucketBytes < 64) {
-    EXPECT(bucketCounts[0] == 6, "one bucket per parameter with a tiny cap, got %lld", static_cast<long long>(bucketCounts[0]));
+    EXPECT(bucketCounts[0] == 6, "one bucket per parameter with a tiny cap, got %lld",
+           static_cast<long long>(bucketCounts[0]));
     // Every bucket but the ones waiting on `never` (and `extra` on rank 0) starts during backward.
-    EXPECT(startedEarly[1] >= 1, "buckets started during backward on rank 1: %lld", static_cast<long long>(startedEarly[1]));
+    EXPECT(startedEarly[1] >= 1, "buckets started during backward on rank 1: %lld",
+           static_cast<long long>(startedEarly[1]));
   }
 }
 
@@ -278,8 +284,8 @@ void testPeerFailure(const char* self, const std::string& mode) {
   int status = 0;
   waitpid(child, &status, 0);
   EXPECT(ranks == std::vector<int>{1}, "%s: the culprit is rank 1: %s", mode.c_str(), message.c_str());
-  EXPECT(message.find("the second all-reduce failed on rank 0 of 2: rank 1 stopped responding") == 0,
-         "%s: message %s", mode.c_str(), message.c_str());
+  EXPECT(message.find("the second all-reduce failed on rank 0 of 2: rank 1 stopped responding") == 0, "%s: message %s",
+         mode.c_str(), message.c_str());
   // Within the collective timeout plus the heartbeat check (1.5 s).
   EXPECT(seconds < timeoutMs / 1000.0 + 3.0, "%s: failed after %.1f s", mode.c_str(), seconds);
   std::printf("peer %s: failed after %.2f s: %s\n", mode.c_str(), seconds, message.substr(0, 160).c_str());

@@ -140,7 +140,8 @@ void testTwoByTwoEqualsOneByFour() {
     moved = std::max(moved, (reference[k] - before[k]).abs().max().item<double>());
     ranksEqual = ranksEqual && at::equal(ranked[0][k], ranked[1][k]);
   }
-  std::printf("2x2 vs 1x4 after %d steps: max |Δw| = %.3g (the steps moved weights by up to %.3g)\n", kSteps, worst, moved);
+  std::printf("2x2 vs 1x4 after %d steps: max |Δw| = %.3g (the steps moved weights by up to %.3g)\n", kSteps, worst,
+              moved);
   EXPECT(ranksEqual, "both ranks hold the same weights");
   EXPECT(worst <= 1e-5, "max |w(2x2) - w(1x4)| = %g", worst);
   EXPECT(moved > 1e-4, "the steps changed the weights (%g)", moved);
@@ -148,8 +149,8 @@ void testTwoByTwoEqualsOneByFour() {
   // size (DETR's): the mean over the ranks is the whole batch's loss.
   for (int s = 0; s < kSteps; ++s) {
     const double sum = (rankLoss[0][s] + rankLoss[1][s]) / 2;
-    EXPECT(std::abs(sum - singleLoss[s]) <= 1e-4 * std::abs(singleLoss[s]), "step %d: mean of the ranks' losses %g vs %g", s, sum,
-           singleLoss[s]);
+    EXPECT(std::abs(sum - singleLoss[s]) <= 1e-4 * std::abs(singleLoss[s]),
+           "step %d: mean of the ranks' losses %g vs %g", s, sum, singleLoss[s]);
   }
 }
 

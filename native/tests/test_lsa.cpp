@@ -84,7 +84,10 @@ bool referenceScipy(const Matrix& m, bool maximize, std::vector<int>& rowsOut, s
       minVal = lowest;
       if (minVal == kInf) return false;
       const int j = remaining[index];
-      if (row4col[j] == -1) sink = j; else i = row4col[j];
+      if (row4col[j] == -1)
+        sink = j;
+      else
+        i = row4col[j];
       SC[j] = 1;
       remaining[index] = remaining[--left];
     }
@@ -150,7 +153,7 @@ void checkMatrix(const Matrix& m, bool maximize) {
   }
   const int k = std::min(m.rows, m.cols);
   EXPECT(static_cast<int>(fast.rowIndices.size()) == k && static_cast<int>(fast.colIndices.size()) == k,
-        "size %zu for %s", fast.rowIndices.size(), describe(m).c_str());
+         "size %zu for %s", fast.rowIndices.size(), describe(m).c_str());
   std::vector<char> usedRow(m.rows), usedCol(m.cols);
   double total = 0;
   for (size_t a = 0; a < fast.rowIndices.size(); ++a) {
@@ -164,13 +167,13 @@ void checkMatrix(const Matrix& m, bool maximize) {
   }
   EXPECT(total == fast.totalCost, "totalCost %.17g vs recomputed %.17g", fast.totalCost, total);
   EXPECT(std::abs(total - best) <= 1e-9 * (1 + std::abs(best)), "total %.17g, brute force %.17g, %s", total, best,
-        describe(m).c_str());
+         describe(m).c_str());
   EXPECT(fast.rowIndices == portable.rowIndices && fast.colIndices == portable.colIndices,
-        "SIMD and portable kernels differ on %s", describe(m).c_str());
+         "SIMD and portable kernels differ on %s", describe(m).c_str());
   const std::vector<int> gotRows(fast.rowIndices.begin(), fast.rowIndices.end());
   const std::vector<int> gotCols(fast.colIndices.begin(), fast.colIndices.end());
   EXPECT(gotRows == refRows && gotCols == refCols, "differs from the scipy transcription on %s (max=%d)",
-        describe(m).c_str(), maximize);
+         describe(m).c_str(), maximize);
 }
 
 Matrix makeMatrix(int rows, int cols, const std::function<double()>& gen) {
@@ -196,9 +199,9 @@ void testBruteForceShapes() {
           // Sparse and dense forbidden patterns: some feasible, some not.
           for (double p : {0.2, 0.5, 0.8}) {
             checkMatrix(makeMatrix(rows, cols, [&] { return coin(rng) < p ? forbidden : uni(rng); }), maximize);
-            checkMatrix(makeMatrix(rows, cols,
-                                   [&] { return coin(rng) < p ? forbidden : static_cast<double>(tri(rng)); }),
-                        maximize);
+            checkMatrix(
+                makeMatrix(rows, cols, [&] { return coin(rng) < p ? forbidden : static_cast<double>(tri(rng)); }),
+                maximize);
           }
         }
       }
@@ -230,11 +233,11 @@ void testParityLarger() {
         EXPECT(ok1 == ok2 && ok1 == okRef, "feasibility disagrees on %dx%d", m.rows, m.cols);
         if (!ok1 || !ok2 || !okRef) continue;
         EXPECT(fast.colIndices == portable.colIndices && fast.rowIndices == portable.rowIndices,
-              "kernels differ on %dx%d kind %d", m.rows, m.cols, kind);
+               "kernels differ on %dx%d kind %d", m.rows, m.cols, kind);
         const std::vector<int> gotRows(fast.rowIndices.begin(), fast.rowIndices.end());
         const std::vector<int> gotCols(fast.colIndices.begin(), fast.colIndices.end());
-        EXPECT(gotRows == refRows && gotCols == refCols, "scipy transcription differs on %dx%d kind %d", m.rows,
-              m.cols, kind);
+        EXPECT(gotRows == refRows && gotCols == refCols, "scipy transcription differs on %dx%d kind %d", m.rows, m.cols,
+               kind);
       }
     }
   }
@@ -273,7 +276,7 @@ void testErrors() {
   const std::vector<double> withPosInf{1, kInf, 3, 4};
   msg = errorOf([&] { solve(withPosInf.data(), 2, 2, true); });
   EXPECT(msg == "cost: matrix contains invalid numeric entries (NaN or +inf with maximize)", "+inf max '%s'",
-        msg.c_str());
+         msg.c_str());
   // Infeasible (scipy's example) and feasible-around-inf.
   const std::vector<double> infeasible{kInf, kInf, 1, 2};
   msg = errorOf([&] { solve(infeasible.data(), 2, 2, false, "myCost"); }, &kind);
@@ -308,8 +311,8 @@ void testBatch() {
     for (size_t k = 0; k < mats.size(); ++k) {
       const Assignment one = adetr::lsa::solve(mats[k].data.data(), mats[k].rows, mats[k].cols, maximize);
       EXPECT(batch[k].rowIndices == one.rowIndices && batch[k].colIndices == one.colIndices &&
-                batch[k].totalCost == one.totalCost,
-            "batch item %zu differs", k);
+                 batch[k].totalCost == one.totalCost,
+             "batch item %zu differs", k);
     }
   }
   // The first failing problem is named.
@@ -333,7 +336,7 @@ void testFloat32() {
       const Assignment a = adetr::lsa::solve(f.data(), shape.first, shape.second, maximize);
       const Assignment b = adetr::lsa::solve(d.data(), shape.first, shape.second, maximize);
       EXPECT(a.rowIndices == b.rowIndices && a.colIndices == b.colIndices && a.totalCost == b.totalCost,
-            "float32 vs float64 on %dx%d", shape.first, shape.second);
+             "float32 vs float64 on %dx%d", shape.first, shape.second);
     }
   }
 }
@@ -353,18 +356,18 @@ void testWarmStart() {
     EXPECT(certified, "warm start not certified on uniform %dx%d", n, n);
     const Assignment ref = adetr::lsa::solve(generic.data.data(), n, n, false, "cost", Kernel::Portable);
     EXPECT(std::vector<int32_t>(ws.col4row.begin(), ws.col4row.begin() + n) == ref.colIndices,
-          "warm start differs from scipy's algorithm on uniform %dx%d", n, n);
+           "warm start differs from scipy's algorithm on uniform %dx%d", n, n);
 
     const Matrix tied = makeMatrix(n, n, [&] { return static_cast<double>(small(rng)); });
     Workspace ws2;
     EXPECT(!adetr::lsa::detail::solveSquareWarmStart(tied.data.data(), n, ws2, scan, "cost"),
-          "warm start certified a tied %dx%d matrix", n, n);
+           "warm start certified a tied %dx%d matrix", n, n);
 
     Matrix withInf = generic;
     withInf.data[5] = kInf;
     Workspace ws3;
     EXPECT(!adetr::lsa::detail::solveSquareWarmStart(withInf.data.data(), n, ws3, scan, "cost"),
-          "warm start accepted an infinite entry");
+           "warm start accepted an infinite entry");
   }
   // Through solve(): above the size threshold, generic and tied, equal to the portable path.
   const int n = static_cast<int>(adetr::lsa::detail::kWarmStartMinSize);
@@ -372,8 +375,8 @@ void testWarmStart() {
     const Matrix m = makeMatrix(n, n, [&] { return kind == 0 ? uni(rng) : static_cast<double>(small(rng)); });
     const Assignment fast = adetr::lsa::solve(m.data.data(), n, n, false);
     const Assignment ref = adetr::lsa::solve(m.data.data(), n, n, false, "cost", Kernel::Portable);
-    EXPECT(fast.colIndices == ref.colIndices && fast.totalCost == ref.totalCost, "solve() %dx%d kind %d differs", n,
-          n, kind);
+    EXPECT(fast.colIndices == ref.colIndices && fast.totalCost == ref.totalCost, "solve() %dx%d kind %d differs", n, n,
+           kind);
   }
 }
 

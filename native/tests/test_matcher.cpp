@@ -30,10 +30,10 @@
 namespace {
 
 using adetr::model::LayerPrediction;
-using adetr::test::expectArgError;
 using adetr::model::Target;
-using adetr::train::MatchPairs;
+using adetr::test::expectArgError;
 using adetr::train::MatcherCosts;
+using adetr::train::MatchPairs;
 using adetr::train::PairOrder;
 
 const auto kDouble = at::TensorOptions().dtype(at::kDouble);
@@ -158,13 +158,14 @@ std::vector<int64_t> toVector(const at::Tensor& t) {
 // Pair validity, order and optimality of one image's match against its naive cost block.
 void checkImageMatch(const MatchPairs& m, const at::Tensor& cost, int64_t k, PairOrder order, const std::string& what) {
   const int64_t q = cost.size(0), g = cost.size(1);
-  EXPECT(m.queryIndices.scalar_type() == at::kLong && m.gtIndices.scalar_type() == at::kLong, "%s: int64", what.c_str());
+  EXPECT(m.queryIndices.scalar_type() == at::kLong && m.gtIndices.scalar_type() == at::kLong, "%s: int64",
+         what.c_str());
   EXPECT(m.queryIndices.device().is_cpu() && m.queryIndices.dim() == 1, "%s: CPU 1-D", what.c_str());
   const auto qs = toVector(m.queryIndices), gs = toVector(m.gtIndices);
   const int64_t kb = std::max<int64_t>(1, std::min<int64_t>(k, g > 0 ? q / g : k));
   const int64_t expectedPairs = std::min(q, kb * g);
   EXPECT(static_cast<int64_t>(qs.size()) == expectedPairs && gs.size() == qs.size(), "%s: %zu pairs, expected %lld",
-        what.c_str(), qs.size(), static_cast<long long>(expectedPairs));
+         what.c_str(), qs.size(), static_cast<long long>(expectedPairs));
   if (qs.size() != gs.size()) return;
   std::set<int64_t> distinctQueries(qs.begin(), qs.end());
   EXPECT(distinctQueries.size() == qs.size(), "%s: a query matched twice", what.c_str());
@@ -177,16 +178,17 @@ void checkImageMatch(const MatchPairs& m, const at::Tensor& cost, int64_t k, Pai
     total += cost[qs[n]][gs[n]].item<double>();
   }
   if (q >= kb * g) {
-    for (int64_t j = 0; j < g; ++j) EXPECT(perGt[j] == kb, "%s: GT %lld got %lld queries", what.c_str(), (long long)j, (long long)perGt[j]);
+    for (int64_t j = 0; j < g; ++j)
+      EXPECT(perGt[j] == kb, "%s: GT %lld got %lld queries", what.c_str(), (long long)j, (long long)perGt[j]);
   }
   for (size_t n = 1; n < qs.size(); ++n) {
-    const bool sorted = order == PairOrder::ByGt ? (gs[n - 1] < gs[n] || (gs[n - 1] == gs[n] && qs[n - 1] < qs[n]))
-                                                 : qs[n - 1] < qs[n];
+    const bool sorted =
+        order == PairOrder::ByGt ? (gs[n - 1] < gs[n] || (gs[n - 1] == gs[n] && qs[n - 1] < qs[n])) : qs[n - 1] < qs[n];
     EXPECT(sorted, "%s: pairs out of order at %zu", what.c_str(), n);
   }
   const double best = g > 0 ? bruteForceMin(cost.repeat({1, kb})) : 0.0;
   EXPECT(std::abs(total - best) <= 1e-9 * (1 + std::abs(best)), "%s: matched cost %.15g, brute force %.15g",
-        what.c_str(), total, best);
+         what.c_str(), total, best);
 }
 
 bool sameMatch(const MatchPairs& a, const MatchPairs& b) {
@@ -225,7 +227,8 @@ void testAgainstBruteForce() {
     const int64_t numLayers = pick(1, 3);
     const bool modulated = trial % 3 == 2;
     std::vector<Target> targets;
-    for (int64_t b = 0; b < batch; ++b) targets.push_back(randomTarget(pick(0, std::min<int64_t>(4, classes)), classes, modulated));
+    for (int64_t b = 0; b < batch; ++b)
+      targets.push_back(randomTarget(pick(0, std::min<int64_t>(4, classes)), classes, modulated));
     std::vector<LayerPrediction> layers;
     std::vector<int64_t> ks;
     for (int64_t l = 0; l < numLayers; ++l) {
@@ -241,8 +244,9 @@ void testAgainstBruteForce() {
       EXPECT(static_cast<int64_t>(result[l].size()) == batch, "trial %d: one result per image", trial);
       for (int64_t b = 0; b < batch; ++b) {
         auto cost = naiveCost(layers[l].logits[b], layers[l].boxes[b], targets[b], costs);
-        checkImageMatch(result[l][b], cost, ks[l], order,
-                        "trial " + std::to_string(trial) + " layer " + std::to_string(l) + " image " + std::to_string(b));
+        checkImageMatch(
+            result[l][b], cost, ks[l], order,
+            "trial " + std::to_string(trial) + " layer " + std::to_string(l) + " image " + std::to_string(b));
         ++cases;
       }
     }
@@ -274,11 +278,12 @@ void testKnownCopies() {
   EXPECT(toVector(r[1][0].queryIndices) == (std::vector<int64_t>{0, 2, 4}), "k=1 picks the surer copy");
   // Q / G limits the copies (mmdet's rule): Q = 8, G = 3 → at most 2 even when k = 5.
   auto capped = adetr::train::matchLayers({layers[0]}, targets, {5});
-  EXPECT(capped[0][0].queryIndices.numel() == 6, "k capped at Q / G: %lld pairs", (long long)capped[0][0].queryIndices.numel());
+  EXPECT(capped[0][0].queryIndices.numel() == 6, "k capped at Q / G: %lld pairs",
+         (long long)capped[0][0].queryIndices.numel());
   EXPECT(adetr::train::gtCopiesFor(2, 900, 20) == 2 && adetr::train::gtCopiesFor(2, 900, 500) == 1 &&
-            adetr::train::gtCopiesFor(3, 10, 4) == 2 && adetr::train::gtCopiesFor(2, 3, 7) == 1 &&
-            adetr::train::gtCopiesFor(2, 5, 0) == 1,
-        "gtCopiesFor");
+             adetr::train::gtCopiesFor(3, 10, 4) == 2 && adetr::train::gtCopiesFor(2, 3, 7) == 1 &&
+             adetr::train::gtCopiesFor(2, 5, 0) == 1,
+         "gtCopiesFor");
 }
 
 // Stable-DINO's position-modulated cost (docs/numerical-contract.md §C.3) per (query, GT) pair, as the paper writes it:
@@ -291,7 +296,8 @@ double perPairModulatedCost(const at::Tensor& logits, const at::Tensor& boxes, c
   const double giou = detrexGiou(pred, gt).item<double>();
   const double u = 0.5 * (giou + 1);
   const double scale = std::max(1.0 / (maxU + 1e-8), 1.0);
-  const double p = 1.0 / (1.0 + std::exp(-logits[i][t.labels[j].item<int64_t>()].item<double>())) * std::sqrt(u * scale);
+  const double p =
+      1.0 / (1.0 + std::exp(-logits[i][t.labels[j].item<int64_t>()].item<double>())) * std::sqrt(u * scale);
   const double cls = 0.25 * (1 - p) * (1 - p) * -std::log(p + 1e-8) - 0.75 * p * p * -std::log(1 - p + 1e-8);
   double l1 = 0;
   for (int d = 0; d < 4; ++d) l1 += std::abs(boxes[i][d].item<double>() - t.boxes[j][d].item<double>());
@@ -408,8 +414,8 @@ void testEmptyAndBatchEquivalence() {
   auto all = adetr::train::matchLayers(layers, targets, ks);
   for (size_t l = 0; l < layers.size(); ++l) {
     EXPECT(all[l][1].queryIndices.numel() == 0 && all[l][1].gtIndices.numel() == 0 &&
-              all[l][1].queryIndices.scalar_type() == at::kLong,
-          "layer %zu: empty GT gives an empty int64 match", l);
+               all[l][1].queryIndices.scalar_type() == at::kLong,
+           "layer %zu: empty GT gives an empty int64 match", l);
     for (int64_t b = 0; b < batch; ++b) {
       LayerPrediction one{layers[l].logits.slice(0, b, b + 1), layers[l].boxes.slice(0, b, b + 1)};
       auto single = adetr::train::matchLayers({one}, {targets[b]}, {ks[l]});
@@ -427,7 +433,8 @@ void testEmptyAndBatchEquivalence() {
   auto h = adetr::train::hungarianMatch(layers, targets);
   auto m = adetr::train::matchLayers(layers, targets, {1, 1, 1}, {}, PairOrder::ByQuery);
   for (size_t l = 0; l < layers.size(); ++l)
-    for (int64_t b = 0; b < batch; ++b) EXPECT(sameMatch(h[l][b], m[l][b]), "hungarianMatch layer %zu image %lld", l, (long long)b);
+    for (int64_t b = 0; b < batch; ++b)
+      EXPECT(sameMatch(h[l][b], m[l][b]), "hungarianMatch layer %zu image %lld", l, (long long)b);
 }
 
 // DINO-sized problems: the matched cost equals the exact solver's optimum on the naive matrix.
@@ -445,8 +452,8 @@ void testDinoSized() {
       const auto qs = toVector(r[l][b].queryIndices), gs = toVector(r[l][b].gtIndices);
       for (size_t n = 0; n < qs.size(); ++n) total += cost[qs[n]][gs[n]].item<double>();
       EXPECT(qs.size() == best.rowIndices.size(), "DINO-sized layer %zu image %lld: pair count", l, (long long)b);
-      EXPECT(std::abs(total - best.totalCost) < 1e-9 * (1 + std::abs(total)), "DINO-sized layer %zu image %lld: %.15g vs %.15g",
-            l, (long long)b, total, best.totalCost);
+      EXPECT(std::abs(total - best.totalCost) < 1e-9 * (1 + std::abs(total)),
+             "DINO-sized layer %zu image %lld: %.15g vs %.15g", l, (long long)b, total, best.totalCost);
     }
   }
 }
@@ -462,10 +469,21 @@ void testErrors() {
   expectArgError([&] { match({layer}, two, {2, 2}); }, Kind::Range, "gtCopies:");
   expectArgError([&] { match({layer}, two, {0}); }, Kind::Range, "gtCopies[0]:");
   expectArgError([&] { match({{layer.logits[0], layer.boxes}}, two, {1}); }, Kind::Type, "layers[0].logits:");
-  expectArgError([&] { match({{layer.logits, layer.boxes.slice(2, 0, 3)}}, two, {1}); }, Kind::Type, "layers[0].boxes:");
-  expectArgError([&] { match({{layer.logits, layer.boxes.slice(1, 0, 3)}}, two, {1}); }, Kind::Range, "layers[0].boxes:");
-  expectArgError([&] { match({layer, {layer.logits.to(at::kLong), layer.boxes}}, two, {1, 1}); }, Kind::Type,
-              "layers[1].logits:");
+  expectArgError(
+      [&] {
+        match({{layer.logits, layer.boxes.slice(2, 0, 3)}}, two, {1});
+      },
+      Kind::Type, "layers[0].boxes:");
+  expectArgError(
+      [&] {
+        match({{layer.logits, layer.boxes.slice(1, 0, 3)}}, two, {1});
+      },
+      Kind::Range, "layers[0].boxes:");
+  expectArgError(
+      [&] {
+        match({layer, {layer.logits.to(at::kLong), layer.boxes}}, two, {1, 1});
+      },
+      Kind::Type, "layers[1].logits:");
   auto badLabel = two;
   badLabel[1].labels = at::tensor(std::vector<int64_t>{0, classes, 1}, kLong);
   expectArgError([&] { match({layer}, badLabel, {1}); }, Kind::Range, "targets[1].labels:");

@@ -35,9 +35,10 @@ void testInitAndCount() {
   auto dino = adetr::model::Dino(adetr::model::presetConfig("dino-r50-4scale"));
   auto stable = adetr::model::Dino(adetr::model::presetConfig("stable-dino"));
   const int64_t extra = stable->numParameters() - dino->numParameters();
-  std::printf("stable-dino: %lld parameters (dino-r50-4scale + %lld)\n", static_cast<long long>(stable->numParameters()),
-              static_cast<long long>(extra));
-  EXPECT(extra == 459'520, "dense fusion adds 256·1792 + 3·256 = 459520 parameters, got %lld", static_cast<long long>(extra));
+  std::printf("stable-dino: %lld parameters (dino-r50-4scale + %lld)\n",
+              static_cast<long long>(stable->numParameters()), static_cast<long long>(extra));
+  EXPECT(extra == 459'520, "dense fusion adds 256·1792 + 3·256 = 459520 parameters, got %lld",
+         static_cast<long long>(extra));
   auto p = stable->named_parameters();
   const auto& w = p["transformer.encoder.fusion_layer.0.weight"];
   EXPECT(w.size(0) == 256 && w.size(1) == 1792, "weight [256, 1792]");
@@ -48,7 +49,8 @@ void testInitAndCount() {
   EXPECT(p["transformer.encoder.fusion_layer.0.bias"].abs().max().item<double>() == 0.0, "bias 0");
   EXPECT(p["transformer.encoder.fusion_layer.1.weight"].eq(1).all().item<bool>(), "LayerNorm weight 1");
   EXPECT(p["transformer.encoder.fusion_layer.1.bias"].eq(0).all().item<bool>(), "LayerNorm bias 0");
-  EXPECT(dino->named_parameters().find("transformer.encoder.fusion_layer.0.weight") == nullptr, "no fusion without the option");
+  EXPECT(dino->named_parameters().find("transformer.encoder.fusion_layer.0.weight") == nullptr,
+         "no fusion without the option");
 }
 
 // MF-2: the block sum equals the concatenation; the block order matters.
@@ -66,7 +68,8 @@ void testClosedForm() {
     for (int64_t k = 0; k <= layers; ++k) xs.push_back(at::randn({2, 7, d}, at::TensorOptions().dtype(dtype)));
     auto got = f->forward(xs);
     const double tol = dtype == at::kDouble ? 1e-12 : 1e-5;
-    EXPECT(maxAbs(got, concatReference(f, xs)) < tol, "block sum = LN(cat·Wᵀ + b): %g", maxAbs(got, concatReference(f, xs)));
+    EXPECT(maxAbs(got, concatReference(f, xs)) < tol, "block sum = LN(cat·Wᵀ + b): %g",
+           maxAbs(got, concatReference(f, xs)));
     auto swapped = xs;
     std::swap(swapped[0], swapped[1]);
     EXPECT(maxAbs(f->forward(swapped), got) > 1e-3, "swapping x_0 and x_1 changes the memory");
@@ -131,7 +134,8 @@ void testWiring() {
   // LN(x) of a layer-normed x differs only by eps: 1e-5 relative.
   EXPECT(maxAbs(a.memory, b.memory) < 1e-4, "memory %g", maxAbs(a.memory, b.memory));
   EXPECT(at::equal(a.topkIndices, b.topkIndices), "the same two-stage selection");
-  EXPECT(maxAbs(a.encoder.logits, b.encoder.logits) < 1e-3, "encoder logits %g", maxAbs(a.encoder.logits, b.encoder.logits));
+  EXPECT(maxAbs(a.encoder.logits, b.encoder.logits) < 1e-3, "encoder logits %g",
+         maxAbs(a.encoder.logits, b.encoder.logits));
   for (size_t i = 0; i < a.layers.size(); ++i) {
     EXPECT(maxAbs(a.layers[i].logits, b.layers[i].logits) < 1e-3, "layer %zu logits %g", i,
            maxAbs(a.layers[i].logits, b.layers[i].logits));
@@ -146,7 +150,8 @@ void testWiring() {
   auto neck = at::cat(tokens, 1);
   auto expected = at::layer_norm(neck, {d}, fp["transformer.encoder.fusion_layer.1.weight"],
                                  fp["transformer.encoder.fusion_layer.1.bias"], 1e-5);
-  EXPECT(maxAbs(c.memory, expected) < 1e-5, "x_0 is the neck tokens without embeddings: %g", maxAbs(c.memory, expected));
+  EXPECT(maxAbs(c.memory, expected) < 1e-5, "x_0 is the neck tokens without embeddings: %g",
+         maxAbs(c.memory, expected));
 }
 
 }  // namespace

@@ -38,9 +38,12 @@ void testDenoisingMask() {
   for (int64_t i = 0; i < pad + q; ++i) {
     for (int64_t j = 0; j < pad + q; ++j) {
       bool expected;
-      if (i >= pad) expected = j < pad;                  // matching queries never see DN slots
-      else if (j >= pad) expected = false;               // DN queries see the matching queries
-      else expected = (i / (2 * g)) != (j / (2 * g));    // DN groups see only themselves
+      if (i >= pad)
+        expected = j < pad;  // matching queries never see DN slots
+      else if (j >= pad)
+        expected = false;  // DN queries see the matching queries
+      else
+        expected = (i / (2 * g)) != (j / (2 * g));  // DN groups see only themselves
       EXPECT(acc[i][j] == expected, "mask[%lld][%lld]", static_cast<long long>(i), static_cast<long long>(j));
     }
   }
@@ -68,8 +71,9 @@ void testShapesAndDenoising() {
   EXPECT(out.backboneFeatures[0].size(2) == 12 && out.backboneFeatures[0].size(3) == 16, "res3 is stride 8");
   EXPECT(out.backboneFeatures[2].size(2) == 3 && out.backboneFeatures[2].size(3) == 4, "res5 is stride 32");
   EXPECT(out.levelFeatures.size() == 4, "4 levels");
-  EXPECT(out.levelFeatures[3].size(1) == c.hiddenDim && out.levelFeatures[3].size(2) == 2 && out.levelFeatures[3].size(3) == 2,
-        "extra level stride 64");
+  EXPECT(out.levelFeatures[3].size(1) == c.hiddenDim && out.levelFeatures[3].size(2) == 2 &&
+             out.levelFeatures[3].size(3) == 2,
+         "extra level stride 64");
   const int64_t s = 12 * 16 + 6 * 8 + 3 * 4 + 2 * 2;
   EXPECT(out.memory.size(0) == 2 && out.memory.size(1) == s && out.memory.size(2) == c.hiddenDim, "memory shape");
   EXPECT(static_cast<int64_t>(out.layers.size()) == c.decoderLayers, "one prediction per decoder layer");
@@ -82,7 +86,8 @@ void testShapesAndDenoising() {
   EXPECT(out.dn.has_value(), "denoising queries in training with targets");
   if (out.dn) {
     EXPECT(out.dn->maxGt == 2 && out.dn->numGroups == c.dnNumber / 2, "G_max = 2, ng = dnNumber / 2");
-    EXPECT(out.denoising.size() == out.layers.size() && out.denoising[0].logits.size(1) == out.dn->padSize(), "dn outputs");
+    EXPECT(out.denoising.size() == out.layers.size() && out.denoising[0].logits.size(1) == out.dn->padSize(),
+           "dn outputs");
   }
   // Valid ratios of image 1: 100/128 and 80/96 at level 0 with exact arithmetic (ceil(100/8)=13 of 16).
   auto vr = out.validRatios;
@@ -125,7 +130,8 @@ void testSeededCreation() {
   auto state = [](adetr::model::Dino& m) {
     std::vector<at::Tensor> all;
     for (const auto& p : m->named_parameters()) all.push_back(p.value().detach().reshape({-1}));
-    for (const auto& b : m->named_buffers()) all.push_back(b.value().detach().to(at::kDouble).reshape({-1}).to(at::kFloat));
+    for (const auto& b : m->named_buffers())
+      all.push_back(b.value().detach().to(at::kDouble).reshape({-1}).to(at::kFloat));
     return at::cat(all);
   };
   at::manual_seed(123);

@@ -87,8 +87,8 @@ Naive naive(const Inputs& in) {
             const int64_t h1 = h0 + 1, w1 = w0 + 1;
             const double lh = hIm - h0, lw = wIm - w0, hh = 1 - lh, hw = 1 - lw;
             for (int64_t d = 0; d < D; ++d) {
-              const double sVal = hh * hw * v(h0, w0, d) + hh * lw * v(h0, w1, d) + lh * hw * v(h1, w0, d) +
-                                  lh * lw * v(h1, w1, d);
+              const double sVal =
+                  hh * hw * v(h0, w0, d) + hh * lw * v(h0, w1, d) + lh * hw * v(h1, w0, d) + lh * lw * v(h1, w1, d);
               r.out[((n * Q + q) * M + m) * D + d] += a * sVal;
               const double g = G[((n * Q + q) * M + m) * D + d];
               const std::pair<int64_t, int64_t> corners[4] = {{h0, w0}, {h0, w1}, {h1, w0}, {h1, w1}};

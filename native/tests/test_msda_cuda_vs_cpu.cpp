@@ -22,7 +22,7 @@ namespace {
 struct Case {
   const char* name;
   int64_t N, Q, M, D, P;
-  std::vector<std::pair<int64_t, int64_t>> levels;
+  std::vector<std::pair<int64_t, int64_t> > levels;
 };
 
 struct Inputs {
@@ -40,12 +40,9 @@ Inputs makeInputs(const Case& c) {
   }
   const int64_t L = static_cast<int64_t>(c.levels.size());
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
-  return {at::randn({c.N, S, c.M, c.D}, f64),
-          at::tensor(shapeData, at::kLong).view({L, 2}),
-          at::tensor(startData, at::kLong),
-          at::rand({c.N, c.Q, c.M, L, c.P, 2}, f64) * 1.4 - 0.2,
-          at::rand({c.N, c.Q, c.M, L, c.P}, f64),
-          at::randn({c.N, c.Q, c.M * c.D}, f64)};
+  return {at::randn({c.N, S, c.M, c.D}, f64),     at::tensor(shapeData, at::kLong).view({L, 2}),
+          at::tensor(startData, at::kLong),       at::rand({c.N, c.Q, c.M, L, c.P, 2}, f64) * 1.4 - 0.2,
+          at::rand({c.N, c.Q, c.M, L, c.P}, f64), at::randn({c.N, c.Q, c.M * c.D}, f64)};
 }
 
 void compare(const char* what, const Case& c, const char* dtype, const at::Tensor& gpu, const at::Tensor& cpu,

@@ -38,13 +38,13 @@ inline bool recordFailure(bool ok) {
 
 // EXPECT(cond, printf-format, args...): counts the check; on failure prints the place, the
 // condition and the formatted message, and the test goes on.
-#define EXPECT(cond, ...)                                                          \
-  do {                                                                             \
-    if (::adetr::test::recordFailure(static_cast<bool>(cond))) {                   \
-      std::fprintf(stderr, "FAIL %s:%d: %s | ", __FILE__, __LINE__, #cond);        \
-      std::fprintf(stderr, __VA_ARGS__);                                           \
-      std::fprintf(stderr, "\n");                                                  \
-    }                                                                              \
+#define EXPECT(cond, ...)                                                   \
+  do {                                                                      \
+    if (::adetr::test::recordFailure(static_cast<bool>(cond))) {            \
+      std::fprintf(stderr, "FAIL %s:%d: %s | ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                                    \
+      std::fprintf(stderr, "\n");                                           \
+    }                                                                       \
   } while (0)
 
 namespace adetr::test {

@@ -13,9 +13,9 @@ namespace {
 
 using adetr::ArgError;
 using adetr::ops::AlignLossKind;
+using adetr::train::makeTrainerOptions;
 using adetr::train::TrainerOptions;
 using adetr::train::TrainerOptionValue;
-using adetr::train::makeTrainerOptions;
 
 void testDefaults() {
   const TrainerOptions o = makeTrainerOptions({});
@@ -35,13 +35,15 @@ void testDefaults() {
   EXPECT(stable.criterion.matching.positionModulated && stable.criterion.weightClass == 6.0,
          "stable-dino: position-modulated cost, class weight 6");
   // An explicit option wins over the loss's default.
-  const TrainerOptions mixedFocal = makeTrainerOptions({{"loss", std::string("focal")}, {"matching", std::string("mixed")}});
+  const TrainerOptions mixedFocal =
+      makeTrainerOptions({{"loss", std::string("focal")}, {"matching", std::string("mixed")}});
   EXPECT(mixedFocal.criterion.mixedMatching, "matching given explicitly wins");
 }
 
 void testBackboneLr() {
   const TrainerOptions follows = makeTrainerOptions({{"lr", 3e-4}});
-  EXPECT(std::abs(follows.optimizer.backboneLr - 3e-5) < 1e-18, "backboneLr follows lr: %g", follows.optimizer.backboneLr);
+  EXPECT(std::abs(follows.optimizer.backboneLr - 3e-5) < 1e-18, "backboneLr follows lr: %g",
+         follows.optimizer.backboneLr);
   const TrainerOptions given = makeTrainerOptions({{"lr", 3e-4}, {"backboneLr", 0.0}});
   EXPECT(given.optimizer.backboneLr == 0.0, "an explicit backboneLr (even 0) is kept");
 }
@@ -51,10 +53,16 @@ void testValidation() {
   expectArgError([] { makeTrainerOptions({{"lr", -1.0}}); }, ArgError::Kind::Range, "options.lr: ");
   expectArgError([] { makeTrainerOptions({{"k", int64_t{17}}}); }, ArgError::Kind::Range, "options.k: ");
   expectArgError([] { makeTrainerOptions({{"tau", NAN}}); }, ArgError::Kind::Range, "options.tau: ");
-  expectArgError([] { makeTrainerOptions({{"milestones", std::vector<int64_t>{3, -1}}}); }, ArgError::Kind::Range,
-                 "options.milestones[]: ");
-  expectArgError([] { makeTrainerOptions({{"matching", std::string("many")}}); }, ArgError::Kind::Range,
-                 "options.matching: ");
+  expectArgError(
+      [] {
+        makeTrainerOptions({{"milestones", std::vector<int64_t>{3, -1}}});
+      },
+      ArgError::Kind::Range, "options.milestones[]: ");
+  expectArgError(
+      [] {
+        makeTrainerOptions({{"matching", std::string("many")}});
+      },
+      ArgError::Kind::Range, "options.matching: ");
   expectArgError([] { makeTrainerOptions({{"loss", std::string("bogus")}}); }, ArgError::Kind::Range, "loss: ");
   expectArgError([] { makeTrainerOptions({{"lerningRate", 1.0}}); }, ArgError::Kind::Type, "options: unknown option");
   expectArgError([] { makeTrainerOptions({{"lr", int64_t{1}}}); }, ArgError::Kind::Type, "options.lr: ");
@@ -66,11 +74,20 @@ void testValidation() {
 
 void testRoundTrip() {
   // Every field reads back what was set, through the table alone.
-  const std::map<std::string, TrainerOptionValue> values = {
-      {"loss", std::string("qfl")}, {"matching", std::string("mixed")}, {"k", int64_t{3}}, {"tau", 2.5},
-      {"fusedLoss", false}, {"lr", 2e-4}, {"backboneLr", 1e-6}, {"weightDecay", 0.05}, {"clipMaxNorm", 1.0},
-      {"milestones", std::vector<int64_t>{10, 20}}, {"gamma", 0.5}, {"warmupSteps", int64_t{7}},
-      {"warmupFactor", 0.01}, {"seed", int64_t{123}}};
+  const std::map<std::string, TrainerOptionValue> values = {{"loss", std::string("qfl")},
+                                                            {"matching", std::string("mixed")},
+                                                            {"k", int64_t{3}},
+                                                            {"tau", 2.5},
+                                                            {"fusedLoss", false},
+                                                            {"lr", 2e-4},
+                                                            {"backboneLr", 1e-6},
+                                                            {"weightDecay", 0.05},
+                                                            {"clipMaxNorm", 1.0},
+                                                            {"milestones", std::vector<int64_t>{10, 20}},
+                                                            {"gamma", 0.5},
+                                                            {"warmupSteps", int64_t{7}},
+                                                            {"warmupFactor", 0.01},
+                                                            {"seed", int64_t{123}}};
   EXPECT(values.size() == adetr::train::trainerOptionFields().size(), "the round trip covers every field");
   const auto back = adetr::train::trainerOptionValues(makeTrainerOptions(values));
   for (const auto& [name, value] : values) {

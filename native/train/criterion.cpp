@@ -129,9 +129,10 @@ OutputLoss outputLoss(const model::LayerPrediction& pred, const std::vector<mode
   auto logits2d = pred.logits.reshape({-1, numClasses});
   auto target2d = target.reshape({-1, numClasses});
   auto positive2d = positive.reshape({-1, numClasses});
-  at::Tensor clsSum = o.fusedClassLoss
-                          ? ops::alignClassificationLoss(logits2d, target2d, positive2d, at::Tensor(), o.loss, o.classParams)
-                          : classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
+  at::Tensor clsSum =
+      o.fusedClassLoss
+          ? ops::alignClassificationLoss(logits2d, target2d, positive2d, at::Tensor(), o.loss, o.classParams)
+          : classificationLossComposed(o.loss, logits2d, target2d, positive2d, o.classParams);
   out.cls = clsSum / normaliser;
   return out;
 }
@@ -166,7 +167,8 @@ CriterionOptions criterionDefaults(ops::AlignLossKind loss) {
 
 LossTerms computeLosses(const model::DinoOutput& out, const std::vector<model::Target>& targets,
                         const CriterionOptions& o, std::vector<OutputMatchDetail>* matching, double givenNumBoxes) {
-  checkType(static_cast<int64_t>(targets.size()) == out.layers.back().logits.size(0), "targets: expected one per image");
+  checkType(static_cast<int64_t>(targets.size()) == out.layers.back().logits.size(0),
+            "targets: expected one per image");
   int64_t totalGt = 0;
   for (const auto& t : targets) totalGt += t.labels.size(0);
   const double numBoxes = givenNumBoxes > 0 ? givenNumBoxes : std::max<double>(static_cast<double>(totalGt), 1.0);

@@ -9,20 +9,16 @@ at::Tensor classificationLossComposed(ops::AlignLossKind kind, const at::Tensor&
                                       const at::Tensor& positive, const ops::AlignLossParams& params) {
   using ops::AlignLossKind;
   const double g = params.gamma;
-  auto logP = at::log_sigmoid(logits);      // log p
-  auto log1mP = at::log_sigmoid(-logits);   // log(1 − p)
+  auto logP = at::log_sigmoid(logits);     // log p
+  auto log1mP = at::log_sigmoid(-logits);  // log(1 − p)
   auto p = logits.sigmoid();
   auto t = target.detach();
   auto bce = -(t * logP + (1 - t) * log1mP);  // BCE(p, t)
-  auto negative = -p.pow(g) * log1mP;          // p^γ BCE(p, 0)
+  auto negative = -p.pow(g) * log1mP;         // p^γ BCE(p, 0)
   at::Tensor pos;
   switch (kind) {
-    case AlignLossKind::Align:
-      pos = -t * (1 - p).pow(g) * logP - (1 - t) * p.pow(g) * log1mP;
-      break;
-    case AlignLossKind::IaBce:
-      pos = bce;
-      break;
+    case AlignLossKind::Align: pos = -t * (1 - p).pow(g) * logP - (1 - t) * p.pow(g) * log1mP; break;
+    case AlignLossKind::IaBce: pos = bce; break;
     case AlignLossKind::Focal: {
       // One-hot targets: positives α(1−p)^γ(−log p); negatives (1−α)p^γ(−log(1−p)).
       pos = -params.focalAlpha * (1 - p).pow(g) * logP;

@@ -35,9 +35,9 @@ void checkInputs(const std::vector<model::LayerPrediction>& layers, const std::v
               "].logits: expected a floating [B, Q, C] tensor");
     checkType(boxes.defined() && boxes.dim() == 3 && boxes.size(2) == 4 && boxes.is_floating_point(), "layers[", l,
               "].boxes: expected a floating [B, Q, 4] tensor");
-    checkRange(boxes.size(0) == logits.size(0) && boxes.size(1) == logits.size(1), "layers[", l,
-               "].boxes: expected [", logits.size(0), ", ", logits.size(1), ", 4] like the logits, got [",
-               boxes.size(0), ", ", boxes.size(1), ", 4]");
+    checkRange(boxes.size(0) == logits.size(0) && boxes.size(1) == logits.size(1), "layers[", l, "].boxes: expected [",
+               logits.size(0), ", ", logits.size(1), ", 4] like the logits, got [", boxes.size(0), ", ", boxes.size(1),
+               ", 4]");
     checkType(boxes.device() == logits.device(), "layers[", l, "].boxes: expected the device of the logits");
     checkRange(logits.size(0) == batch, "targets: expected one per image (", logits.size(0), " in layers[", l,
                "]), got ", batch);
@@ -46,12 +46,12 @@ void checkInputs(const std::vector<model::LayerPrediction>& layers, const std::v
   for (size_t b = 0; b < targets.size(); ++b) {
     const auto& labels = targets[b].labels;
     const auto& boxes = targets[b].boxes;
-    checkType(labels.defined() && labels.dim() == 1 && !labels.is_floating_point() && !labels.is_complex(),
-              "targets[", b, "].labels: expected an integer [G] tensor");
+    checkType(labels.defined() && labels.dim() == 1 && !labels.is_floating_point() && !labels.is_complex(), "targets[",
+              b, "].labels: expected an integer [G] tensor");
     const int64_t g = labels.size(0);
-    checkType(boxes.defined() && boxes.dim() == 2 && boxes.size(0) == g && boxes.size(1) == 4 &&
-                  boxes.is_floating_point(),
-              "targets[", b, "].boxes: expected a floating [", g, ", 4] tensor");
+    checkType(
+        boxes.defined() && boxes.dim() == 2 && boxes.size(0) == g && boxes.size(1) == 4 && boxes.is_floating_point(),
+        "targets[", b, "].boxes: expected a floating [", g, ", 4] tensor");
   }
 }
 
@@ -60,17 +60,17 @@ struct HostTarget {
   std::vector<int64_t> labels;
   std::vector<int64_t> classes;      // the distinct labels, ascending
   std::vector<int64_t> classColumn;  // per GT, its label's index in `classes`
-  at::Tensor boxes;  // double [G, 4], CPU, contiguous
+  at::Tensor boxes;                  // double [G, 4], CPU, contiguous
 };
 
 // One assignment problem: a (layer, image) pair with at least one GT.
 struct Problem {
   size_t layer, image;
   int64_t queries, gts, copies;
-  const double* classInput;   // [Q, classStride]: logits or focal class costs (fillCostBlock)
+  const double* classInput;  // [Q, classStride]: logits or focal class costs (fillCostBlock)
   int64_t classStride;
-  const double* predBoxes;    // [Q, 4]
-  std::vector<double> cost;   // [Q, copies·G]
+  const double* predBoxes;   // [Q, 4]
+  std::vector<double> cost;  // [Q, copies·G]
 };
 
 MatchPairs toPairs(const lsa::Assignment& a, int64_t gts, PairOrder order) {
@@ -124,8 +124,8 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
     const int64_t classes = layers[l].logits.size(2);
     for (size_t b = 0; b < batch; ++b) {
       for (int64_t label : hostTargets[b].labels) {
-        checkRange(label >= 0 && label < classes, "targets[", b, "].labels: class ", label, " is outside [0, ",
-                   classes, ") of layers[", l, "].logits");
+        checkRange(label >= 0 && label < classes, "targets[", b, "].labels: class ", label, " is outside [0, ", classes,
+                   ") of layers[", l, "].logits");
       }
     }
   }
@@ -142,7 +142,8 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
     std::copy(hostTargets[b].classes.begin(), hostTargets[b].classes.end(), paddedClasses.begin() + b * maxClasses);
   }
   auto classIndexCpu = at::from_blob(paddedClasses.data(), {static_cast<int64_t>(batch), 1, maxClasses},
-                                     at::TensorOptions().dtype(at::kLong)).clone();
+                                     at::TensorOptions().dtype(at::kLong))
+                           .clone();
   at::Tensor classIndex = classIndexCpu;  // moved once per device the layers live on
   std::vector<at::Tensor> pieces;
   std::vector<int64_t> logitOffsets(layers.size()), boxOffsets(layers.size());
@@ -193,9 +194,9 @@ std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerP
     for (int64_t n = begin; n < end; ++n) {
       Problem& p = problems[n];
       p.cost.resize(static_cast<size_t>(p.queries * p.copies * p.gts));
-      finite[n] = detail::fillCostBlock(p.classInput, p.classStride, hostTargets[p.image].classColumn.data(), p.predBoxes,
-                                        hostTargets[p.image].boxes.data_ptr<double>(), p.queries, p.gts, p.copies,
-                                        costs, p.cost.data());
+      finite[n] = detail::fillCostBlock(p.classInput, p.classStride, hostTargets[p.image].classColumn.data(),
+                                        p.predBoxes, hostTargets[p.image].boxes.data_ptr<double>(), p.queries, p.gts,
+                                        p.copies, costs, p.cost.data());
     }
   });
   std::vector<lsa::CostView> views;

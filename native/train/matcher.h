@@ -75,8 +75,7 @@ int64_t gtCopiesFor(int64_t k, int64_t queries, int64_t gts);
 // RangeError naming the layer and image when a cost is not finite (NaN predictions).
 std::vector<std::vector<MatchPairs>> matchLayers(const std::vector<model::LayerPrediction>& layers,
                                                  const std::vector<model::Target>& targets,
-                                                 const std::vector<int64_t>& gtCopies,
-                                                 const MatcherCosts& costs = {},
+                                                 const std::vector<int64_t>& gtCopies, const MatcherCosts& costs = {},
                                                  PairOrder order = PairOrder::ByGt);
 
 // The one-to-one DINO matcher over every layer (k = 1 everywhere, pairs by query as DETR).
@@ -96,9 +95,9 @@ namespace detail {
 // either the logit (positionModulated costs, whose class term depends on the GIoU) or the focal
 // class cost already computed by focalClassCost (plain costs); GTs of one class may share a
 // column. predBoxes [Q, 4] and gtBoxes [G, 4] are cxcywh. Returns false when a cost is not finite.
-bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t* classColumn,
-                   const double* predBoxes, const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies,
-                   const MatcherCosts& costs, double* out);
+bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t* classColumn, const double* predBoxes,
+                   const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies, const MatcherCosts& costs,
+                   double* out);
 
 // The focal class cost (docs/numerical-contract.md §C.1) of every logit, elementwise, float64, on the logits' device.
 at::Tensor focalClassCost(const at::Tensor& logits, const MatcherCosts& costs);

@@ -48,13 +48,14 @@ at::Tensor focalClassCost(const at::Tensor& logits, const MatcherCosts& c) {
   auto p = logits.to(at::kDouble).sigmoid();
   auto q = 1.0 - p;
   auto pos = (c.focalGamma == 2.0 ? q * q : q.pow(c.focalGamma)).mul_(c.focalAlpha).mul_((p + 1e-8).log_().neg_());
-  auto neg = (c.focalGamma == 2.0 ? p * p : p.pow(c.focalGamma)).mul_(1.0 - c.focalAlpha).mul_(q.add_(1e-8).log_().neg_());
+  auto neg =
+      (c.focalGamma == 2.0 ? p * p : p.pow(c.focalGamma)).mul_(1.0 - c.focalAlpha).mul_(q.add_(1e-8).log_().neg_());
   return pos.sub_(neg);
 }
 
-bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t* classColumn,
-                   const double* predBoxes, const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies,
-                   const MatcherCosts& c, double* out) {
+bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t* classColumn, const double* predBoxes,
+                   const double* gtBoxes, int64_t queries, int64_t gts, int64_t copies, const MatcherCosts& c,
+                   double* out) {
   const int64_t width = copies * gts;
   std::vector<ops::BoxCorners<double>> gtCorners(gts);
   for (int64_t j = 0; j < gts; ++j) gtCorners[j] = corners(gtBoxes + 4 * j);
@@ -91,8 +92,7 @@ bool fillCostBlock(const double* classInput, int64_t classStride, const int64_t*
       }
       const double* g = gtBoxes + 4 * j;
       const double l1 = std::abs(b[0] - g[0]) + std::abs(b[1] - g[1]) + std::abs(b[2] - g[2]) + std::abs(b[3] - g[3]);
-      const double cost = c.bboxWeight * l1 + c.classWeight * classCost +
-                          c.giouWeight * (giouOffset - giou);
+      const double cost = c.bboxWeight * l1 + c.classWeight * classCost + c.giouWeight * (giouOffset - giou);
       finite = finite && std::isfinite(cost);
       row[j] = cost;
     }
@@ -135,8 +135,8 @@ at::Tensor imageMatchingCost(const at::Tensor& logits, const at::Tensor& boxes, 
   if (q > 0 && g > 0) {
     std::vector<int64_t> column(g);
     std::iota(column.begin(), column.end(), 0);
-    detail::fillCostBlock(classInput.data_ptr<double>(), g, column.data(), pred.data_ptr<double>(), gt.data_ptr<double>(), q, g, 1,
-                          costs, out.data_ptr<double>());
+    detail::fillCostBlock(classInput.data_ptr<double>(), g, column.data(), pred.data_ptr<double>(),
+                          gt.data_ptr<double>(), q, g, 1, costs, out.data_ptr<double>());
   }
   return out;
 }

@@ -46,8 +46,8 @@ std::unique_ptr<torch::optim::AdamW> makeOptimizer(model::Dino& model, const Opt
     // Empty groups are kept so the group order (and the schedule's base rates) stays fixed.
     paramGroups.emplace_back(groups[g], std::move(opts));
   }
-  return std::make_unique<torch::optim::AdamW>(paramGroups,
-                                               torch::optim::AdamWOptions(options.lr).betas({options.beta1, options.beta2}));
+  return std::make_unique<torch::optim::AdamW>(
+      paramGroups, torch::optim::AdamWOptions(options.lr).betas({options.beta1, options.beta2}));
 }
 
 void applyLearningRate(torch::optim::AdamW& optimizer, const OptimizerOptions& options, double factor) {

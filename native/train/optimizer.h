@@ -23,7 +23,7 @@ struct OptimizerOptions {
 struct ScheduleOptions {
   std::vector<int64_t> milestones;  // steps at which the learning rate is multiplied by gamma
   double gamma = 0.1;
-  int64_t warmupSteps = 0;          // linear warmup from warmupFactor to 1 over these steps
+  int64_t warmupSteps = 0;  // linear warmup from warmupFactor to 1 over these steps
   double warmupFactor = 1e-3;
 };
 

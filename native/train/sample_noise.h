@@ -15,7 +15,8 @@ inline uint64_t mixSeed(uint64_t h, uint64_t part) {
 }
 
 inline uint64_t sampleNoiseSeed(uint64_t seed, int64_t step, int64_t sampleId) {
-  return mixSeed(mixSeed(mixSeed(0x5a3c9e1f7b2d4e6fULL, seed), static_cast<uint64_t>(step)), static_cast<uint64_t>(sampleId));
+  return mixSeed(mixSeed(mixSeed(0x5a3c9e1f7b2d4e6fULL, seed), static_cast<uint64_t>(step)),
+                 static_cast<uint64_t>(sampleId));
 }
 
 }  // namespace adetr::train

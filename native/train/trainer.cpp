@@ -31,7 +31,8 @@ void checkFinitePredictions(const model::DinoOutput& out, int64_t step) {
 }  // namespace
 
 Trainer::Trainer(model::Dino model, TrainerOptions options)
-    : model_(std::move(model)), options_(std::move(options)),
+    : model_(std::move(model)),
+      options_(std::move(options)),
       generator_(at::make_generator<at::CPUGeneratorImpl>(options_.seed)) {
   optimizer_ = makeOptimizer(model_, options_.optimizer);
 }
@@ -131,7 +132,8 @@ StepResult Trainer::evaluateLoss(const model::ImageBatch& batch, const std::vect
     out = model_->forward(batch);
   }
   StepResult result;
-  LossTerms losses = computeLosses(out, targets, options_.criterion, options.returnMatching ? &result.matching : nullptr);
+  LossTerms losses =
+      computeLosses(out, targets, options_.criterion, options.returnMatching ? &result.matching : nullptr);
   for (const auto& [name, value] : losses.terms) result.losses.emplace_back(name, value.item<double>());
   result.total = losses.total.item<double>();
   result.step = step_;

@@ -29,9 +29,9 @@ Prepared prepare(const at::Tensor& logits, const at::Tensor& target, const at::T
 
 }  // namespace
 
-AlignLossResult alignLossForwardBackward(const at::Tensor& logits, const at::Tensor& target,
-                                         const at::Tensor& positive, const at::Tensor& weights, AlignLossKind kind,
-                                         const AlignLossParams& params, bool withGrad) {
+AlignLossResult alignLossForwardBackward(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& positive,
+                                         const at::Tensor& weights, AlignLossKind kind, const AlignLossParams& params,
+                                         bool withGrad) {
   validateAlignLoss(logits, target, positive, weights, params);
   const Prepared a = prepare(logits.detach(), target, positive, weights);
   if (logits.is_cuda()) {
@@ -49,10 +49,9 @@ namespace {
 
 class AlignLossFunction : public torch::autograd::Function<AlignLossFunction> {
  public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& logits,
-                            const at::Tensor& target, const at::Tensor& positive,
-                            const c10::optional<at::Tensor>& weights, int64_t kind, double gamma,
-                            double focalAlpha, double vflAlpha, double qflBeta) {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& target,
+                            const at::Tensor& positive, const c10::optional<at::Tensor>& weights, int64_t kind,
+                            double gamma, double focalAlpha, double vflAlpha, double qflBeta) {
     AlignLossParams params;
     params.gamma = gamma;
     params.focalAlpha = focalAlpha;
@@ -74,8 +73,8 @@ class AlignLossFunction : public torch::autograd::Function<AlignLossFunction> {
       grad = saved * gradOutputs[0].to(saved.scalar_type());
     }
     // One entry per forward input (the non-tensor parameters included).
-    return {grad, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+    return {grad,         at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

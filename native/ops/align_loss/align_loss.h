@@ -78,9 +78,9 @@ int64_t validateAlignLoss(const at::Tensor& logits, const at::Tensor& target, co
 
 // Loss sum and (when withGrad) its gradient in one pass, no autograd. Validates, then runs the
 // CPU or CUDA kernel on logits' device. `weights` may be an undefined tensor.
-AlignLossResult alignLossForwardBackward(const at::Tensor& logits, const at::Tensor& target,
-                                         const at::Tensor& positive, const at::Tensor& weights, AlignLossKind kind,
-                                         const AlignLossParams& params, bool withGrad = true);
+AlignLossResult alignLossForwardBackward(const at::Tensor& logits, const at::Tensor& target, const at::Tensor& positive,
+                                         const at::Tensor& weights, AlignLossKind kind, const AlignLossParams& params,
+                                         bool withGrad = true);
 
 // The op with autograd: a 0-d loss sum whose gradient flows to `logits` only (target, positive
 // and weights are constants). No double backward.

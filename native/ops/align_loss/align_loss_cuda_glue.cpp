@@ -15,16 +15,11 @@ namespace {
 
 cuda::AlignLossType kernelType(at::ScalarType t) {
   switch (t) {
-    case at::kFloat:
-      return cuda::AlignLossType::Float32;
-    case at::kDouble:
-      return cuda::AlignLossType::Float64;
-    case at::kHalf:
-      return cuda::AlignLossType::Float16;
-    case at::kBFloat16:
-      return cuda::AlignLossType::BFloat16;
-    default:
-      TORCH_CHECK(false, "alignLoss: no CUDA kernel for dtype ", t);  // validation rules this out
+    case at::kFloat: return cuda::AlignLossType::Float32;
+    case at::kDouble: return cuda::AlignLossType::Float64;
+    case at::kHalf: return cuda::AlignLossType::Float16;
+    case at::kBFloat16: return cuda::AlignLossType::BFloat16;
+    default: TORCH_CHECK(false, "alignLoss: no CUDA kernel for dtype ", t);  // validation rules this out
   }
 }
 

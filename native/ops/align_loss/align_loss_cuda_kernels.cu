@@ -41,9 +41,8 @@ __device__ __forceinline__ double blockSum(double v) {
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     lossKernel(const T* __restrict__ logits, const ComputeType<T>* __restrict__ target,
-               const bool* __restrict__ positive, const ComputeType<T>* __restrict__ weights,
-               int64_t n, align_math::Coeffs<ComputeType<T>> c, T* __restrict__ grad,
-               double* __restrict__ partials) {
+               const bool* __restrict__ positive, const ComputeType<T>* __restrict__ weights, int64_t n,
+               align_math::Coeffs<ComputeType<T>> c, T* __restrict__ grad, double* __restrict__ partials) {
   using A = ComputeType<T>;
   double sum = 0.0;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -83,9 +82,8 @@ cudaError_t launch(const void* logits, const void* target, const bool* positive,
   using A = ComputeType<T>;
   const auto c = align_math::makeCoeffs<A>(args.kind, args.gamma, args.focalAlpha, args.vflAlpha, args.qflBeta);
   const int blocks = blocksFor(n);
-  lossKernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<const T*>(logits), static_cast<const A*>(target),
-                                                  positive, static_cast<const A*>(weights), n, c,
-                                                  static_cast<T*>(grad), partials);
+  lossKernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<const T*>(logits), static_cast<const A*>(target), positive,
+                                                 static_cast<const A*>(weights), n, c, static_cast<T*>(grad), partials);
   cudaError_t status = cudaGetLastError();
   if (status != cudaSuccess) return status;
   finishKernel<A><<<1, kReduceThreads, 0, stream>>>(partials, blocks, static_cast<A*>(lossOut));
@@ -96,9 +94,9 @@ cudaError_t launch(const void* logits, const void* target, const bool* positive,
 
 int64_t alignLossPartialCount(int64_t n) { return blocksFor(n); }
 
-cudaError_t alignLossForwardBackward(AlignLossType type, const void* logits, const void* target,
-                                     const bool* positive, const void* weights, int64_t n, const AlignLossArgs& args,
-                                     void* grad, double* partials, void* lossOut, cudaStream_t stream) {
+cudaError_t alignLossForwardBackward(AlignLossType type, const void* logits, const void* target, const bool* positive,
+                                     const void* weights, int64_t n, const AlignLossArgs& args, void* grad,
+                                     double* partials, void* lossOut, cudaStream_t stream) {
   switch (type) {
     case AlignLossType::Float32:
       return launch<float>(logits, target, positive, weights, n, args, grad, partials, lossOut, stream);

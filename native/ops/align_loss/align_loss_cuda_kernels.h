@@ -27,8 +27,8 @@ int64_t alignLossPartialCount(int64_t n);
 // `partials` (float64, alignLossPartialCount(n) entries, no zeroing needed), then a second kernel
 // adds the partials in a fixed order into *lossOut (compute type). Deterministic for a given n.
 // weights may be null (all ones).
-cudaError_t alignLossForwardBackward(AlignLossType type, const void* logits, const void* target,
-                                     const bool* positive, const void* weights, int64_t n, const AlignLossArgs& args,
-                                     void* grad, double* partials, void* lossOut, cudaStream_t stream);
+cudaError_t alignLossForwardBackward(AlignLossType type, const void* logits, const void* target, const bool* positive,
+                                     const void* weights, int64_t n, const AlignLossArgs& args, void* grad,
+                                     double* partials, void* lossOut, cudaStream_t stream);
 
 }  // namespace adetr::ops::cuda

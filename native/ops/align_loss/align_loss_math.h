@@ -91,10 +91,10 @@ ADETR_HD void elementLoss(const Coeffs<A>& c, A x, A t, bool positive, A& loss, 
   const A e = mExp(-mAbs(x));
   const A l = mLog1p(e);
   const A inv = A(1) / (A(1) + e);
-  const A p = x >= A(0) ? inv : e * inv;  // σ(x)
-  const A q = x >= A(0) ? e * inv : inv;  // σ(−x) = 1 − p
-  const A sp = (x > A(0) ? x : A(0)) + l;    // −log(1 − p)
-  const A sn = (x < A(0) ? -x : A(0)) + l;   // −log p
+  const A p = x >= A(0) ? inv : e * inv;    // σ(x)
+  const A q = x >= A(0) ? e * inv : inv;    // σ(−x) = 1 − p
+  const A sp = (x > A(0) ? x : A(0)) + l;   // −log(1 − p)
+  const A sn = (x < A(0) ? -x : A(0)) + l;  // −log p
   const A g = c.gamma;
 
   if (usesQflForm(c.kind)) {

@@ -26,8 +26,8 @@ void checkCompanion(const at::Tensor& t, const char* name, const at::Tensor& log
 }
 
 void checkParam(double v, const char* name, double lo, double hi) {
-  checkRange(std::isfinite(v) && v >= lo && v <= hi, "options.", name, ": must be a finite number in [", lo, ", ",
-             hi, "], got ", v);
+  checkRange(std::isfinite(v) && v >= lo && v <= hi, "options.", name, ": must be a finite number in [", lo, ", ", hi,
+             "], got ", v);
 }
 
 }  // namespace

@@ -59,11 +59,11 @@ AlignTargets alignTargets(const at::Tensor& prob, const at::Tensor& iou, const a
             "groups: dtype must be int64 (or int32), got ", c10::toString(groups.scalar_type()));
   checkType(prob.dim() == 1, "prob: must be 1-D [K], got ", prob.dim(), "-D");
   checkRange(iou.dim() == 1 && iou.size(0) == prob.size(0), "iou: must be 1-D of length K = ", prob.size(0));
-  checkRange(groups.dim() == 1 && groups.size(0) == prob.size(0), "groups: must be 1-D of length K = ",
-             prob.size(0));
+  checkRange(groups.dim() == 1 && groups.size(0) == prob.size(0), "groups: must be 1-D of length K = ", prob.size(0));
   checkType(iou.device() == prob.device(), "iou: must be on prob's device (", prob.device().str(), ")");
   checkRange(kind == AlignLossKind::Align || kind == AlignLossKind::IaBce || kind == AlignLossKind::SdAlign,
-             "kind: targets are defined for 'align', 'ia-bce' and 'sd-align' only, got '", alignLossKindName(kind), "'");
+             "kind: targets are defined for 'align', 'ia-bce' and 'sd-align' only, got '", alignLossKindName(kind),
+             "'");
   checkRange(std::isfinite(params.alpha) && params.alpha >= 0 && params.alpha <= 1,
              "options.alpha: must be in [0, 1], got ", params.alpha);
   checkRange(std::isfinite(params.tau) && params.tau > 0, "options.tau: must be a positive number, got ", params.tau);

@@ -24,10 +24,10 @@
 namespace adetr::ops {
 
 struct AlignTargetParams {
-  double alpha = 0.25;        // quality exponent α in q = p^α·u^(1−α)
-  double tau = 1.5;           // prime-sample temperature τ
-  double minQuality = 0.01;   // IA-BCE's clamp of q (not applied by Align)
-  bool primeWeights = true;   // false → w = 1 for every prediction
+  double alpha = 0.25;       // quality exponent α in q = p^α·u^(1−α)
+  double tau = 1.5;          // prime-sample temperature τ
+  double minQuality = 0.01;  // IA-BCE's clamp of q (not applied by Align)
+  bool primeWeights = true;  // false → w = 1 for every prediction
 };
 
 struct AlignTargets {

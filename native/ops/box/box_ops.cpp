@@ -29,7 +29,8 @@ at::Tensor boxCxcywhToXyxy(const at::Tensor& boxes) {
 
 at::Tensor boxXyxyToCxcywh(const at::Tensor& boxes) {
   auto parts = boxes.unbind(-1);
-  return at::stack({(parts[0] + parts[2]) * 0.5, (parts[1] + parts[3]) * 0.5, parts[2] - parts[0], parts[3] - parts[1]}, -1);
+  return at::stack({(parts[0] + parts[2]) * 0.5, (parts[1] + parts[3]) * 0.5, parts[2] - parts[0], parts[3] - parts[1]},
+                   -1);
 }
 
 IouGiou<at::Tensor> boxIouGiou(const at::Tensor& a, const at::Tensor& b) {

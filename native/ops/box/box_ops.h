@@ -50,7 +50,8 @@ template <typename T>
 IouGiou<T> iouAndGiou(const BoxCorners<T>& a, const BoxCorners<T>& b) {
   const T areaA = (a.x1 - a.x0) * (a.y1 - a.y0);
   const T areaB = (b.x1 - b.x0) * (b.y1 - b.y0);
-  const T inter = clampZero(boxMin(a.x1, b.x1) - boxMax(a.x0, b.x0)) * clampZero(boxMin(a.y1, b.y1) - boxMax(a.y0, b.y0));
+  const T inter =
+      clampZero(boxMin(a.x1, b.x1) - boxMax(a.x0, b.x0)) * clampZero(boxMin(a.y1, b.y1) - boxMax(a.y0, b.y0));
   const T uni = areaA + areaB - inter;
   const T iou = inter / (uni + kGiouEps);
   const T enclosing =

@@ -26,11 +26,10 @@ thread_local Workspace tlsWorkspace;
 constexpr size_t kKeepCostEntries = size_t(1) << 20;
 
 void checkDims(const CostView& cost, const std::string& argName) {
-  checkRange(cost.rows >= 0 && cost.cols >= 0, argName, ": dims must be non-negative, got ", cost.rows, "x",
-             cost.cols);
+  checkRange(cost.rows >= 0 && cost.cols >= 0, argName, ": dims must be non-negative, got ", cost.rows, "x", cost.cols);
   const int64_t limit = std::numeric_limits<int32_t>::max();
-  checkRange(cost.rows <= limit && cost.cols <= limit, argName, ": dims must be at most ", limit, ", got ",
-             cost.rows, "x", cost.cols);
+  checkRange(cost.rows <= limit && cost.cols <= limit, argName, ": dims must be at most ", limit, ", got ", cost.rows,
+             "x", cost.cols);
   checkType(cost.data != nullptr || cost.rows == 0 || cost.cols == 0, argName, ": no data");
 }
 

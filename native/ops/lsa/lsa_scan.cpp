@@ -19,8 +19,7 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 }
 
-int32_t scanPortable(const double* costRow, int32_t i, double minVal, double ui, const ScanState& s,
-                     double& lowest) {
+int32_t scanPortable(const double* costRow, int32_t i, double minVal, double ui, const ScanState& s, double& lowest) {
   lowest = kInf;
   int64_t pick = -1;
   for (int64_t it = 0; it < s.nRemaining; ++it) {
@@ -56,8 +55,8 @@ inline void considerTie(int32_t j, const ScanState& s, int32_t& freeCol, int32_t
 // One vector of the scan: r for 4 columns, masked spc/path update, running minimum of the
 // unvisited spc. Returns the new running minimum.
 __attribute__((target("avx2"), always_inline)) inline __m256d stepAvx2(__m256d c, int64_t j, __m256d vMinVal,
-                                                                        __m256d vU, __m128i vRow,
-                                                                        const ScanState& s, __m256d best) {
+                                                                       __m256d vU, __m128i vRow, const ScanState& s,
+                                                                       __m256d best) {
   const __m256d r = _mm256_sub_pd(_mm256_sub_pd(_mm256_add_pd(vMinVal, c), vU), _mm256_loadu_pd(s.v + j));
   __m256d spc = _mm256_loadu_pd(s.spc + j);
   const __m256d vis = _mm256_castsi256_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.visited + j)));
@@ -72,8 +71,8 @@ __attribute__((target("avx2"), always_inline)) inline __m256d stepAvx2(__m256d c
 }
 
 __attribute__((target("avx512f"), always_inline)) inline __m512d stepAvx512(__m512d c, int64_t j, __m512d vMinVal,
-                                                                             __m512d vU, __m512i vRow,
-                                                                             const ScanState& s, __m512d best) {
+                                                                            __m512d vU, __m512i vRow,
+                                                                            const ScanState& s, __m512d best) {
   const __m512d r = _mm512_sub_pd(_mm512_sub_pd(_mm512_add_pd(vMinVal, c), vU), _mm512_loadu_pd(s.v + j));
   __m512d spc = _mm512_loadu_pd(s.spc + j);
   const __mmask8 unvisited = _mm512_testn_epi64_mask(_mm512_loadu_si512(s.visited + j), _mm512_set1_epi64(-1));
@@ -94,8 +93,7 @@ __attribute__((target("avx2"))) int32_t scanAvx2(const double* costRow, int32_t 
   __m256d best = vInf;
 
   const int64_t full = nc & ~int64_t(3);
-  for (int64_t j = 0; j < full; j += 4)
-    best = stepAvx2(_mm256_loadu_pd(costRow + j), j, vMinVal, vU, vRow, s, best);
+  for (int64_t j = 0; j < full; j += 4) best = stepAvx2(_mm256_loadu_pd(costRow + j), j, vMinVal, vU, vRow, s, best);
   if (full < nc) {
     // The lanes past nc are visited padding: loaded as 0 and masked out of every update.
     const int64_t left = nc - full;
@@ -135,8 +133,7 @@ __attribute__((target("avx512f"))) int32_t scanAvx512(const double* costRow, int
   __m512d best = vInf;
 
   const int64_t full = nc & ~int64_t(7);
-  for (int64_t j = 0; j < full; j += 8)
-    best = stepAvx512(_mm512_loadu_pd(costRow + j), j, vMinVal, vU, vRow, s, best);
+  for (int64_t j = 0; j < full; j += 8) best = stepAvx512(_mm512_loadu_pd(costRow + j), j, vMinVal, vU, vRow, s, best);
   if (full < nc) {
     const __mmask8 loadMask = static_cast<__mmask8>((1u << (nc - full)) - 1u);
     best = stepAvx512(_mm512_maskz_loadu_pd(loadMask, costRow + full), full, vMinVal, vU, vRow, s, best);
@@ -151,8 +148,7 @@ __attribute__((target("avx512f"))) int32_t scanAvx512(const double* costRow, int
   int32_t freeCol = -1, freePos = -1, anyCol = -1, anyPos = std::numeric_limits<int32_t>::max();
   const int64_t padded = (nc + 7) & ~int64_t(7);
   for (int64_t j = 0; j < padded; j += 8) {
-    const __mmask8 unvisited =
-        _mm512_testn_epi64_mask(_mm512_loadu_si512(s.visited + j), _mm512_set1_epi64(-1));
+    const __mmask8 unvisited = _mm512_testn_epi64_mask(_mm512_loadu_si512(s.visited + j), _mm512_set1_epi64(-1));
     unsigned bits = _mm512_mask_cmp_pd_mask(unvisited, _mm512_loadu_pd(s.spc + j), vLowest, _CMP_EQ_OQ);
     while (bits) {
       const int lane = __builtin_ctz(bits);

@@ -28,9 +28,9 @@
 namespace adetr::lsa::detail {
 
 struct Workspace {
-  std::vector<double> cost;          // transposed / negated / widened copy, when one is needed
-  std::vector<double> u, v, spc;     // duals and shortest path costs (v, spc padded to kPad)
-  std::vector<uint64_t> visited;     // all-ones for visited columns and for the padding lanes
+  std::vector<double> cost;       // transposed / negated / widened copy, when one is needed
+  std::vector<double> u, v, spc;  // duals and shortest path costs (v, spc padded to kPad)
+  std::vector<uint64_t> visited;  // all-ones for visited columns and for the padding lanes
   std::vector<int32_t> path, col4row, row4col, remaining, pos;
   std::vector<int32_t> visitedRows, visitedCols;
 };
@@ -56,8 +56,7 @@ struct ScanState {
 using ScanFn = int32_t (*)(const double* costRow, int32_t i, double minVal, double ui, const ScanState& s,
                            double& lowest);
 
-int32_t scanPortable(const double* costRow, int32_t i, double minVal, double ui, const ScanState& s,
-                     double& lowest);
+int32_t scanPortable(const double* costRow, int32_t i, double minVal, double ui, const ScanState& s, double& lowest);
 
 // Sizes v, spc, visited, path, ... for an nr x nc problem: zero duals, nothing assigned.
 void resetWorkspace(Workspace& ws, int64_t nr, int64_t nc);

@@ -17,13 +17,14 @@ struct Prepared {
 Prepared prepare(const at::Tensor& value, const at::Tensor& spatialShapes, const at::Tensor& levelStartIndex,
                  const at::Tensor& samplingLocations, const at::Tensor& attentionWeights) {
   const auto indexOptions = value.options().dtype(at::kLong);
-  return {value.contiguous(), spatialShapes.to(indexOptions).contiguous(), levelStartIndex.to(indexOptions).contiguous(),
-          samplingLocations.contiguous(), attentionWeights.contiguous()};
+  return {value.contiguous(), spatialShapes.to(indexOptions).contiguous(),
+          levelStartIndex.to(indexOptions).contiguous(), samplingLocations.contiguous(), attentionWeights.contiguous()};
 }
 
 [[noreturn]] void noCuda(const char* what) {
-  throw ArgError(ArgError::Kind::Type,
-                 std::string("value: is a CUDA tensor but this build of align-detr has no CUDA kernels (") + what + ")");
+  throw ArgError(
+      ArgError::Kind::Type,
+      std::string("value: is a CUDA tensor but this build of align-detr has no CUDA kernels (") + what + ")");
 }
 
 }  // namespace
@@ -36,8 +37,8 @@ at::Tensor msDeformAttnForward(const at::Tensor& value, const at::Tensor& spatia
   const Prepared a = prepare(value, spatialShapes, levelStartIndex, samplingLocations, attentionWeights);
   if (value.is_cuda()) {
 #ifdef ADETR_WITH_CUDA
-    return detail::msdaForwardCuda(a.value, a.spatialShapes, a.levelStartIndex, a.samplingLocations,
-                                   a.attentionWeights, dims);
+    return detail::msdaForwardCuda(a.value, a.spatialShapes, a.levelStartIndex, a.samplingLocations, a.attentionWeights,
+                                   dims);
 #else
     noCuda("msDeformAttn");
 #endif

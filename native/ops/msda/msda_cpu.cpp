@@ -73,11 +73,11 @@ ADETR_MSDA_INLINE T horizontalSum(const typename Vec<T>::type& v) {
 // Raw views of the kernel arguments.
 template <typename T>
 struct Args {
-  const T* value;        // [N, S, M, D]
+  const T* value;         // [N, S, M, D]
   const int64_t* shapes;  // [L, 2]
   const int64_t* starts;  // [L]
-  const T* loc;          // [N, Q, M, L, P, 2]
-  const T* attn;         // [N, Q, M, L, P]
+  const T* loc;           // [N, Q, M, L, P, 2]
+  const T* attn;          // [N, Q, M, L, P]
   MsDeformAttnDims d;
 };
 
@@ -85,8 +85,8 @@ struct Args {
 // map), their weights (bilinear · attention), and which corners are inside.
 template <typename T>
 struct Tap : msda::Bilinear<T> {  // w: bilinear weights (without the attention weight)
-  const T* v[4];      // (h0,w0), (h0,w1), (h1,w0), (h1,w1)
-  int64_t offset[4];  // element offset of each inside corner in value
+  const T* v[4];                  // (h0,w0), (h0,w1), (h1,w0), (h1,w1)
+  int64_t offset[4];              // element offset of each inside corner in value
 };
 
 // Fills `tap` for location (x, y) on a level of H×W whose (n, m) channel row of pixel 0 is at
@@ -231,8 +231,7 @@ ADETR_MSDA_CLONES void backwardTaskF32(const Args<float>& a, const float* go, fl
   backwardTask(a, go, gv, gl, ga, z, scratch, n, m, qb, qe);
 }
 ADETR_MSDA_CLONES void backwardTaskF64(const Args<double>& a, const double* go, double* gv, double* gl, double* ga,
-                                       const double* z, double* scratch, int64_t n, int64_t m, int64_t qb,
-                                       int64_t qe) {
+                                       const double* z, double* scratch, int64_t n, int64_t m, int64_t qb, int64_t qe) {
   backwardTask(a, go, gv, gl, ga, z, scratch, n, m, qb, qe);
 }
 
@@ -246,16 +245,16 @@ inline void backwardTaskOf(const Args<float>& a, const float* go, float* gv, flo
                            float* scratch, int64_t n, int64_t m, int64_t qb, int64_t qe) {
   backwardTaskF32(a, go, gv, gl, ga, z, scratch, n, m, qb, qe);
 }
-inline void backwardTaskOf(const Args<double>& a, const double* go, double* gv, double* gl, double* ga,
-                           const double* z, double* scratch, int64_t n, int64_t m, int64_t qb, int64_t qe) {
+inline void backwardTaskOf(const Args<double>& a, const double* go, double* gv, double* gl, double* ga, const double* z,
+                           double* scratch, int64_t n, int64_t m, int64_t qb, int64_t qe) {
   backwardTaskF64(a, go, gv, gl, ga, z, scratch, n, m, qb, qe);
 }
 
 template <typename T>
 Args<T> argsOf(const at::Tensor& value, const at::Tensor& shapes, const at::Tensor& starts, const at::Tensor& loc,
                const at::Tensor& attn, const MsDeformAttnDims& dims) {
-  return {value.data_ptr<T>(), shapes.data_ptr<int64_t>(), starts.data_ptr<int64_t>(), loc.data_ptr<T>(),
-          attn.data_ptr<T>(), dims};
+  return {value.data_ptr<T>(), shapes.data_ptr<int64_t>(), starts.data_ptr<int64_t>(),
+          loc.data_ptr<T>(),   attn.data_ptr<T>(),         dims};
 }
 
 template <typename T>

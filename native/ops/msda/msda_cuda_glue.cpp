@@ -16,16 +16,11 @@ namespace {
 
 cuda::MsdaType kernelType(at::ScalarType t) {
   switch (t) {
-    case at::kFloat:
-      return cuda::MsdaType::Float32;
-    case at::kDouble:
-      return cuda::MsdaType::Float64;
-    case at::kHalf:
-      return cuda::MsdaType::Float16;
-    case at::kBFloat16:
-      return cuda::MsdaType::BFloat16;
-    default:
-      TORCH_CHECK(false, "msDeformAttn: no CUDA kernel for dtype ", t);  // validation rules this out
+    case at::kFloat: return cuda::MsdaType::Float32;
+    case at::kDouble: return cuda::MsdaType::Float64;
+    case at::kHalf: return cuda::MsdaType::Float16;
+    case at::kBFloat16: return cuda::MsdaType::BFloat16;
+    default: TORCH_CHECK(false, "msDeformAttn: no CUDA kernel for dtype ", t);  // validation rules this out
   }
 }
 
@@ -44,11 +39,11 @@ at::Tensor msdaForwardCuda(const at::Tensor& value, const at::Tensor& spatialSha
                            const MsDeformAttnDims& dims) {
   const c10::cuda::CUDAGuard deviceGuard(value.device());
   at::Tensor out = at::empty({dims.batch, dims.queries, dims.heads * dims.channels}, value.options());
-  checkLaunch(cuda::msdaForward(kernelType(value.scalar_type()), value.data_ptr(), spatialShapes.data_ptr<int64_t>(),
-                                levelStartIndex.data_ptr<int64_t>(), samplingLocations.data_ptr(),
-                                attentionWeights.data_ptr(), out.data_ptr(), kernelSizes(dims),
-                                c10::cuda::getCurrentCUDAStream()),
-              "msDeformAttn");
+  checkLaunch(
+      cuda::msdaForward(kernelType(value.scalar_type()), value.data_ptr(), spatialShapes.data_ptr<int64_t>(),
+                        levelStartIndex.data_ptr<int64_t>(), samplingLocations.data_ptr(), attentionWeights.data_ptr(),
+                        out.data_ptr(), kernelSizes(dims), c10::cuda::getCurrentCUDAStream()),
+      "msDeformAttn");
   return out;
 }
 
@@ -64,12 +59,12 @@ MsDeformAttnGrads msdaBackwardCuda(const at::Tensor& value, const at::Tensor& sp
   MsDeformAttnGrads g;
   g.gradSamplingLocations = at::empty(samplingLocations.sizes(), samplingLocations.options());
   g.gradAttentionWeights = at::empty(attentionWeights.sizes(), attentionWeights.options());
-  checkLaunch(cuda::msdaBackward(kernelType(value.scalar_type()), value.data_ptr(), spatialShapes.data_ptr<int64_t>(),
-                                 levelStartIndex.data_ptr<int64_t>(), samplingLocations.data_ptr(),
-                                 attentionWeights.data_ptr(), gradOutput.data_ptr(), gradValueAcc.data_ptr(),
-                                 g.gradSamplingLocations.data_ptr(), g.gradAttentionWeights.data_ptr(),
-                                 kernelSizes(dims), c10::cuda::getCurrentCUDAStream()),
-              "msDeformAttnBackward");
+  checkLaunch(
+      cuda::msdaBackward(kernelType(value.scalar_type()), value.data_ptr(), spatialShapes.data_ptr<int64_t>(),
+                         levelStartIndex.data_ptr<int64_t>(), samplingLocations.data_ptr(), attentionWeights.data_ptr(),
+                         gradOutput.data_ptr(), gradValueAcc.data_ptr(), g.gradSamplingLocations.data_ptr(),
+                         g.gradAttentionWeights.data_ptr(), kernelSizes(dims), c10::cuda::getCurrentCUDAStream()),
+      "msDeformAttnBackward");
   g.gradValue = accType == value.scalar_type() ? gradValueAcc : gradValueAcc.to(value.scalar_type());
   return g;
 }

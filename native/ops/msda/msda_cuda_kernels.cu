@@ -134,10 +134,10 @@ __device__ __forceinline__ A groupSum(A v, int groupSize) {
 
 template <typename T, int CPT>
 __global__ void __launch_bounds__(kBlockThreads)
-    backwardKernel(const T* __restrict__ value, const int64_t* __restrict__ shapes,
-                   const int64_t* __restrict__ starts, const T* __restrict__ loc, const T* __restrict__ attn,
-                   const T* __restrict__ gradOut, ComputeType<T>* __restrict__ gradValue,
-                   T* __restrict__ gradLoc, T* __restrict__ gradAttn, MsdaSizes s, int groupSize) {
+    backwardKernel(const T* __restrict__ value, const int64_t* __restrict__ shapes, const int64_t* __restrict__ starts,
+                   const T* __restrict__ loc, const T* __restrict__ attn, const T* __restrict__ gradOut,
+                   ComputeType<T>* __restrict__ gradValue, T* __restrict__ gradLoc, T* __restrict__ gradAttn,
+                   MsdaSizes s, int groupSize) {
   using A = ComputeType<T>;
   const GroupPos g = groupPos(groupSize, s);
   // Lanes past the end stay in the loop (contributing zeros) so every lane of the warp reaches
@@ -243,16 +243,15 @@ cudaError_t forwardTyped(const void* value, const int64_t* shapes, const int64_t
   auto* o = static_cast<T*>(out);
   switch (cpt) {
     case 8:
-      if constexpr (sizeof(T) <= 2) forwardKernel<T, 8><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
+      if constexpr (sizeof(T) <= 2)
+        forwardKernel<T, 8><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
       break;
     case 4:
-      if constexpr (sizeof(T) <= 4) forwardKernel<T, 4><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
+      if constexpr (sizeof(T) <= 4)
+        forwardKernel<T, 4><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
       break;
-    case 2:
-      forwardKernel<T, 2><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
-      break;
-    default:
-      forwardKernel<T, 1><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
+    case 2: forwardKernel<T, 2><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize); break;
+    default: forwardKernel<T, 1><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, o, s, groupSize);
   }
   return cudaGetLastError();
 }
@@ -280,11 +279,13 @@ cudaError_t backwardTyped(const void* value, const int64_t* shapes, const int64_
   switch (cpt) {
     case 8:
       if constexpr (sizeof(T) <= 2)
-        backwardKernel<T, 8><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, go, gv, gl, ga, s, groupSize);
+        backwardKernel<T, 8>
+            <<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, go, gv, gl, ga, s, groupSize);
       break;
     case 4:
       if constexpr (sizeof(T) <= 4)
-        backwardKernel<T, 4><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, go, gv, gl, ga, s, groupSize);
+        backwardKernel<T, 4>
+            <<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, go, gv, gl, ga, s, groupSize);
       break;
     case 2:
       backwardKernel<T, 2><<<grid, kBlockThreads, 0, stream>>>(v, shapes, starts, lo, at, go, gv, gl, ga, s, groupSize);
@@ -320,14 +321,14 @@ cudaError_t msdaBackward(MsdaType type, const void* value, const int64_t* shapes
                          const MsdaSizes& sizes, cudaStream_t stream) {
   switch (type) {
     case MsdaType::Float32:
-      return backwardTyped<float>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput,
-                                  gradValueAcc, gradSamplingLocations, gradAttentionWeights, sizes, stream);
+      return backwardTyped<float>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput, gradValueAcc,
+                                  gradSamplingLocations, gradAttentionWeights, sizes, stream);
     case MsdaType::Float64:
-      return backwardTyped<double>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput,
-                                   gradValueAcc, gradSamplingLocations, gradAttentionWeights, sizes, stream);
+      return backwardTyped<double>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput, gradValueAcc,
+                                   gradSamplingLocations, gradAttentionWeights, sizes, stream);
     case MsdaType::Float16:
-      return backwardTyped<__half>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput,
-                                   gradValueAcc, gradSamplingLocations, gradAttentionWeights, sizes, stream);
+      return backwardTyped<__half>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput, gradValueAcc,
+                                   gradSamplingLocations, gradAttentionWeights, sizes, stream);
     case MsdaType::BFloat16:
       return backwardTyped<__nv_bfloat16>(value, shapes, starts, samplingLocations, attentionWeights, gradOutput,
                                           gradValueAcc, gradSamplingLocations, gradAttentionWeights, sizes, stream);

@@ -114,12 +114,13 @@ MsDeformAttnDims validateMsDeformAttn(const at::Tensor& value, const at::Tensor&
     // Overflow-checked: int64 H·W products that wrap could otherwise add up to S and send the
     // kernels outside `value`.
     int64_t area = 0;
-    checkRange(!__builtin_mul_overflow(h, w, &area) && area <= d.valueLen && !__builtin_add_overflow(total, area, &total),
-               "spatialShapes: level ", l, " (", h, " × ", w, ") holds more positions than value's S = ", d.valueLen,
-               " (dim 1 of shape ", shapeString(value), ")");
+    checkRange(
+        !__builtin_mul_overflow(h, w, &area) && area <= d.valueLen && !__builtin_add_overflow(total, area, &total),
+        "spatialShapes: level ", l, " (", h, " × ", w, ") holds more positions than value's S = ", d.valueLen,
+        " (dim 1 of shape ", shapeString(value), ")");
   }
-  checkRange(total == d.valueLen, "spatialShapes: the levels cover ", total, " positions (sum of H·W) but value has S = ",
-             d.valueLen, " (dim 1 of shape ", shapeString(value), ")");
+  checkRange(total == d.valueLen, "spatialShapes: the levels cover ", total,
+             " positions (sum of H·W) but value has S = ", d.valueLen, " (dim 1 of shape ", shapeString(value), ")");
 
   if (gradOutput.defined()) {
     checkRank(gradOutput, "gradOutput", 3, "[N, Q, M·D]");
