@@ -34,6 +34,7 @@
 #include "train/trainer.h"
 
 #include "../bench_support.h"
+#include "tests/loopback_port.h"
 
 extern char** environ;
 
@@ -47,17 +48,7 @@ std::map<std::string, std::string> parseArgs(int argc, char** argv) {
   return a;
 }
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in s{};
-  s.sin_family = AF_INET;
-  s.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&s), sizeof s);
-  socklen_t len = sizeof s;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&s), &len);
-  close(fd);
-  return ntohs(s.sin_port);
-}
+int freePort() { return adetr::test::freeLoopbackPort(); }
 
 // One worker: trains `steps` steps after 2 warm-up steps and prints one result line (rank 0).
 int worker(std::map<std::string, std::string>& a) {

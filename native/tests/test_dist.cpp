@@ -29,6 +29,7 @@
 #include "dist/data_parallel.h"
 #include "model/cdn.h"
 #include "test_support.h"
+#include "tests/loopback_port.h"
 
 extern char** environ;
 
@@ -38,17 +39,7 @@ using adetr::dist::ProcessGroup;
 
 namespace {
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+int freePort() { return adetr::test::freeLoopbackPort(); }
 
 GroupOptions options(int rank, int world, int port, int timeoutMs = 20000) {
   GroupOptions o;

@@ -21,23 +21,14 @@
 #include "model/seeded_init.h"
 #include "test_support.h"
 #include "train/trainer.h"
+#include "tests/loopback_port.h"
 
 namespace {
 
 using adetr::model::ImageBatch;
 using adetr::model::Target;
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+int freePort() { return adetr::test::freeLoopbackPort(); }
 
 adetr::model::DinoConfig config() {
   auto c = adetr::model::presetConfig("tiny");
