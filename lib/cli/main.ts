@@ -101,7 +101,7 @@ function trainerOptionHelp(): { lrLine: string; lossLine: string } {
     const lr = fields.find((f) => f.name === 'lr');
     const loss = fields.find((f) => f.name === 'loss');
     return {
-      lrLine: `default ${TINY_LR} for tiny, ${String(lr?.default)} (the recipe's) otherwise; backbone ×0.1`,
+      lrLine: `default ${TINY_LR.toExponential()} for tiny, ${Number(lr?.default).toExponential()} (the recipe's) otherwise; backbone ×0.1`,
       lossLine: `${(loss?.choices ?? []).join(' | ')} (default: the preset's recipe, align for tiny and dino-r50-4scale)`,
     };
   } catch {
