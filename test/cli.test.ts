@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { closest, editDistance, errorLine, main } from '../lib/cli/main';
 import { PLOT_COLORS, plotLayout } from '../lib/cli/plot';
 import { AlignDetr, Trainer, datasets } from '../lib/index';
+import { writeSyntheticCoco } from './helpers/coco-folder';
 
 const CLI = path.resolve(__dirname, '../lib/cli/main.js');
 const PACKAGE_JSON = path.resolve(__dirname, '../../package.json');
@@ -63,26 +64,10 @@ const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
 const DATA = path.join(tmp, 'data');
 const IMAGES = path.join(DATA, 'images');
-/** 4 synthetic 96×80 images with shapes: 2 steps per epoch at batch size 2. */
-const dataset = (async () => {
-  fs.mkdirSync(IMAGES, { recursive: true });
-  const synth = await datasets.synthetic({ numImages: 4, seed: 3, numClasses: 2, minObjects: 1, maxObjects: 2, width: 96, height: 80 });
-  const images = [], annotations = [];
-  let annId = 1;
-  for (let i = 0; i < synth.length; i++) {
-    const s = await synth.get(i);
-    const file = `img${i}.png`;
-    await sharp(Buffer.from(s.image.data), { raw: { width: s.image.width, height: s.image.height, channels: 3 } }).png().toFile(path.join(IMAGES, file));
-    images.push({ id: i + 1, file_name: file, width: s.image.width, height: s.image.height });
-    for (let k = 0; k < s.labels.length; k++) {
-      const [x1, y1, x2, y2] = Array.from(s.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number];
-      annotations.push({ id: annId++, image_id: i + 1, category_id: s.labels[k]!, bbox: [x1, y1, x2 - x1, y2 - y1] });
-    }
-  }
-  const json = { images, annotations, categories: synth.categories.map((c) => ({ id: c.id, name: c.name })) };
-  fs.writeFileSync(path.join(DATA, 'ann.json'), JSON.stringify(json));
+/** 4 synthetic 96×80 images with shapes (test/helpers/coco-folder.ts): 2 steps per epoch at batch size 2. */
+const dataset = writeSyntheticCoco(DATA).then((json) => {
   fs.writeFileSync(path.join(DATA, 'ann-copy.json'), JSON.stringify(json));
-})();
+});
 /** The data flags, relative to the test folder (the CLI's cwd). */
 const DATA_FLAGS = ['--coco', 'data/ann.json', '--images', 'data/images'];
 

@@ -13,9 +13,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import sharp from 'sharp';
-import { Trainer, datasets } from '../lib/index';
+import { Trainer } from '../lib/index';
 import { freePort } from '../lib/cli/launch';
+import { writeSyntheticCoco } from './helpers/coco-folder';
 
 const lib = path.resolve(__dirname, '../lib/index.js');
 const cliMain = path.resolve(__dirname, '../lib/cli/main.js');
@@ -79,23 +79,7 @@ test('2 processes × batch 2 train the weights of 1 process × batch 4; distribu
 
 const DATA = path.join(tmp, 'data');
 /** 4 synthetic 96×80 images as a COCO folder: one step per epoch for 2 workers × batch 2. */
-const dataset = (async () => {
-  fs.mkdirSync(path.join(DATA, 'images'), { recursive: true });
-  const synth = await datasets.synthetic({ numImages: 4, seed: 3, numClasses: 2, minObjects: 1, maxObjects: 2, width: 96, height: 80 });
-  const images = [], annotations = [];
-  let annId = 1;
-  for (let i = 0; i < synth.length; i++) {
-    const s = await synth.get(i);
-    const file = `img${i}.png`;
-    await sharp(Buffer.from(s.image.data), { raw: { width: s.image.width, height: s.image.height, channels: 3 } }).png().toFile(path.join(DATA, 'images', file));
-    images.push({ id: i + 1, file_name: file, width: s.image.width, height: s.image.height });
-    for (let k = 0; k < s.labels.length; k++) {
-      const [x1, y1, x2, y2] = Array.from(s.boxes.subarray(4 * k, 4 * k + 4)) as [number, number, number, number];
-      annotations.push({ id: annId++, image_id: i + 1, category_id: s.labels[k], bbox: [x1, y1, x2 - x1, y2 - y1] });
-    }
-  }
-  fs.writeFileSync(path.join(DATA, 'ann.json'), JSON.stringify({ images, annotations, categories: synth.categories }));
-})();
+const dataset = writeSyntheticCoco(DATA);
 const DATA_FLAGS = ['--coco', path.join(DATA, 'ann.json'), '--images', path.join(DATA, 'images')];
 
 /** The pids of `parent`'s children (from /proc). */
