@@ -4,6 +4,7 @@
 // slice. The names are also kept as runtime lists (ADDON_EXPORTS, HANDLE_MEMBERS), checked here
 // against the types at compile time and in test/binding-surface.test.ts against the loaded addon.
 import type { RgbImage } from './data/types';
+import type { GroupOptions } from './dist/group';
 import type { Assignment } from './ops/lsa';
 import type { ModelConfig, PredictOptions, ForwardOptions, StageTimings, StateDictReport } from './model';
 import { loadAddon } from './native';
@@ -121,20 +122,8 @@ export interface ProcessGroupHandleClass {
   readonly prototype: ProcessGroupHandle;
 }
 
-/** What joinProcessGroup reads (any other key is a TypeError). */
-export interface NativeGroupOptions {
-  rank: number;
-  worldSize: number;
-  masterAddr: string;
-  masterPort: number;
-  timeoutMs?: number;
-  backend?: 'gloo' | 'nccl';
-  threads?: number;
-  /** An agent (torchrun) hosts the store: rank 0 connects to it too. */
-  externalStore?: boolean;
-  /** Our keys' prefix in the store (default 'adetr'). */
-  storePrefix?: string;
-}
+/** What joinProcessGroup reads (any other key is a TypeError): the public group options plus the thread count. */
+export type NativeGroupOptions = GroupOptions & { threads?: number };
 
 // ---- module functions -------------------------------------------------------------------------
 
