@@ -1,11 +1,11 @@
 #include "model/config.h"
 
 #include <cmath>
-#include <sstream>
 #include <stdexcept>
 #include <utility>
 
 #include "common/arg_error.h"
+#include "common/number_text.h"
 
 namespace adetr::model {
 
@@ -76,18 +76,6 @@ const std::vector<ConfigFieldSpec> kFields = {
 };
 
 bool isBackboneDepth(double v) { return v == 18 || v == 34 || v == 50 || v == 101; }
-
-// A number as JS would print it: the shortest of 15..17 significant digits that reads back the
-// same (2.5, 0.1, 9007199254740992), never a rounded 9.0072e+15.
-std::string numberText(double v) {
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::ostringstream os;
-    os.precision(precision);
-    os << v;
-    if (precision == 17 || std::stod(os.str()) == v) return os.str();
-  }
-  return {};
-}
 
 // A stored Integer field: in range and satisfying its rule (validate()).
 void checkIntegerField(const ConfigFieldSpec& f, int64_t value, const DinoConfig& config) {

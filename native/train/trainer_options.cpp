@@ -1,9 +1,9 @@
 #include "train/trainer_options.h"
 
 #include <cmath>
-#include <sstream>
 
 #include "common/arg_error.h"
+#include "common/number_text.h"
 
 namespace adetr::train {
 
@@ -150,13 +150,6 @@ const std::vector<TrainerOptionField>& fields() {
        [](O& o, const V& v) { o.seed = static_cast<uint64_t>(as<int64_t>(v, "seed")); }},
   };
   return kFields;
-}
-
-std::string numberText(double v) {
-  std::ostringstream os;
-  os.precision(15);
-  os << v;
-  return os.str();
 }
 
 void checkField(const TrainerOptionField& f, const V& value) {
