@@ -12,8 +12,8 @@ namespace adetr::binding {
 at::Tensor readRgbImage(const Napi::Value& value, const std::string& name) {
   checkType(value.IsObject(), name, ": expected { data: Uint8Array, width, height, channels: 3 }");
   Napi::Object o = value.As<Napi::Object>();
-  const int64_t w = readInteger(o.Get("width"), (name + ".width").c_str(), 1, 1 << 16);
-  const int64_t h = readInteger(o.Get("height"), (name + ".height").c_str(), 1, 1 << 16);
+  const int64_t w = readInteger(o.Get("width"), (name + ".width").c_str(), 1, kMaxImageSide);
+  const int64_t h = readInteger(o.Get("height"), (name + ".height").c_str(), 1, kMaxImageSide);
   Napi::Value ch = o.Get("channels");
   if (!ch.IsUndefined()) readInteger(ch, (name + ".channels").c_str(), 3, 3);
   // The view is taken after the image's other fields (their getters may detach the buffer)

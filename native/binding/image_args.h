@@ -13,6 +13,8 @@ namespace adetr::binding {
 
 // The most images one call takes (they run as one batch); lib/model.ts MAX_PREDICT_IMAGES.
 constexpr uint32_t kMaxImagesPerCall = 1024;
+// The largest image side (and resize target) the bindings accept, in pixels.
+constexpr int64_t kMaxImageSide = int64_t{1} << 16;
 
 // One image, copied into a tensor; errors name `name` (e.g. "images[2]").
 at::Tensor readRgbImage(const Napi::Value& value, const std::string& name);

@@ -37,8 +37,8 @@ class ResizeWorker : public PromiseWorker {
 };
 
 Napi::Value ResizeImage(const Napi::CallbackInfo& info) {
-  const int64_t w = readInteger(info[1], "width", 1, 1 << 16);
-  const int64_t h = readInteger(info[2], "height", 1, 1 << 16);
+  const int64_t w = readInteger(info[1], "width", 1, kMaxImageSide);
+  const int64_t h = readInteger(info[2], "height", 1, kMaxImageSide);
   at::Tensor image = readRgbImage(info[0], "image");
   return (new ResizeWorker(info.Env(), std::move(image), h, w))->Start();
 }
@@ -80,20 +80,20 @@ Napi::Value PrepareImages(const Napi::CallbackInfo& info) {
   checkKnownKeys(opts, "options", {"resize", "shortEdge", "maxSize"});
   model::PreprocessOptions options;
   options.resize = readBoolOption(opts, "options", "resize", true);
-  options.shortEdge = readInteger(opts.Get("shortEdge"), "options.shortEdge", 1, 1 << 16);
-  options.maxSize = readInteger(opts.Get("maxSize"), "options.maxSize", 1, 1 << 16);
+  options.shortEdge = readInteger(opts.Get("shortEdge"), "options.shortEdge", 1, kMaxImageSide);
+  options.maxSize = readInteger(opts.Get("maxSize"), "options.maxSize", 1, kMaxImageSide);
   std::vector<at::Tensor> images = readRgbImages(info[0], "images");
   return (new PrepareWorker(info.Env(), std::move(images), options))->Start();
 }
 
 Napi::Value ShortestEdgeSize(const Napi::CallbackInfo& info) {
-  const int64_t h = readInteger(info[0], "h", 1, 1 << 16);
-  const int64_t w = readInteger(info[1], "w", 1, 1 << 16);
-  const int64_t shortEdge = readInteger(info[2], "shortEdge", 1, 1 << 16);
+  const int64_t h = readInteger(info[0], "h", 1, kMaxImageSide);
+  const int64_t w = readInteger(info[1], "w", 1, kMaxImageSide);
+  const int64_t shortEdge = readInteger(info[2], "shortEdge", 1, kMaxImageSide);
   int64_t maxSize = std::numeric_limits<int64_t>::max();
   const bool unbounded = info[3].IsUndefined() || (info[3].IsNumber() && info[3].As<Napi::Number>().DoubleValue() ==
                                                                              std::numeric_limits<double>::infinity());
-  if (!unbounded) maxSize = readInteger(info[3], "maxSize", 1, 1 << 16);
+  if (!unbounded) maxSize = readInteger(info[3], "maxSize", 1, kMaxImageSide);
   const auto [newH, newW] = model::resizeShortestEdgeSize(h, w, shortEdge, maxSize);
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env, 2);
