@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlignDetr } from '../model';
+import { UsageError, digits, type Flags } from './flags';
 
 export const DEMO_FLAGS = ['checkpoint', 'port', 'host'] as const;
 
@@ -97,12 +98,12 @@ export async function startDemoServer(modelFile: string, info: object, port: num
   };
 }
 
-/** Runs `demo` until SIGINT/SIGTERM; `usage` makes the CLI's usage error (exit status 2). */
-export async function runDemo(flags: Record<string, string | boolean | undefined>, usage: (message: string) => Error): Promise<number> {
-  if (typeof flags.checkpoint !== 'string') throw usage('demo: --checkpoint FILE is required');
-  const portFlag = flags.port ?? '8080';
-  const port = Number(portFlag);
-  if (typeof portFlag !== 'string' || !/^\d+$/.test(portFlag) || port > 65535) throw usage(`--port: expected an integer in [0, 65535], got '${String(portFlag)}'`);
+/** Runs `demo` until SIGINT/SIGTERM; bad flags are UsageErrors (exit status 2). */
+export async function runDemo(flags: Flags): Promise<number> {
+  if (typeof flags.checkpoint !== 'string') throw new UsageError('demo: --checkpoint FILE is required');
+  const portRange = 'an integer in [0, 65535]';
+  const port = digits(flags, 'port', portRange) ?? 8080;
+  if (port > 65535) throw new UsageError(`--port: expected ${portRange}, got '${String(flags.port)}'`);
   const host = typeof flags.host === 'string' ? flags.host : '127.0.0.1';
   ortWebDir();
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'align-detr-demo-'));

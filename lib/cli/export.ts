@@ -1,6 +1,7 @@
 // `align-detr export`: a checkpoint to an ONNX file (lib/onnx), and the flags it takes.
 import { AlignDetr } from '../model';
 import type { ExportOnnxOptions } from '../onnx/export';
+import { UsageError, digits, type Flags } from './flags';
 
 /** The flags of `export` (booleans listed in EXPORT_BOOLEAN_FLAGS). */
 export const EXPORT_FLAGS = ['checkpoint', 'out', 'height', 'width', 'dynamic-size', 'postprocess', 'opset', 'max-detections', 'msda'] as const;
@@ -18,27 +19,17 @@ export const EXPORT_USAGE = `export:
   --opset N                    17 (default) to 21
   --msda gather|grid-sample    deformable-attention sampling (default gather: standard ops only)`;
 
-type Flags = Record<string, string | boolean | undefined>;
-
-function integer(flags: Flags, key: string, usage: (m: string) => Error): number | undefined {
-  const v = flags[key];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (typeof v !== 'string' || !/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw usage(`--${key}: expected a positive integer, got '${String(v)}'`);
-  return n;
-}
-
-/** Runs `export`; `usage` makes the CLI's usage error (exit status 2). */
-export async function runExport(flags: Flags, usage: (message: string) => Error): Promise<number> {
-  if (typeof flags.checkpoint !== 'string') throw usage('export: --checkpoint FILE is required');
+/** Runs `export`; bad flags are UsageErrors (exit status 2). */
+export async function runExport(flags: Flags): Promise<number> {
+  if (typeof flags.checkpoint !== 'string') throw new UsageError('export: --checkpoint FILE is required');
   const out = typeof flags.out === 'string' ? flags.out : 'model.onnx';
   const msda = flags.msda;
-  if (msda !== undefined && msda !== 'gather' && msda !== 'grid-sample') throw usage(`--msda: expected gather or grid-sample, got '${String(msda)}'`);
+  if (msda !== undefined && msda !== 'gather' && msda !== 'grid-sample') throw new UsageError(`--msda: expected gather or grid-sample, got '${String(msda)}'`);
   const options: ExportOnnxOptions = {
-    height: integer(flags, 'height', usage),
-    width: integer(flags, 'width', usage),
-    opset: integer(flags, 'opset', usage),
-    maxDetections: integer(flags, 'max-detections', usage),
+    height: digits(flags, 'height'),
+    width: digits(flags, 'width'),
+    opset: digits(flags, 'opset'),
+    maxDetections: digits(flags, 'max-detections'),
     postprocess: flags.postprocess === true,
     ...(flags['dynamic-size'] === true ? { dynamicSize: true } : {}),
     ...(msda !== undefined ? { msda } : {}),

@@ -22,6 +22,7 @@ import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
 import { EXPORT_BOOLEAN_FLAGS, EXPORT_FLAGS, EXPORT_USAGE, runExport } from './export';
+import { UsageError, num, str, type Flags } from './flags';
 import { DEMO_FLAGS, DEMO_USAGE, runDemo } from './demo';
 import { must } from '../must';
 
@@ -111,10 +112,6 @@ function trainerOptionHelp(): { lrLine: string; lossLine: string } {
 }
 
 const STAT_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'] as const;
-
-type Flags = Record<string, string | boolean | undefined>;
-
-class UsageError extends Error {}
 
 // ---------------------------------------------------------------- flags
 
@@ -213,23 +210,6 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     throw new UsageError(`unexpected argument '${operands[0]}' (${command} takes flags only)`);
   }
   return { command, operands, flags };
-}
-
-function num(flags: Flags, key: string, fallback: number, integer = false, allowZero = false): number {
-  const v = flags[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < 0 || (n === 0 && !allowZero)) {
-    throw new UsageError(`--${key}: expected a ${allowZero ? 'non-negative' : 'positive'} ${integer ? 'integer' : 'number'}, got '${v}'`);
-  }
-  return n;
-}
-
-function str(flags: Flags, key: string): string | undefined {
-  const v = flags[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0) throw new UsageError(`--${key}: expected a value`);
-  return v;
 }
 
 function seedOf(flags: Flags): number {
@@ -656,9 +636,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'predict':
         return await predict(flags, operands);
       case 'export':
-        return await runExport(flags, (message) => new UsageError(message));
+        return await runExport(flags);
       case 'demo':
-        return await runDemo(flags, (message) => new UsageError(message));
+        return await runDemo(flags);
       default:
         throw new UsageError(`unknown command '${command}'`);
     }
