@@ -1,6 +1,8 @@
 #include "dist/process_group.h"
 
+#include <ATen/Context.h>
 #include <ATen/ops/empty_like.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
@@ -68,6 +70,8 @@ GroupOptions groupOptionsFromEnv(GroupOptions o) {
   checkType(!addr.empty(), "MASTER_ADDR: environment variable not set (the address of rank 0's store)");
   o.masterAddr = addr;
   o.masterPort = envInt("MASTER_PORT", 1, 65535);
+  // torchrun's convention: one GPU per process, the LOCAL_RANK-th (NCCL only).
+  if (o.cudaDevice < 0 && !envOrEmpty("LOCAL_RANK").empty()) o.cudaDevice = localRankFromEnv();
   o.externalStore = envOrEmpty("TORCHELASTIC_USE_AGENT_STORE") == "True";
   if (o.externalStore) o.storePrefix = "adetr/attempt_" + envOrEmpty("TORCHELASTIC_RESTART_COUNT");
   return o;
@@ -85,7 +89,30 @@ bool backendAvailable(const std::string& backend) {
   return false;
 }
 
+namespace {
+
+// NCCL reduces CUDA tensors only, one device per rank: `wanted` (or the current device) becomes
+// this process's current CUDA device, as torch.cuda.set_device(local_rank) does in PyTorch.
+at::Device ncclDevice(int wanted) {
+  checkType(at::hasCUDA(), "backend: 'nccl' needs a CUDA device and this process sees none (",
+            "no GPU or no driver); use 'gloo' on CPU");
+  const auto* cuda = c10::impl::getDeviceGuardImpl(at::kCUDA);
+  const int count = static_cast<int>(cuda->deviceCount());
+  const int index = wanted >= 0 ? wanted : static_cast<int>(cuda->getDevice().index());
+  checkRange(index < count, "cudaDevice: this process sees ", count, " CUDA device(s), so device ", index,
+             " does not exist (LOCAL_RANK picks the device under torchrun; check CUDA_VISIBLE_DEVICES)");
+  const at::Device device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  cuda->setDevice(device);
+  return device;
+}
+
+// `t` where the group's collectives run: `t` itself, or a copy there.
+at::Tensor onDevice(const at::Tensor& t, at::Device device) { return t.device() == device ? t : t.to(device); }
+
+}  // namespace
+
 struct ProcessGroup::Impl {
+  at::Device device{at::kCPU};            // where collectives run (see ProcessGroup::device)
   c10::intrusive_ptr<c10d::Store> store;  // PrefixStore over the TCPStore: our own keys
   c10::intrusive_ptr<Backend> backend;
   std::unique_ptr<Heartbeat> heartbeat;
@@ -95,10 +122,14 @@ struct ProcessGroup::Impl {
 namespace {
 
 // Waits for a collective with the group's timeout; any failure goes through ProcessGroup::fail.
+// A collective that ran on a staged copy (`staged`, on the group's device) copies its result
+// back into the caller's tensor (`target`) once done.
 class PendingWork : public ProcessGroup::Pending {
  public:
-  PendingWork(ProcessGroup* group, c10::intrusive_ptr<c10d::Work> work, std::string what)
-      : group_(group), work_(std::move(work)), what_(std::move(what)) {}
+  PendingWork(ProcessGroup* group, c10::intrusive_ptr<c10d::Work> work, std::string what, at::Tensor target = {},
+              at::Tensor staged = {})
+      : group_(group), work_(std::move(work)), what_(std::move(what)), target_(std::move(target)),
+        staged_(std::move(staged)) {}
   void wait() override {
     if (!work_) return;
     auto work = std::move(work_);
@@ -109,12 +140,14 @@ class PendingWork : public ProcessGroup::Pending {
     } catch (const std::exception& e) {
       group_->fail(what_, e.what());
     }
+    if (target_.defined() && !target_.is_same(staged_)) target_.copy_(staged_);
   }
 
  private:
   ProcessGroup* group_;
   c10::intrusive_ptr<c10d::Work> work_;
   std::string what_;
+  at::Tensor target_, staged_;
 };
 
 }  // namespace
@@ -131,6 +164,7 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
   checkType(backendAvailable(options.backend), "backend: '", options.backend, "' is not in this build",
             options.backend == "nccl" ? " (NCCL needs a CUDA libtorch with NCCL; build with -DALIGN_DETR_WITH_NCCL=ON)"
                                       : " (the libtorch found has no Gloo)");
+  if (options.backend == "nccl") impl_->device = ncclDevice(options.cudaDevice);
   const std::string where = options.masterAddr + ":" + std::to_string(options.masterPort);
   c10::intrusive_ptr<c10d::TCPStore> tcp;
   try {
@@ -184,6 +218,8 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
 
 ProcessGroup::~ProcessGroup() = default;
 
+at::Device ProcessGroup::device() const { return impl_->device; }
+
 void ProcessGroup::fail(const std::string& what, const std::string& cause) {
   // Leave a mark first: a rank that fails because of another is not itself the culprit.
   std::vector<int> silent;
@@ -229,35 +265,38 @@ c10d::ReduceOp reduceOp(ProcessGroup::Reduce op) {
   }()
 
 void ProcessGroup::allreduce(at::Tensor& tensor, Reduce op, const std::string& what) {
-  std::vector<at::Tensor> tensors{tensor};
+  std::vector<at::Tensor> tensors{onDevice(tensor, impl_->device)};
   c10d::AllreduceOptions o;
   o.reduceOp = reduceOp(op);
   o.timeout = options_.timeout;
-  PendingWork(this, ADETR_COLLECTIVE(what, impl_->backend->allreduce(tensors, o)), what).wait();
+  PendingWork(this, ADETR_COLLECTIVE(what, impl_->backend->allreduce(tensors, o)), what, tensor, tensors[0]).wait();
 }
 
 std::unique_ptr<ProcessGroup::Pending> ProcessGroup::allreduceAsync(at::Tensor& tensor, const std::string& what) {
-  std::vector<at::Tensor> tensors{tensor};
+  std::vector<at::Tensor> tensors{onDevice(tensor, impl_->device)};
   c10d::AllreduceOptions o;
   o.timeout = options_.timeout;
-  return std::make_unique<PendingWork>(this, ADETR_COLLECTIVE(what, impl_->backend->allreduce(tensors, o)), what);
+  return std::make_unique<PendingWork>(this, ADETR_COLLECTIVE(what, impl_->backend->allreduce(tensors, o)), what,
+                                       tensor, tensors[0]);
 }
 
 void ProcessGroup::broadcast(at::Tensor& tensor, int root, const std::string& what) {
-  std::vector<at::Tensor> tensors{tensor};
+  std::vector<at::Tensor> tensors{onDevice(tensor, impl_->device)};
   c10d::BroadcastOptions o;
   o.rootRank = root;
   o.timeout = options_.timeout;
-  PendingWork(this, ADETR_COLLECTIVE(what, impl_->backend->broadcast(tensors, o)), what).wait();
+  PendingWork(this, ADETR_COLLECTIVE(what, impl_->backend->broadcast(tensors, o)), what, tensor, tensors[0]).wait();
 }
 
 std::vector<at::Tensor> ProcessGroup::allgather(const at::Tensor& tensor, const std::string& what) {
-  std::vector<at::Tensor> input{tensor.contiguous()};
+  std::vector<at::Tensor> input{onDevice(tensor.contiguous(), impl_->device)};
   std::vector<std::vector<at::Tensor>> output(1);
   for (int r = 0; r < worldSize(); ++r) output[0].push_back(at::empty_like(input[0]));
   c10d::AllgatherOptions o;
   o.timeout = options_.timeout;
   PendingWork(this, ADETR_COLLECTIVE(what, impl_->backend->allgather(output, input, o)), what).wait();
+  // Back where the caller's tensor lives.
+  for (auto& part : output[0]) part = onDevice(part, tensor.device());
   return output[0];
 }
 

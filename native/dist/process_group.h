@@ -24,6 +24,9 @@ struct GroupOptions {
   // The rendezvous and every collective fail after this long.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string backend = "gloo";  // "gloo" | "nccl"
+  // NCCL only: the CUDA device this rank's collectives run on (torchrun's LOCAL_RANK, one GPU
+  // per process); -1 means the current CUDA device.
+  int cudaDevice = -1;
   int threads = 1;               // Gloo's worker threads
   // torchrun (TORCHELASTIC_USE_AGENT_STORE=True) hosts the store at MASTER_ADDR:MASTER_PORT
   // itself: every rank, rank 0 included, connects to it as a client.
@@ -53,6 +56,10 @@ class ProcessGroup {
   int rank() const { return options_.rank; }
   int worldSize() const { return options_.worldSize; }
   const GroupOptions& options() const { return options_; }
+  // Where this group's collectives run: the CPU for Gloo, the rank's CUDA device for NCCL. A
+  // tensor on another device is copied there for the collective and the result copied back, so
+  // callers may keep small bookkeeping tensors (box counts, flags, metrics) on the CPU.
+  at::Device device() const;
 
   enum class Reduce { Sum, Max };
 
