@@ -128,7 +128,10 @@ class PendingWork : public ProcessGroup::Pending {
  public:
   PendingWork(ProcessGroup* group, c10::intrusive_ptr<c10d::Work> work, std::string what, at::Tensor target = {},
               at::Tensor staged = {})
-      : group_(group), work_(std::move(work)), what_(std::move(what)), target_(std::move(target)),
+      : group_(group),
+        work_(std::move(work)),
+        what_(std::move(what)),
+        target_(std::move(target)),
         staged_(std::move(staged)) {}
   void wait() override {
     if (!work_) return;

@@ -27,7 +27,7 @@ struct GroupOptions {
   // NCCL only: the CUDA device this rank's collectives run on (torchrun's LOCAL_RANK, one GPU
   // per process); -1 means the current CUDA device.
   int cudaDevice = -1;
-  int threads = 1;               // Gloo's worker threads
+  int threads = 1;  // Gloo's worker threads
   // torchrun (TORCHELASTIC_USE_AGENT_STORE=True) hosts the store at MASTER_ADDR:MASTER_PORT
   // itself: every rank, rank 0 included, connects to it as a client.
   bool externalStore = false;

@@ -137,8 +137,8 @@ void testTrainingOnOneGpu() {
     worst = std::max(worst, (grouped[k] - alone[k]).abs().max().item<double>());
     cpuGap = std::max(cpuGap, (alone[k] - onCpu[k]).abs().max().item<double>());
   }
-  std::printf("NCCL, 1 rank: 3 steps with the group vs without, max |dw| = %.3g; CUDA vs CPU, max |dw| = %.3g\n",
-              worst, cpuGap);
+  std::printf("NCCL, 1 rank: 3 steps with the group vs without, max |dw| = %.3g; CUDA vs CPU, max |dw| = %.3g\n", worst,
+              cpuGap);
   // The group of one averages over one rank: only the bucket copies and the MSDA backward's
   // atomics (summation order) may differ.
   EXPECT(worst <= 1e-5, "weights with and without the NCCL group differ by %g", worst);
