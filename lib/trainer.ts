@@ -91,7 +91,11 @@ export interface TrainerOptions {
   fusedLoss?: boolean;
 }
 
-/** Loss terms of one step (unweighted, detrex names) and their weighted total. */
+/**
+ * Loss terms of one step (unweighted, detrex names) and their weighted total. In a data-parallel
+ * run (`distributed`) both are the mean over the ranks (DETR's `reduce_dict`), the same on every
+ * rank: the loss of the whole step's batch, as one process with all of it would report.
+ */
 export interface StepReport {
   loss: number;
   losses: Record<string, number>;
@@ -229,6 +233,10 @@ export interface FitOptions {
   runInfo?: Record<string, unknown>;
 }
 
+/**
+ * fit()'s progress. In a data-parallel run a step's `loss` and `losses`, and so an epoch's mean
+ * `loss`, are the mean over the ranks (see {@link StepReport}), the same on every rank.
+ */
 export type ProgressEvent =
   | { type: 'step'; epoch: number; stepInEpoch: number; stepsPerEpoch: number; step: number; totalSteps: number; loss: number; losses: Record<string, number>; lr: number; elapsedMs: number }
   | { type: 'epoch'; epoch: number; loss: number; eval?: CocoEvalResult; elapsedMs: number }

@@ -1,9 +1,9 @@
 // `align-detr train --nproc N`: starts N local workers of the same command with torchrun's
 // variables (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR,
-// MASTER_PORT), the CPU threads divided between them (OMP_NUM_THREADS). When a worker fails the
-// others get the collective timeout to fail by themselves (naming the rank that died or hung),
-// then whatever is left is killed; the launcher waits for every worker (no zombies) and exits
-// with the first failure's status. Ctrl-C / SIGTERM are passed on to every worker.
+// MASTER_PORT), the CPU threads divided between them (OMP_NUM_THREADS, unless already set, as
+// torchrun does). When a worker fails the others get the collective timeout to fail by
+// themselves (naming the rank that died or hung), then whatever is left is killed; the launcher
+// waits for every worker (no zombies) and exits with the first failure's status. Ctrl-C / SIGTERM are passed on to every worker.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -17,7 +17,7 @@ export interface LaunchOptions {
   /** Rank 0's host (default 127.0.0.1) and store port (default: a free port when nnodes is 1, else 29500). */
   masterAddr?: string;
   masterPort?: number;
-  /** Threads per worker (default: the CPUs divided by nproc, at least 1). */
+  /** Threads per worker (default: OMP_NUM_THREADS when set to a positive integer, else the CPUs divided by nproc, at least 1). */
   threads?: number;
   /** The collective timeout the workers use, in seconds (default 60). */
   timeoutS?: number;
@@ -40,6 +40,12 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** OMP_NUM_THREADS when it is a positive integer (the caller chose the threads per worker), else undefined. */
+function threadsFromEnv(): number | undefined {
+  const v = process.env.OMP_NUM_THREADS;
+  return v !== undefined && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : undefined;
+}
+
 /** How a worker ended, as a phrase: "exited with status 3" / "was killed by SIGKILL". */
 function ending(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `was killed by ${signal}` : `exited with status ${code}`;
@@ -53,7 +59,7 @@ export async function launch(o: LaunchOptions): Promise<number> {
   const world = nnodes * o.nproc;
   const masterAddr = o.masterAddr ?? '127.0.0.1';
   const masterPort = o.masterPort ?? (nnodes === 1 ? await freePort() : 29500);
-  const threads = o.threads ?? Math.max(1, Math.floor(os.availableParallelism() / o.nproc));
+  const threads = o.threads ?? threadsFromEnv() ?? Math.max(1, Math.floor(os.availableParallelism() / o.nproc));
   const timeoutS = o.timeoutS ?? 60;
 
   const workers: { rank: number; child: ChildProcess; done: Promise<void>; ended: boolean }[] = [];

@@ -22,7 +22,7 @@ import { ProgressReporter } from './progress';
 import { doctorReport } from './doctor';
 import { installLibtorch } from './install-libtorch';
 import { EXPORT_BOOLEAN_FLAGS, EXPORT_FLAGS, EXPORT_USAGE, runExport } from './export';
-import { UsageError, num, str, type Flags } from './flags';
+import { UsageError, digits, num, str, type Flags } from './flags';
 import { DEMO_FLAGS, DEMO_USAGE, runDemo } from './demo';
 import { must } from '../must';
 
@@ -66,9 +66,11 @@ train:
                                given here win, with a note); its preset, lr, loss and seed are kept
   --eval-on-stop               after Ctrl-C, still evaluate before exiting
   --nproc N                    data-parallel training: N worker processes here (c10d Gloo on CPU;
-                               threads divided between them); --batch-size is per process
+                               threads divided between them unless OMP_NUM_THREADS is set);
+                               --batch-size is per process
   --nnodes M --node-rank K     spread over M machines (this one is K; run the same command on each)
-  --master-addr HOST --master-port P   rank 0's machine and a free port (default 127.0.0.1, any free port)
+  --master-addr HOST --master-port P   rank 0's machine and a free port there (needed with --nnodes;
+                               one machine: default 127.0.0.1 and any free port)
   --dist-timeout S             a collective waits at most S seconds (default 60); a worker that dies
                                or hangs makes the others fail within it, naming its rank
   Under torchrun (torchrun --nproc-per-node N --no-python align-detr train ...), each worker
@@ -335,9 +337,18 @@ async function launchTrain(flags: Flags, argv: string[]): Promise<number> {
   if (flags.nproc === undefined) throw new UsageError('--nnodes, --node-rank, --master-addr, --master-port and --dist-timeout go with --nproc N');
   const nproc = num(flags, 'nproc', 1, true);
   const nnodes = num(flags, 'nnodes', 1, true);
-  const nodeRank = num(flags, 'node-rank', 0, true);
-  if (nproc < 1 || nnodes < 1 || nodeRank < 0 || nodeRank >= nnodes) {
-    throw new UsageError(`--nproc and --nnodes must be at least 1 and --node-rank in [0, ${nnodes - 1}]`);
+  // The first machine is 0: digits, as num takes positive numbers only.
+  const nodeRank = digits(flags, 'node-rank', 'a non-negative integer') ?? 0;
+  if (nodeRank >= nnodes) {
+    throw new UsageError(`--node-rank: expected 0..${nnodes - 1} (this machine's index among --nnodes ${nnodes}), got ${nodeRank}`);
+  }
+  if (nnodes > 1) {
+    // Every machine must name the same rendezvous: a default (each machine's own loopback, a
+    // guessed port) would leave the others waiting for the timeout instead of failing here.
+    const missing = ['master-addr', 'master-port'].filter((k) => flags[k] === undefined).map((k) => `--${k}`);
+    if (missing.length) {
+      throw new UsageError(`--nnodes ${nnodes} needs ${missing.join(' and ')}: rank 0's machine and a port free there, the same on every machine`);
+    }
   }
   const masterPort = flags['master-port'] !== undefined ? num(flags, 'master-port', 0, true) : undefined;
   if (masterPort !== undefined && (masterPort < 1 || masterPort > 65535)) throw new UsageError('--master-port: expected 1..65535');

@@ -73,4 +73,13 @@ bool DataParallel::anyRank(bool flag) {
   return f.item<float>() > 0;
 }
 
+void DataParallel::averageForReport(std::vector<double>& values) {
+  if (values.empty()) return;
+  // In float64: the sum adds no float32 rounding to the reported values.
+  at::Tensor sum = at::tensor(values, at::TensorOptions().dtype(at::kDouble));
+  group_->allreduce(sum, ProcessGroup::Reduce::Sum, "the reported-loss average");
+  const double* s = sum.data_ptr<double>();
+  for (size_t i = 0; i < values.size(); ++i) values[i] = s[i] / group_->worldSize();
+}
+
 }  // namespace adetr::dist

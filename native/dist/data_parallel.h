@@ -1,7 +1,7 @@
 // The Trainer's data-parallel hooks (train::StepSync) over a ProcessGroup: at start the
 // module's parameters and buffers are broadcast from rank 0; each step the box count is summed
-// and the denoising layout agreed across ranks, and gradients are averaged in buckets during
-// backward (GradientSync).
+// and the denoising layout agreed across ranks, the reported losses are averaged, and
+// gradients are averaged in buckets during backward (GradientSync).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -29,6 +29,7 @@ class DataParallel : public train::StepSync {
   int worldSize() const override { return group_->worldSize(); }
   BatchTotals batchTotals(double boxes, int64_t maxGt) override;
   bool anyRank(bool flag) override;
+  void averageForReport(std::vector<double>& values) override;
   void beforeBackward() override { gradients_.arm(); }
   void afterBackward() override { gradients_.finish(); }
 

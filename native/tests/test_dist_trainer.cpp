@@ -3,7 +3,8 @@
 // model with denoising queries, same seeds (rank 1 even starts from other weights: the broadcast
 // from rank 0 replaces them). Per-sample noise seeds and the shared denoising layout make each
 // image's queries the same in both runs; the box count is all-reduced; gradients are averaged
-// before clipping and AdamW. Weights must agree within 1e-5, and the two ranks exactly.
+// before clipping and AdamW. Weights must agree within 1e-5, and the two ranks exactly; the
+// losses each rank reports (the ranks' mean) equal the single process's within 1e-5 relative.
 #include <ATen/ops/cat.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "dist/data_parallel.h"
@@ -82,6 +85,9 @@ std::vector<at::Tensor> weights(adetr::model::Dino& m) {
 
 constexpr int kSteps = 3;
 
+// Within 1e-5 relative (an absolute 1e-9 floor for terms near zero).
+bool closeRel(double got, double want) { return std::abs(got - want) <= 1e-5 * std::abs(want) + 1e-9; }
+
 void testTwoByTwoEqualsOneByFour() {
   const Data data = makeData();
   const auto c = config();
@@ -90,14 +96,14 @@ void testTwoByTwoEqualsOneByFour() {
   adetr::train::Trainer single(adetr::model::createDino(c, 7), trainerOptions());
   single.setSampleSeededNoise(true);
   const auto before = weights(single.model());
-  std::vector<double> singleLoss;
-  for (int s = 0; s < kSteps; ++s) singleLoss.push_back(single.step(batchOf(data, 0, 4), data.targets).total);
+  std::vector<adetr::train::StepResult> singleSteps;
+  for (int s = 0; s < kSteps; ++s) singleSteps.push_back(single.step(batchOf(data, 0, 4), data.targets));
   const auto reference = weights(single.model());
 
   // Two ranks, batch 2 each.
   const int port = freePort();
   std::vector<std::vector<at::Tensor>> ranked(2);
-  std::vector<std::vector<double>> rankLoss(2);
+  std::vector<std::vector<adetr::train::StepResult>> rankSteps(2);
   std::vector<std::string> errors(2);
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r) {
@@ -113,7 +119,7 @@ void testTwoByTwoEqualsOneByFour() {
         trainer.setSampleSeededNoise(true);
         trainer.setStepSync(std::make_shared<adetr::dist::DataParallel>(group, *trainer.model()));
         std::vector<Target> mine(data.targets.begin() + 2 * r, data.targets.begin() + 2 * r + 2);
-        for (int s = 0; s < kSteps; ++s) rankLoss[r].push_back(trainer.step(batchOf(data, 2 * r, 2), mine).total);
+        for (int s = 0; s < kSteps; ++s) rankSteps[r].push_back(trainer.step(batchOf(data, 2 * r, 2), mine));
         ranked[r] = weights(trainer.model());
       } catch (const std::exception& e) {
         errors[r] = e.what();
@@ -136,13 +142,28 @@ void testTwoByTwoEqualsOneByFour() {
   EXPECT(ranksEqual, "both ranks hold the same weights");
   EXPECT(worst <= 1e-5, "max |w(2x2) - w(1x4)| = %g", worst);
   EXPECT(moved > 1e-4, "the steps changed the weights (%g)", moved);
-  // Each rank reports its half's loss, normalised by the all-reduced box count over the world
-  // size (DETR's): the mean over the ranks is the whole batch's loss.
+  // Each rank's loss is its half normalised by the all-reduced box count over the world size
+  // (DETR's), so the ranks' mean, which every rank reports, is the whole batch's loss: the
+  // total and every term equal the single process's.
+  double worstLoss = 0;
   for (int s = 0; s < kSteps; ++s) {
-    const double sum = (rankLoss[0][s] + rankLoss[1][s]) / 2;
-    EXPECT(std::abs(sum - singleLoss[s]) <= 1e-4 * std::abs(singleLoss[s]),
-           "step %d: mean of the ranks' losses %g vs %g", s, sum, singleLoss[s]);
+    const auto& want = singleSteps[s];
+    for (int r = 0; r < 2; ++r) {
+      const auto& got = rankSteps[r][s];
+      EXPECT(closeRel(got.total, want.total), "step %d rank %d: reported loss %.9g vs one process %.9g", s, r,
+             got.total, want.total);
+      worstLoss = std::max(worstLoss, std::abs(got.total - want.total) / std::abs(want.total));
+      EXPECT(got.losses.size() == want.losses.size(), "step %d rank %d: %zu terms vs %zu", s, r, got.losses.size(),
+             want.losses.size());
+      for (size_t k = 0; k < std::min(got.losses.size(), want.losses.size()); ++k) {
+        EXPECT(got.losses[k].first == want.losses[k].first, "term %zu: %s vs %s", k, got.losses[k].first.c_str(),
+               want.losses[k].first.c_str());
+        EXPECT(closeRel(got.losses[k].second, want.losses[k].second), "step %d rank %d %s: %.9g vs %.9g", s, r,
+               got.losses[k].first.c_str(), got.losses[k].second, want.losses[k].second);
+      }
+    }
   }
+  std::printf("reported losses of the ranks vs one process: max relative difference of the total %.3g\n", worstLoss);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace adetr::train {
 
@@ -24,6 +25,11 @@ class StepSync {
 
   // True when any rank saw a non-finite loss (so every rank abandons the step together).
   virtual bool anyRank(bool flag) = 0;
+
+  // Replaces each value by its mean over the ranks, in one collective (every rank passes as many
+  // values). For reporting only (DETR's reduce_dict): the losses a step reports become the
+  // whole batch's, while each rank's gradients still come from its own loss.
+  virtual void averageForReport(std::vector<double>& values) = 0;
 
   // Around backward: gradients are averaged over the ranks when afterBackward returns.
   virtual void beforeBackward() = 0;

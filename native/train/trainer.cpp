@@ -28,6 +28,17 @@ void checkFinitePredictions(const model::DinoOutput& out, int64_t step) {
   for (int64_t i = 0; i < dnLayers; ++i) check(out.denoising[i], lossSuffix(LossOutput::Denoising, i, dnLayers));
 }
 
+// A data-parallel step reports the ranks' mean of its total and of every term: with the losses
+// normalised by the global box count over the world size, that is the loss of the whole
+// (all-rank) batch, as one process would report it. One collective per step.
+void averageOverRanks(StepResult& result, StepSync& sync) {
+  std::vector<double> values{result.total};
+  for (const auto& term : result.losses) values.push_back(term.second);
+  sync.averageForReport(values);
+  result.total = values[0];
+  for (size_t i = 0; i < result.losses.size(); ++i) result.losses[i].second = values[i + 1];
+}
+
 }  // namespace
 
 Trainer::Trainer(model::Dino model, TrainerOptions options)
@@ -96,6 +107,8 @@ StepResult Trainer::step(const model::ImageBatch& batchIn, const std::vector<mod
     throw *failure;
   }
   result.total = losses.total.item<double>();
+  // Reporting only: backward below differentiates this rank's own losses.total.
+  if (sync_) averageOverRanks(result, *sync_);
   if (sync_) sync_->beforeBackward();
   losses.total.backward();
   if (sync_) sync_->afterBackward();

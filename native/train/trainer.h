@@ -69,7 +69,8 @@ class Trainer {
 
   // Data parallelism: every step sums the box count and agrees on the denoising layout and on
   // non-finite losses through `sync`, which averages the gradients during backward (before
-  // clipping). nullptr: train alone.
+  // clipping); the StepResult's total and terms are then the ranks' mean (the whole batch's loss),
+  // for reporting only. nullptr: train alone.
   void setStepSync(std::shared_ptr<StepSync> sync) { sync_ = std::move(sync); }
   StepSync* stepSync() const { return sync_.get(); }
   // Per-sample denoising noise: each image's noise comes from (seed, step, Target::sampleId)

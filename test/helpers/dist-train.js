@@ -2,7 +2,7 @@
 // port, batchSize, steps, out }. Trains a micro model on 8 synthetic 64×64 images (no
 // augmentation, one thread) for `steps` steps with per-sample noise, alone (world 1) or as one
 // rank of a Gloo group on loopback; rank 0 writes every parameter (float32, in name order) to
-// `out` and prints one JSON line: the losses, and COCO stats of the final weights evaluated by the
+// `out` and prints one JSON line: the reported losses (total and terms per step), and COCO stats of the final weights evaluated by the
 // group (distributed) and by this process alone.
 const fs = require('node:fs');
 const [lib, json] = process.argv.slice(2);
@@ -21,15 +21,17 @@ const o = JSON.parse(json);
   const trainer = new Trainer(model, { lr: 1e-3, seed: 42, sampleSeededNoise: true, ...(distributed ? { distributed } : {}) });
   const stop = new AbortController();
   const losses = [];
+  const terms = [];
   await trainer.fit(train, {
     epochs: 10, batchSize: o.batchSize, augment: 'none', signal: stop.signal, prefetch: 0,
     onProgress: (e) => {
       if (e.type !== 'step') return;
       losses.push(e.loss);
+      terms.push(e.losses);
       if (e.step >= o.steps) stop.abort();
     },
   });
-  const result = { rank: trainer.rank, steps: trainer.stepCount, losses };
+  const result = { rank: trainer.rank, steps: trainer.stepCount, losses, terms };
   if (distributed) {
     result.evalGroup = (await trainer.evaluate(val, { batchSize: 2 })).stats;
     result.evalAlone = (await evaluateModel(model, val, { batchSize: 2 })).stats;
