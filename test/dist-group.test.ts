@@ -5,7 +5,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { DistributedError, distributedBackends, groupOptionsFromEnv } from '../lib/index';
+import { DistributedError, ProcessGroup, distributedBackends, groupOptionsFromEnv } from '../lib/index';
 import { freePort } from '../lib/cli/launch';
 
 const lib = path.resolve(__dirname, '../lib/index.js');
@@ -93,5 +93,22 @@ test("torchrun's variables, with errors naming the variable", (t) => {
   t.throws(() => groupOptionsFromEnv({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), { instanceOf: RangeError, message: /^RANK: expected an integer in \[0, 1\]/ });
   t.throws(() => groupOptionsFromEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_PORT: '1' }), { instanceOf: TypeError, message: /^MASTER_ADDR/ });
   t.throws(() => groupOptionsFromEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: 'x' }), { instanceOf: RangeError, message: /^MASTER_PORT/ });
+  // LOCAL_RANK picks an NCCL rank's GPU (torchrun's convention).
+  t.deepEqual(groupOptionsFromEnv({ RANK: '3', WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: '2', LOCAL_RANK: '1' }), {
+    rank: 3, worldSize: 4, masterAddr: 'h', masterPort: 2, cudaDevice: 1,
+  });
+  t.throws(() => groupOptionsFromEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '2', LOCAL_RANK: '-1' }), { instanceOf: RangeError, message: /^LOCAL_RANK/ });
   t.true(new DistributedError('m', [1]) instanceof Error);
+});
+
+test("backend 'nccl': refused by a build without it, naming the build flag; cudaDevice checked", async (t) => {
+  const base = { rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: 1 };
+  await t.throwsAsync(ProcessGroup.join({ ...base, cudaDevice: -1 }), { instanceOf: RangeError, message: /^distributed\.cudaDevice: expected an integer in \[0, 1023\]/ });
+  if (distributedBackends().includes('nccl')) {
+    t.pass('this build has NCCL: scripts/gpu-check.sh tests it');
+    return;
+  }
+  await t.throwsAsync(ProcessGroup.join({ ...base, backend: 'nccl', cudaDevice: 0 }), {
+    message: /^backend: 'nccl' is not in this build \(NCCL needs a CUDA libtorch with NCCL; build with -DALIGN_DETR_WITH_NCCL=ON\)/,
+  });
 });

@@ -3,7 +3,8 @@
 // MASTER_PORT), the CPU threads divided between them (OMP_NUM_THREADS, unless already set, as
 // torchrun does). When a worker fails the others get the collective timeout to fail by
 // themselves (naming the rank that died or hung), then whatever is left is killed; the launcher
-// waits for every worker (no zombies) and exits with the first failure's status. Ctrl-C / SIGTERM are passed on to every worker.
+// waits for every worker (no zombies) and exits with the first failure's status. Ctrl-C /
+// SIGTERM are passed on to every worker.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as os from 'node:os';

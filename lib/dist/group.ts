@@ -17,6 +17,11 @@ export interface GroupOptions {
   timeoutMs?: number;
   /** 'gloo' (CPU; default) or 'nccl' (CUDA builds with NCCL only). */
   backend?: 'gloo' | 'nccl';
+  /**
+   * NCCL only: the CUDA device of this rank (one GPU per process). Default: LOCAL_RANK's under
+   * torchrun or `align-detr train --nproc`, else the current device.
+   */
+  cudaDevice?: number;
   /** The store at masterAddr:masterPort is hosted by an agent (torchrun), not by rank 0. */
   externalStore?: boolean;
   /** The prefix of this run's keys in the store (default 'adetr'). */
@@ -25,7 +30,7 @@ export interface GroupOptions {
 
 export type DistributedOptions = 'env' | GroupOptions;
 
-const GROUP_KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend', 'externalStore', 'storePrefix'];
+const GROUP_KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'timeoutMs', 'backend', 'cudaDevice', 'externalStore', 'storePrefix'];
 
 /** The default collective timeout. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -43,7 +48,8 @@ function envInteger(env: NodeJS.ProcessEnv, name: string, lo: number, hi: number
 }
 
 /**
- * torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and its agent store
+ * torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK (the CUDA device
+ * of an NCCL group, torchrun's convention), and its agent store
  * (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT); ALIGN_DETR_DIST_TIMEOUT (seconds)
  * sets the collective timeout. A missing or malformed one is a TypeError/RangeError naming it.
  */
@@ -54,6 +60,7 @@ export function groupOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Group
   if (!masterAddr) throw new TypeError('MASTER_ADDR: environment variable not set (the host of rank 0)');
   const masterPort = envInteger(env, 'MASTER_PORT', 1, 65535);
   const o: GroupOptions = { rank, worldSize, masterAddr, masterPort };
+  if (env.LOCAL_RANK !== undefined && env.LOCAL_RANK !== '') o.cudaDevice = envInteger(env, 'LOCAL_RANK', 0, 1023);
   if (env.ALIGN_DETR_DIST_TIMEOUT) o.timeoutMs = envInteger(env, 'ALIGN_DETR_DIST_TIMEOUT', 1, 1 << 30) * 1000;
   // torchrun's agent hosts the store on MASTER_PORT; a restart attempt gets keys of its own.
   if (env.TORCHELASTIC_USE_AGENT_STORE === 'True') {
@@ -81,6 +88,7 @@ export function checkGroupOptions(o: unknown, name = 'distributed'): GroupOption
   if (typeof g.masterAddr !== 'string' || g.masterAddr === '') throw new TypeError(`${name}.masterAddr: expected a host name or address`);
   int('masterPort', 1, 65535);
   int('timeoutMs', 1, 2 ** 40, false);
+  int('cudaDevice', 0, 1023, false);
   if (g.externalStore !== undefined && typeof g.externalStore !== 'boolean') throw new TypeError(`${name}.externalStore: expected a boolean`);
   if (g.storePrefix !== undefined && (typeof g.storePrefix !== 'string' || g.storePrefix === '')) {
     throw new TypeError(`${name}.storePrefix: expected a non-empty string`);

@@ -144,12 +144,13 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   std::shared_ptr<ProcessGroup> group_;
 };
 
-// joinProcessGroup({ rank, worldSize, masterAddr, masterPort, timeoutMs?, backend?, threads? })
+// joinProcessGroup({ rank, worldSize, masterAddr, masterPort, timeoutMs?, backend?, cudaDevice?, threads?,
+//                    externalStore?, storePrefix? })
 Napi::Value JoinProcessGroup(const Napi::CallbackInfo& info) {
   Napi::Object o = readOptions(info[0], "options");
   checkKnownOptionKeys(o, "options", "option",
-                       {"rank", "worldSize", "masterAddr", "masterPort", "timeoutMs", "backend", "threads",
-                        "externalStore", "storePrefix"});
+                       {"rank", "worldSize", "masterAddr", "masterPort", "timeoutMs", "backend", "cudaDevice",
+                        "threads", "externalStore", "storePrefix"});
   dist::GroupOptions g;
   g.worldSize = static_cast<int>(readInteger(o.Get("worldSize"), "options.worldSize", 1, 1 << 20));
   g.rank = static_cast<int>(readInteger(o.Get("rank"), "options.rank", 0, g.worldSize - 1));
@@ -162,6 +163,9 @@ Napi::Value JoinProcessGroup(const Napi::CallbackInfo& info) {
   if (!o.Get("backend").IsUndefined()) {
     checkType(o.Get("backend").IsString(), "options.backend: expected 'gloo' or 'nccl'");
     g.backend = o.Get("backend").As<Napi::String>().Utf8Value();
+  }
+  if (!o.Get("cudaDevice").IsUndefined()) {
+    g.cudaDevice = static_cast<int>(readInteger(o.Get("cudaDevice"), "options.cudaDevice", 0, 1023));
   }
   if (!o.Get("threads").IsUndefined())
     g.threads = static_cast<int>(readInteger(o.Get("threads"), "options.threads", 1, 64));
