@@ -202,7 +202,10 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
     } else {
 #ifdef ADETR_WITH_NCCL
       auto no = c10d::ProcessGroupNCCL::Options::create();
-      no->timeout = options.timeout;
+      // Our waits pass the timeout, so they block the CPU and throw when it runs out (the error
+      // then names the silent ranks); NCCL's watchdog, which tears the whole process down,
+      // gets a margin so that it fires only if that did not happen.
+      no->timeout = options.timeout + std::chrono::seconds(30);
       impl_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(backendStore, options.rank, options.worldSize, no);
 #endif
     }
