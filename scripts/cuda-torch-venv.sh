@@ -17,9 +17,18 @@ EOF
 fi
 rm -rf "$VENV"
 python3 -m venv "$VENV"
-PIP=("$VENV/bin/pip" install -q --retries 0 --timeout 10 --disable-pip-version-check)
+# pip, less its noise here: the mirror's missing index folders, and the resolver's note that
+# torch's triton and cuda-bindings (left out on purpose) are missing.
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+pip_install() {
+  local rc=0
+  "$VENV/bin/pip" install -q --retries 0 --timeout 10 --disable-pip-version-check "$@" >"$LOG" 2>&1 || rc=$?
+  grep -v -E "^WARNING: Location '|^ERROR: pip's dependency resolver|^torch [^ ]+ requires (triton|cuda-bindings)" "$LOG" || true
+  return "$rc"
+}
 # The newest torch the index has, alone (no Python dependencies).
-if ! "${PIP[@]}" --no-deps torch; then
+if ! pip_install --no-deps torch; then
   echo "no torch wheel to be had from the package index"
   exit 3
 fi
@@ -33,5 +42,5 @@ fi
 # Its requirements without extras, markers stripped, less triton and cuda-bindings.
 mapfile -t REQS < <(grep '^Requires-Dist: ' "$META" | grep -v 'extra ==' | sed 's/^Requires-Dist: //; s/;.*$//' |
   grep -v -E '^(triton|cuda-bindings)\b')
-"${PIP[@]}" "${REQS[@]}"
+pip_install "${REQS[@]}"
 echo "$VENV: torch $VERSION with ${REQS[*]}"

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { AlignDetr, Trainer } from '../lib/index';
 import { freePort } from '../lib/cli/launch';
 import { writeSyntheticCoco } from './helpers/coco-folder';
+import { childrenOf } from './helpers/processes';
 
 const cliMain = path.resolve(__dirname, '../lib/cli/main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'adetr-nodes-'));
@@ -32,21 +33,6 @@ interface Run {
   stderr: string;
   /** The torchrun variables of the launcher's workers, as they ran. */
   workers: Record<string, string>[];
-}
-
-/** The pids of `parent`'s children (from /proc). */
-function childrenOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 const RANK_VARS = ['RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'GROUP_RANK'];

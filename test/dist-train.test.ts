@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { Trainer } from '../lib/index';
 import { freePort } from '../lib/cli/launch';
 import { writeSyntheticCoco } from './helpers/coco-folder';
+import { childrenOf } from './helpers/processes';
 
 const lib = path.resolve(__dirname, '../lib/index.js');
 const cliMain = path.resolve(__dirname, '../lib/cli/main.js');
@@ -96,22 +97,6 @@ const DATA = path.join(tmp, 'data');
 /** 4 synthetic 96×80 images as a COCO folder: one step per epoch for 2 workers × batch 2. */
 const dataset = writeSyntheticCoco(DATA);
 const DATA_FLAGS = ['--coco', path.join(DATA, 'ann.json'), '--images', path.join(DATA, 'images')];
-
-/** The pids of `parent`'s children (from /proc). */
-function childrenOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 function rankOf(pid: number): number {
   const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');

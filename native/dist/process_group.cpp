@@ -8,7 +8,6 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -36,48 +35,10 @@ using Backend = c10d::Backend;
 using Backend = c10d::ProcessGroup;
 #endif
 
-std::string envOrEmpty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-int envInt(const char* name, int lo, int hi) {
-  const std::string v = envOrEmpty(name);
-  checkType(!v.empty(), name,
-            ": environment variable not set (start the workers with torchrun or "
-            "`align-detr train --nproc N`, or pass { rank, worldSize, masterAddr, masterPort })");
-  size_t used = 0;
-  long parsed = 0;
-  try {
-    parsed = std::stol(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  checkRange(used == v.size() && parsed >= lo && parsed <= hi, name, ": expected an integer in [", lo, ", ", hi,
-             "], got '", v, "'");
-  return static_cast<int>(parsed);
-}
-
 std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 std::string text(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 
 }  // namespace
-
-GroupOptions groupOptionsFromEnv(GroupOptions o) {
-  o.worldSize = envInt("WORLD_SIZE", 1, 1 << 20);
-  o.rank = envInt("RANK", 0, o.worldSize - 1);
-  const std::string addr = envOrEmpty("MASTER_ADDR");
-  checkType(!addr.empty(), "MASTER_ADDR: environment variable not set (the address of rank 0's store)");
-  o.masterAddr = addr;
-  o.masterPort = envInt("MASTER_PORT", 1, 65535);
-  // torchrun's convention: one GPU per process, the LOCAL_RANK-th (NCCL only).
-  if (o.cudaDevice < 0 && !envOrEmpty("LOCAL_RANK").empty()) o.cudaDevice = localRankFromEnv();
-  o.externalStore = envOrEmpty("TORCHELASTIC_USE_AGENT_STORE") == "True";
-  if (o.externalStore) o.storePrefix = "adetr/attempt_" + envOrEmpty("TORCHELASTIC_RESTART_COUNT");
-  return o;
-}
-
-int localRankFromEnv() { return envOrEmpty("LOCAL_RANK").empty() ? 0 : envInt("LOCAL_RANK", 0, 1 << 20); }
 
 bool backendAvailable(const std::string& backend) {
 #ifdef ADETR_WITH_GLOO

@@ -24,8 +24,8 @@ struct GroupOptions {
   // The rendezvous and every collective fail after this long.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string backend = "gloo";  // "gloo" | "nccl"
-  // NCCL only: the CUDA device this rank's collectives run on (torchrun's LOCAL_RANK, one GPU
-  // per process); -1 means the current CUDA device.
+  // NCCL only: the CUDA device this rank's collectives run on (one GPU per process; torchrun's
+  // LOCAL_RANK, as lib/dist/group.ts reads torchrun's variables); -1: the current CUDA device.
   int cudaDevice = -1;
   int threads = 1;  // Gloo's worker threads
   // torchrun (TORCHELASTIC_USE_AGENT_STORE=True) hosts the store at MASTER_ADDR:MASTER_PORT
@@ -35,12 +35,6 @@ struct GroupOptions {
   // reads the keys of the attempt before).
   std::string storePrefix = "adetr";
 };
-
-// torchrun's variables: RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, and its agent store
-// (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT); LOCAL_RANK is read by
-// localRankFromEnv. A missing or malformed one is an ArgError naming it.
-GroupOptions groupOptionsFromEnv(GroupOptions defaults = {});
-int localRankFromEnv();  // LOCAL_RANK, 0 when unset
 
 // Whether this build can create groups of `backend`.
 bool backendAvailable(const std::string& backend);
