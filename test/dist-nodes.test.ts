@@ -1,11 +1,11 @@
-// Training spread over machines, as a person with two of them would start it, on loopback: two
-// `align-detr train --nproc 1 --nnodes 2 --node-rank 0|1 --master-addr 127.0.0.1 --master-port P`
-// launchers. Checked: both exit 0; their workers get the global ranks 0 and 1 (node-rank × nproc
+// Training spread over machines, as a person with two of them would start it: two `align-detr
+// train --nproc 1 --nnodes 2 --node-rank 0|1 --master-addr A --master-port P` launchers, on
+// loopback and (as root) on two network namespaces joined by a veth link. Checked: both exit 0; their workers get the global ranks 0 and 1 (node-rank × nproc
 // + local rank, read from the workers' environment while they run); only node 0 prints the
 // header, progress and the final JSON line; and the weights node 0 writes equal those of one
 // `--nproc 2` launcher with the same seed and data (within 1e-5), after 2 steps that moved them.
 // Also the launcher's usage errors for --node-rank and for --nnodes without the rendezvous.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { AlignDetr, Trainer } from '../lib/index';
 import { freePort } from '../lib/cli/launch';
 import { writeSyntheticCoco } from './helpers/coco-folder';
+import { makeNetnsPair } from './helpers/netns';
 import { childrenOf } from './helpers/processes';
 
 const cliMain = path.resolve(__dirname, '../lib/cli/main.js');
@@ -51,10 +52,12 @@ function rankVars(pid: number): Record<string, string> | undefined {
   }
 }
 
-/** Runs the CLI to its end, noting the rank variables of each worker it starts. */
-function cli(args: string[]): Promise<Run> {
+/** Runs the CLI to its end (inside network namespace `netns` if given), noting the rank variables of each worker it starts. */
+function cli(args: string[], netns?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cliMain, ...args], { env: ONE_THREAD, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `ip netns exec` execs node in place: the launcher keeps the pid, its workers are its children.
+    const [cmd, argv] = netns === undefined ? [process.execPath, [cliMain, ...args]] : ['ip', ['netns', 'exec', netns, process.execPath, cliMain, ...args]];
+    const p = spawn(cmd, argv, { env: ONE_THREAD, stdio: ['ignore', 'pipe', 'pipe'] });
     const run: Run = { code: null, stdout: '', stderr: '', workers: [] };
     const seen = new Map<number, Record<string, string>>();
     const poll = setInterval(() => {
@@ -95,14 +98,15 @@ function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): nu
 
 const jsonLines = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('{'));
 
-test('two launchers as two machines (--nnodes 2 --node-rank 0|1) train the weights of one --nproc 2 launcher', async (t) => {
-  await dataset;
-  const port = await freePort();
-  const node = (k: number) => cli([...TRAIN, '--nproc', '1', '--nnodes', '2', '--node-rank', String(k),
-    '--master-addr', '127.0.0.1', '--master-port', String(port), '--out', path.join(tmp, `node${k}`)]);
-  const t0 = Date.now();
-  const [n0, n1] = await Promise.all([node(0), node(1)]);
-  t.log(`two launchers: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+/** One launcher with two local workers on this machine: what every two-machine run must equal. */
+let reference: Promise<Run> | undefined;
+function oneLauncher(): Promise<Run> {
+  reference ??= cli([...TRAIN, '--nproc', '2', '--out', path.join(tmp, 'one-launcher')]);
+  return reference;
+}
+
+/** A two-machine run (node 0 wrote to tmp/`dir0`, node 1 to tmp/`dir1`) against one launcher with two workers. */
+async function checkTwoNodes(t: ExecutionContext, n0: Run, n1: Run, dir0: string, dir1: string): Promise<void> {
   t.is(n0.code, 0, n0.stderr);
   t.is(n1.code, 0, n1.stderr);
   t.deepEqual(n0.workers, [{ RANK: '0', LOCAL_RANK: '0', WORLD_SIZE: '2', GROUP_RANK: '0' }]);
@@ -120,38 +124,70 @@ test('two launchers as two machines (--nnodes 2 --node-rank 0|1) train the weigh
   // Node 1 (rank 1) prints nothing on stdout and no progress, and writes no files.
   t.is(n1.stdout, '');
   t.notRegex(n1.stderr, /loss/);
-  t.false(fs.existsSync(path.join(tmp, 'node1', 'last.adetr')));
+  t.false(fs.existsSync(path.join(tmp, dir1, 'last.adetr')));
 
   // The same training from one launcher with two local workers.
-  const t1 = Date.now();
-  const one = await cli([...TRAIN, '--nproc', '2', '--out', path.join(tmp, 'one-launcher')]);
-  t.log(`one --nproc 2 launcher: ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  const one = await oneLauncher();
   t.is(one.code, 0, one.stderr);
   t.deepEqual(one.workers.map((w) => w.RANK).sort(), ['0', '1']);
 
-  const resumed = await Trainer.resume(path.join(tmp, 'node0', 'last.adetr'));
+  const resumed = await Trainer.resume(path.join(tmp, dir0, 'last.adetr'));
   t.is(resumed.stepCount, 2, 'node 0 checkpointed after the 2 steps');
   resumed.dispose();
-  const saved = await AlignDetr.load(path.join(tmp, 'node0', 'model.adetr'));
+  const saved = await AlignDetr.load(path.join(tmp, dir0, 'model.adetr'));
   const twoNodes = parametersOf(saved);
   const other = await AlignDetr.load(path.join(tmp, 'one-launcher', 'model.adetr'));
-  const oneLauncher = parametersOf(other);
+  const oneLauncherWeights = parametersOf(other);
   other.dispose();
   // The untrained weights (the CLI's default seed 42), to show that the 2 steps moved them.
   const start = await AlignDetr.create({ preset: 'tiny', categories: saved.categories, seed: 42 });
   const initial = parametersOf(start);
   start.dispose();
   saved.dispose();
-  const diff = maxDiff(twoNodes, oneLauncher);
+  const diff = maxDiff(twoNodes, oneLauncherWeights);
   const moved = maxDiff(twoNodes, initial);
   t.log(`max |w(2 nodes × 1) − w(1 node × 2)| = ${diff.toExponential(2)}; the steps moved weights by up to ${moved.toExponential(2)}`);
   t.true(diff <= 1e-5, `max |Δw| = ${diff}`);
   t.true(moved > 1e-4 && Number.isFinite(moved), `moved by ${moved}`);
   // The epochs' mean losses (the ranks' mean) agree too.
   const history = (dir: string) => JSON.parse(fs.readFileSync(path.join(tmp, dir, 'history.json'), 'utf8')) as { epochs: { loss: number }[] };
-  const [h2, h1] = [history('node0'), history('one-launcher')];
+  const [h2, h1] = [history(dir0), history('one-launcher')];
   t.is(h2.epochs.length, 2);
   h2.epochs.forEach((e, i) => t.true(Math.abs(e.loss - h1.epochs[i]!.loss) <= 1e-5 * Math.abs(h1.epochs[i]!.loss), `epoch ${i}: ${e.loss} vs ${h1.epochs[i]!.loss}`));
+}
+
+test('two launchers as two machines (--nnodes 2 --node-rank 0|1) train the weights of one --nproc 2 launcher', async (t) => {
+  await dataset;
+  const port = await freePort();
+  const node = (k: number) => cli([...TRAIN, '--nproc', '1', '--nnodes', '2', '--node-rank', String(k),
+    '--master-addr', '127.0.0.1', '--master-port', String(port), '--out', path.join(tmp, `node${k}`)]);
+  const t0 = Date.now();
+  const [n0, n1] = await Promise.all([node(0), node(1)]);
+  t.log(`two launchers: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  await checkTwoNodes(t, n0, n1, 'node0', 'node1');
+});
+
+// Over loopback every rank has rank 0's address; on two real machines the second has not, and
+// Gloo must listen on the address that reaches rank 0 (it used to bind to rank 0's own and fail:
+// "Cannot resolve 10.99.0.1 to a (local) address").
+test('two machines in network namespaces (a veth link, 10.99.0.1 and .2) train the weights of one --nproc 2 launcher', async (t) => {
+  const pair = makeNetnsPair();
+  if (typeof pair === 'string') {
+    t.log(`skipped: ${pair}`);
+    t.pass();
+    return;
+  }
+  try {
+    await dataset;
+    const node = (k: number) => cli([...TRAIN, '--nproc', '1', '--nnodes', '2', '--node-rank', String(k),
+      '--master-addr', pair.addresses[0], '--master-port', '29500', '--out', path.join(tmp, `ns-node${k}`)], pair.names[k]);
+    const t0 = Date.now();
+    const [n0, n1] = await Promise.all([node(0), node(1)]);
+    t.log(`two namespaces: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    await checkTwoNodes(t, n0, n1, 'ns-node0', 'ns-node1');
+  } finally {
+    pair.remove();
+  }
 });
 
 test('--node-rank outside --nnodes, and --nnodes without --master-addr/--master-port, are usage errors naming the flag', (t) => {

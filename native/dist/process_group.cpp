@@ -8,12 +8,14 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
 #include "common/arg_error.h"
 #include "common/distributed_error.h"
 #include "dist/heartbeat.h"
+#include "dist/local_address.h"
 
 #ifdef ADETR_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -155,8 +157,19 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
     if (options.backend == "gloo") {
 #ifdef ADETR_WITH_GLOO
       auto go = c10d::ProcessGroupGloo::Options::create(options.timeout);
-      go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-          options.masterAddr == "localhost" ? std::string("127.0.0.1") : options.masterAddr));
+      // Gloo listens on GLOO_SOCKET_IFNAME's interfaces when set (PyTorch's variable), else on
+      // the local address that reaches rank 0 (dist/local_address.h says why).
+      const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+      const std::string interfaces = ifname ? ifname : "";
+      if (!interfaces.empty()) {
+        std::stringstream names(interfaces);
+        for (std::string name; std::getline(names, name, ',');) {
+          if (!name.empty()) go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+        }
+      } else {
+        go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
+            localAddressToward(options.masterAddr == "localhost" ? std::string("127.0.0.1") : options.masterAddr)));
+      }
       go->threads = options.threads;
       impl_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(backendStore, options.rank, options.worldSize, go);
 #endif

@@ -27,6 +27,7 @@
 
 #include "common/distributed_error.h"
 #include "dist/data_parallel.h"
+#include "dist/local_address.h"
 #include "model/cdn.h"
 #include "test_support.h"
 #include "tests/loopback_port.h"
@@ -282,6 +283,21 @@ void testPeerFailure(const char* self, const std::string& mode) {
   std::printf("peer %s: failed after %.2f s: %s\n", mode.c_str(), seconds, message.substr(0, 160).c_str());
 }
 
+// The address Gloo listens on is the one that routes to rank 0 (test/dist-nodes.test.ts checks
+// two machines in network namespaces); here, loopback reaches loopback.
+void testLocalAddress() {
+  EXPECT(adetr::dist::localAddressToward("127.0.0.1") == "127.0.0.1", "toward 127.0.0.1: %s",
+         adetr::dist::localAddressToward("127.0.0.1").c_str());
+  const std::string six = [] {
+    try {
+      return adetr::dist::localAddressToward("::1");
+    } catch (const std::exception&) {
+      return std::string("(no IPv6)");
+    }
+  }();
+  EXPECT(six == "::1" || six == "(no IPv6)", "toward ::1: %s", six.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,6 +309,7 @@ int main(int argc, char** argv) {
   return adetr::test::runTests("test_dist", [&] {
     at::manual_seed(0);
     testDenoisingSplit();
+    testLocalAddress();
     testCollectives();
     testAgreementMismatch();
     testGradientAverage(adetr::dist::GradientSync::kDefaultBucketBytes);
