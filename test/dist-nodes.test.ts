@@ -46,7 +46,8 @@ function rankVars(pid: number): Record<string, string> | undefined {
       const v = env.find((e) => e.startsWith(`${name}=`));
       if (v !== undefined) vars[name] = v.slice(name.length + 1);
     }
-    return vars;
+    // Between fork and exec a worker still has the launcher's environment: read it again later.
+    return vars.RANK === undefined ? undefined : vars;
   } catch {
     return undefined; // ended meanwhile
   }
