@@ -103,11 +103,13 @@ say "## Tests"
 FAILED=0
 for t in "${TESTS[@]}"; do
   log="$OUT/$t.log"
-  if timeout 240 "$BUILD_DIR/$t" >"$log" 2>&1; then
+  rc=0
+  timeout 240 "$BUILD_DIR/$t" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
     say "- PASS $t: $(grep -v '^$' "$log" | tail -1)"
   else
     FAILED=1
-    say "- FAIL $t (exit $?):"
+    say "- FAIL $t (exit $rc$([ "$rc" -eq 124 ] && echo ': timed out')):"
     grep -E "FAIL|error|what\(\)" "$log" | head -15 | sed 's/^/    /' | tee -a "$REPORT"
   fi
   grep -E "^(NCCL|CUDA vs CPU|2x2|peer)" "$log" | sed 's/^/    /' >>"$REPORT"

@@ -37,6 +37,12 @@ using Backend = c10d::Backend;
 using Backend = c10d::ProcessGroup;
 #endif
 
+// An exception's message, without c10's backtrace.
+std::string causeOf(const std::exception& e) {
+  const auto* c10Error = dynamic_cast<const c10::Error*>(&e);
+  return c10Error ? c10Error->what_without_backtrace() : std::string(e.what());
+}
+
 std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 std::string text(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 
@@ -101,10 +107,8 @@ class PendingWork : public ProcessGroup::Pending {
     auto work = std::move(work_);
     try {
       work->wait(group_->options().timeout);
-    } catch (const c10::Error& e) {
-      group_->fail(what_, e.what_without_backtrace());
     } catch (const std::exception& e) {
-      group_->fail(what_, e.what());
+      group_->fail(what_, causeOf(e));
     }
     if (target_.defined() && !target_.is_same(staged_)) target_.copy_(staged_);
   }
@@ -142,12 +146,9 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
     so.timeout = options.timeout;
     tcp = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
   } catch (const std::exception& e) {
-    const std::string cause = dynamic_cast<const c10::Error*>(&e)
-                                  ? static_cast<const c10::Error&>(e).what_without_backtrace()
-                                  : std::string(e.what());
     throw DistributedError("rendezvous: rank " + std::to_string(options.rank) + " of " +
                                std::to_string(options.worldSize) + " could not join the store at " + where +
-                               " within " + std::to_string(options.timeout.count()) + " ms (" + cause + ")",
+                               " within " + std::to_string(options.timeout.count()) + " ms (" + causeOf(e) + ")",
                            {});
   }
   impl_->store = c10::make_intrusive<c10d::PrefixStore>(options.storePrefix, tcp);
@@ -184,12 +185,9 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options), imp
 #endif
     }
   } catch (const std::exception& e) {
-    const std::string cause = dynamic_cast<const c10::Error*>(&e)
-                                  ? static_cast<const c10::Error&>(e).what_without_backtrace()
-                                  : std::string(e.what());
     throw DistributedError("rendezvous: rank " + std::to_string(options.rank) + " of " +
                                std::to_string(options.worldSize) + " could not connect to its peers through " + where +
-                               " (" + cause + ")",
+                               " (" + causeOf(e) + ")",
                            {});
   }
   impl_->heartbeat = std::make_unique<Heartbeat>(options.masterAddr, options.masterPort, options.storePrefix,
@@ -233,15 +231,13 @@ c10d::ReduceOp reduceOp(ProcessGroup::Reduce op) {
 }  // namespace
 
 // Each collective starts inside `run` so that a failure to start is diagnosed like a failure to finish.
-#define ADETR_COLLECTIVE(what, start)         \
-  [&]() -> c10::intrusive_ptr<c10d::Work> {   \
-    try {                                     \
-      return start;                           \
-    } catch (const c10::Error& e) {           \
-      fail(what, e.what_without_backtrace()); \
-    } catch (const std::exception& e) {       \
-      fail(what, e.what());                   \
-    }                                         \
+#define ADETR_COLLECTIVE(what, start)       \
+  [&]() -> c10::intrusive_ptr<c10d::Work> { \
+    try {                                   \
+      return start;                         \
+    } catch (const std::exception& e) {     \
+      fail(what, causeOf(e));               \
+    }                                       \
   }()
 
 void ProcessGroup::allreduce(at::Tensor& tensor, Reduce op, const std::string& what) {
