@@ -73,6 +73,11 @@ fi
 GEN=""
 command -v ninja >/dev/null && GEN="-G Ninja"
 say "- NCCL: $WITH_NCCL"
+# A build folder configured against another torch keeps that torch's library paths in its cache:
+# start it afresh.
+STAMP="$BUILD_DIR/gpu-check-torch.txt"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" != "$TORCH_CMAKE" ]; then rm -rf "$BUILD_DIR"; fi
+mkdir -p "$BUILD_DIR" && echo "$TORCH_CMAKE" >"$STAMP"
 say ""
 say "## Build"
 # shellcheck disable=SC2086
